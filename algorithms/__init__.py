@@ -1,0 +1,1 @@
+"""Search algorithms behind one ask/tell interface (see ``base.Algorithm``)."""

@@ -1,0 +1,94 @@
+"""The ask/tell interface every search algorithm implements.
+
+An ``Algorithm`` is pure Python: no I/O, no clock, all randomness from the ``numpy.random.Generator``
+it is given (or builds from an int seed). The executor asks for a ``Proposal`` (an architecture and a
+fidelity), evaluates it, and tells the ``Result`` back. Several proposals may be outstanding at once
+(parallel workers); an executor that drops a proposal (e.g. it would overrun the budget) calls
+``discard``. Same seed, same sequence of asks and tells -> same trajectory.
+
+The assisted variant is the same class given ``assistant=``: where the algorithm would propose one
+architecture from its own proposal distribution, the assistant draws K from that distribution and
+picks the one with the highest proxy score (see ``gradsign_nas.assist``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Hashable, Mapping, Optional, Union
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What to evaluate next: ``arch`` at ``fidelity`` (``None``: the evaluator's default).
+
+    ``trial_id`` numbers the algorithm's proposals 0, 1, 2, ...; ``meta`` carries what the algorithm
+    wants to see again in ``tell`` or report (e.g. ``{"source": "model"}``, ``{"proxy": 1.2e6}``).
+    """
+
+    arch: Hashable
+    fidelity: Any = None
+    trial_id: int = 0
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one evaluation: ``metric`` (higher is better), ``cost_s`` (seconds it took or
+    would have taken), and ``extra`` metrics (e.g. test accuracies) for reporting only."""
+
+    metric: float
+    cost_s: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def make_rng(seed: Union[int, np.random.Generator, None]) -> np.random.Generator:
+    """A private generator from an int seed, or the generator passed in."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or a numpy Generator, but got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
+class Algorithm(ABC):
+    """Base class of search algorithms (ask/tell)."""
+
+    name: str = "algorithm"
+
+    def __init__(self, space, seed: Union[int, np.random.Generator], assistant: Optional[Any] = None,
+                 fidelities: Optional[tuple] = None) -> None:
+        from gradsign_nas.search_spaces import get as get_space
+
+        self.space = get_space(space)
+        self.rng = make_rng(seed)
+        self.assistant = assistant
+        self.fidelities = tuple(fidelities) if fidelities else (None,)
+        self._next_id = 0
+
+    @property
+    def variant(self) -> str:
+        return "assisted" if self.assistant is not None else "vanilla"
+
+    def _proposal(self, arch, fidelity=None, **meta) -> Proposal:
+        p = Proposal(arch=arch, fidelity=fidelity if fidelity is not None else self.fidelities[-1],
+                     trial_id=self._next_id, meta=meta)
+        self._next_id += 1
+        return p
+
+    @abstractmethod
+    def ask(self) -> Proposal:
+        """The next proposal to evaluate."""
+
+    @abstractmethod
+    def tell(self, proposal: Proposal, result: Result) -> None:
+        """The result of evaluating ``proposal``."""
+
+    def discard(self, proposal: Proposal) -> None:
+        """``proposal`` will never be evaluated (do-nothing by default)."""
+
+    def stats(self) -> dict[str, Any]:
+        """Algorithm-specific figures for the report (e.g. BOHB's model vs random rewards)."""
+        return {}

@@ -1,0 +1,11 @@
+"""Benchmark data: NB201 tables, CIFAR images, the NB101/NB301 subsets, and the files behind them."""
+
+from ._files import FILES, cache_dir, data_dir, download, locate
+from ._unpickle import RestrictedUnpickler, restricted_loads
+from .images import load_batch
+from .nb201 import DATASET_TEST_METRIC, METRICS, NB201Benchmark
+
+__all__ = [
+    "FILES", "cache_dir", "data_dir", "download", "locate", "RestrictedUnpickler", "restricted_loads",
+    "load_batch", "DATASET_TEST_METRIC", "METRICS", "NB201Benchmark",
+]

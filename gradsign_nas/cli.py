@@ -1,0 +1,69 @@
+"""``gradsign-nas``: the command line. Each subcommand lives in ``gradsign_nas/commands/<name>.py``
+with ``add_arguments(parser)`` and ``run(args) -> int``; heavy imports (torch, Ray) happen inside
+``run`` so ``gradsign-nas --help`` stays fast.
+
+Errors in the user's input end with one sentence on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+from .errors import GradSignNASError
+
+# subcommand -> (module under gradsign_nas.commands, one-line help)
+COMMANDS = {
+    "correlate": ("correlate", "score architectures with a proxy and correlate with benchmark accuracy"),
+    "score-space": ("score_space", "score every NB201 architecture with GradSign and write a score table"),
+    "search": ("search", "run one search (tabular NB201, or a live search that trains networks)"),
+    "compare": ("compare", "many seeded searches, vanilla vs GradSign-assisted, with statistics and plots"),
+    "data": ("data", "check or download the benchmark data files"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own usage errors: one line, exit 2
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="gradsign-nas", description="Neural architecture search with GradSign assistance.")
+    parser.add_argument("--version", action="version", version=f"gradsign-nas {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module, help_text) in COMMANDS.items():
+        try:
+            mod = import_module(f"gradsign_nas.commands.{module}")
+        except ModuleNotFoundError as e:
+            if e.name != f"gradsign_nas.commands.{module}":
+                raise
+            continue  # command not part of this build
+        p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip())
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except (GradSignNASError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; results recorded so far are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

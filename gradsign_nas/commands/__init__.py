@@ -1,0 +1,1 @@
+"""CLI subcommands (see ``gradsign_nas.cli``)."""

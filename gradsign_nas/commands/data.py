@@ -1,0 +1,30 @@
+"""Check the benchmark data files (sha256) in a data directory, or download them from their public sources."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["check", "download"], help="check: verify what is present; download: fetch what is missing")
+    p.add_argument("--data-dir", default=None, help="data directory (default: $GRADSIGN_NAS_DATA or ~/.cache/gradsign-nas/data)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each download")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..benchmarks import _files
+    from ..errors import DataError
+
+    if args.action == "download":
+        paths = _files.download(args.data_dir, timeout=args.timeout)
+        print(f"{len(paths)} files present and verified in {_files.data_dir(args.data_dir)}")
+        return 0
+    bad = 0
+    for key, f in _files.FILES.items():
+        try:
+            _files.locate(key, args.data_dir)
+            print(f"ok       {f.path}")
+        except DataError as e:
+            bad += 1
+            print(f"problem  {e}")
+    return 2 if bad else 0

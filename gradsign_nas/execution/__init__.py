@@ -1,0 +1,1 @@
+"""Executors: run an algorithm's ask/tell loop against an evaluator."""

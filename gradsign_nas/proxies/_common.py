@@ -1,0 +1,75 @@
+"""Helpers shared by the proxies: input checks, the weights a proxy looks at, BatchNorm handling."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+from torch import nn
+
+
+def check_batch(model: nn.Module, inputs, targets=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Validate a minibatch and move it to the model's device and dtype."""
+    if not isinstance(inputs, torch.Tensor):
+        raise ValueError(f"inputs must be a torch.Tensor of images [B, C, H, W], but got {type(inputs).__name__}")
+    if inputs.dim() != 4:
+        raise ValueError(f"inputs must be images of shape [B, C, H, W], but got shape {tuple(inputs.shape)}")
+    if inputs.shape[0] == 0:
+        raise ValueError("the batch is empty: a proxy needs at least one sample, but got 0")
+    first = next(iter(model.parameters()), None)
+    if first is None:
+        raise ValueError("the model has no parameters to score")
+    expected_c = _first_conv_in_channels(model)
+    if expected_c is not None and inputs.shape[1] != expected_c:
+        raise ValueError(f"the model expects {expected_c}-channel images, but the batch has shape {tuple(inputs.shape)}")
+    x = inputs.to(device=first.device, dtype=first.dtype)
+    if not torch.isfinite(x).all():
+        raise ValueError("inputs contain NaN or infinite values")
+    y = None
+    if targets is not None:
+        if not isinstance(targets, torch.Tensor) or targets.dim() != 1 or targets.shape[0] != inputs.shape[0]:
+            shape = tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__
+            raise ValueError(f"targets must be a 1-d tensor of {inputs.shape[0]} class indices, but got {shape}")
+        if targets.dtype.is_floating_point:
+            raise ValueError(f"targets must be integer class indices, but got dtype {targets.dtype}")
+        y = targets.to(device=first.device, dtype=torch.long)
+    return x, y
+
+
+def _first_conv_in_channels(model: nn.Module) -> int | None:
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            return m.in_channels
+    return None
+
+
+def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The Conv2d and Linear layers whose ``weight`` the proxies score, in module order."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def weight_names(model: nn.Module) -> list[str]:
+    return [f"{n}.weight" if n else "weight" for n, _ in weight_layers(model)]
+
+
+@contextlib.contextmanager
+def per_sample_batchnorm(model: nn.Module) -> Iterator[None]:
+    """Make every BatchNorm normalise with batch statistics without touching running buffers, so a
+    vmapped batch of one behaves as a forward pass on that sample alone; restores state after."""
+    saved = []
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            saved.append((m, m.running_mean, m.running_var, m.num_batches_tracked, m.track_running_stats, m.training))
+            m.running_mean = None
+            m.running_var = None
+            m.num_batches_tracked = None
+            m.track_running_stats = False
+            m.train()
+    try:
+        yield
+    finally:
+        for m, rm, rv, nbt, trs, training in saved:
+            m.running_mean, m.running_var, m.num_batches_tracked = rm, rv, nbt
+            m.track_running_stats = trs
+            m.train(training)

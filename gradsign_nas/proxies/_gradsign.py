@@ -1,0 +1,113 @@
+"""GradSign (Zhang & Jia, ICLR 2022):
+
+    GradSign(net) = sum over weight elements k of | sum over samples i of sign(d loss_i / d theta_k) |
+
+over the weights of every Conv2d and Linear layer, the network in train mode with each sample passing
+through BatchNorm alone, cross-entropy loss. All per-sample gradients of a chunk come from one
+batched ``torch.func.vmap(grad(...))`` pass; the sign sums are accumulated chunk by chunk so memory
+stays bounded by ``chunk_size``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, grad, vmap
+
+from ._common import check_batch, per_sample_batchnorm, weight_names
+
+REDUCTIONS = ("sum", "mean")
+
+
+def _sign_sums(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk_size: int | None) -> dict[str, torch.Tensor]:
+    names = weight_names(model)
+    if not names:
+        raise ValueError("the model has no Conv2d or Linear weights for GradSign to score")
+    all_params = dict(model.named_parameters())
+    scored = {n: all_params[n].detach() for n in names}
+    fixed = {n: p.detach() for n, p in all_params.items() if n not in scored}
+    buffers = {n: b for n, b in model.named_buffers()}
+
+    def loss(weights, xi, yi):
+        out = functional_call(model, ({**fixed, **weights}, buffers), (xi.unsqueeze(0),))
+        return F.cross_entropy(out, yi.unsqueeze(0))
+
+    per_sample = vmap(grad(loss), in_dims=(None, 0, 0))
+    totals = {n: torch.zeros_like(w) for n, w in scored.items()}
+    step = x.shape[0] if not chunk_size else int(chunk_size)
+    for start in range(0, x.shape[0], step):
+        grads = per_sample(scored, x[start:start + step], y[start:start + step])
+        for n, g in grads.items():
+            totals[n] += torch.sign(g).sum(0)
+    return totals
+
+
+def gradsign(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, reduction: str = "sum",
+             chunk_size: int | None = 32) -> float:
+    """The GradSign score of ``model`` on one minibatch (higher predicts better trained accuracy).
+
+    Args:
+        model: a freshly initialised network (its parameters are not changed).
+        inputs: images ``[B, C, H, W]`` on any device; moved to the model's device and dtype.
+        targets: class indices ``[B]``.
+        reduction: ``"sum"`` over weight elements (the paper's score) or ``"mean"`` per element.
+        chunk_size: samples per vmapped chunk (bounds memory); ``None`` does the batch at once.
+
+    Returns:
+        The score as a float. A network whose output does not depend on the scored weights (e.g. an
+        NB201 cell with no path from input to output) scores exactly 0.0.
+
+    Example:
+        >>> import torch
+        >>> from gradsign_nas import proxies, search_spaces
+        >>> space = search_spaces.get("nb201")
+        >>> net = space.build(space.from_index(0))
+        >>> x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+        >>> proxies.gradsign(net, x, y) > 0
+        True
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, but got {reduction!r}")
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive integer or None, but got {chunk_size!r}")
+    x, y = check_batch(model, inputs, targets)
+    with per_sample_batchnorm(model):
+        totals = _sign_sums(model, x, y, chunk_size)
+    score = sum(t.abs().sum().item() for t in totals.values())
+    if reduction == "mean":
+        score /= sum(t.numel() for t in totals.values())
+    if not math.isfinite(score):
+        raise ValueError("GradSign produced a non-finite score; the network's gradients are not finite")
+    return float(score)
+
+
+def gradsign_reference(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, reduction: str = "sum") -> float:
+    """The specification, slowly: one forward/backward per sample in train mode (for tests and the
+    speed benchmark; do not use it for scoring)."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, but got {reduction!r}")
+    x, y = check_batch(model, inputs, targets)
+    names = set(weight_names(model))
+    params = {n: p for n, p in model.named_parameters() if n in names}
+    totals = {n: torch.zeros_like(p) for n, p in params.items()}
+    was_training = model.training
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    try:
+        for i in range(x.shape[0]):
+            model.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x[i:i + 1]), y[i:i + 1]).backward()
+            for n, p in params.items():
+                if p.grad is not None:
+                    totals[n] += torch.sign(p.grad)
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.load_state_dict(saved)  # running BN statistics back as they were
+        model.train(was_training)
+    score = sum(t.abs().sum().item() for t in totals.values())
+    if reduction == "mean":
+        score /= sum(t.numel() for t in totals.values())
+    return float(score)

@@ -1,0 +1,110 @@
+"""The ``SearchSpace`` protocol every algorithm and executor works against.
+
+A search space says what an architecture is (an immutable, hashable value with a canonical
+string), how to draw and change one (``sample``, ``mutate``), how to see it as a set of
+categorical decisions (``decisions``, ``encode``, ``decode``: used by REINFORCE's policy and by
+BOHB's configuration space), and how to build its ``torch.nn.Module`` (``build``).
+
+A new space is one subclass. Only ``decisions``, ``decode``, ``parse`` and ``build`` are required;
+``encode`` falls back to ``decode``'s inverse for architectures that expose ``as_dict()``, and
+``sample`` / ``mutate`` default to uniform draws over the decisions (one decision changed to a
+different choice), which is exactly NAS-Bench-201's one-edge mutation.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Hashable, Mapping, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One categorical choice of a search space, e.g. the op on one edge of a cell."""
+
+    name: str
+    choices: tuple
+
+    def __post_init__(self) -> None:
+        if len(self.choices) < 1:
+            raise ValueError(f"decision {self.name!r} needs at least one choice, but got none")
+        if len(set(self.choices)) != len(self.choices):
+            raise ValueError(f"decision {self.name!r} has repeated choices: {self.choices!r}")
+
+
+class SearchSpace(ABC):
+    """Base class of search spaces. Subclasses set ``name`` and implement the abstract methods."""
+
+    name: str = "space"
+
+    # -- what an architecture is -------------------------------------------------------------
+    @property
+    @abstractmethod
+    def decisions(self) -> Sequence[Decision]:
+        """The categorical decisions that together define an architecture, in a fixed order."""
+
+    @abstractmethod
+    def decode(self, config: Mapping[str, Any]) -> Hashable:
+        """The architecture for ``{decision name: choice}``; raises ``ValueError`` on a bad config."""
+
+    def encode(self, arch: Hashable) -> dict[str, Any]:
+        """``{decision name: choice}`` of ``arch`` (the inverse of :meth:`decode`)."""
+        self.check(arch)
+        as_dict = getattr(arch, "as_dict", None)
+        if as_dict is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement encode()")
+        return dict(as_dict())
+
+    @abstractmethod
+    def parse(self, text: str) -> Hashable:
+        """The architecture whose canonical string (``str(arch)``) is ``text``."""
+
+    @abstractmethod
+    def build(self, arch: Hashable, num_classes: int = 10, **kwargs: Any):
+        """A freshly initialised ``torch.nn.Module`` for ``arch``."""
+
+    def contains(self, arch: Any) -> bool:
+        """Whether ``arch`` is an architecture of this space."""
+        try:
+            return self.decode(self.encode(arch)) == arch
+        except (ValueError, TypeError, KeyError, AttributeError, NotImplementedError):
+            return False
+
+    def check(self, arch: Any) -> None:
+        """Raise ``ValueError`` unless ``arch`` belongs to this space."""
+        arch_type = getattr(self, "arch_type", None)
+        if arch_type is not None and not isinstance(arch, arch_type):
+            raise ValueError(
+                f"expected an architecture of the {self.name} space ({arch_type.__name__}), "
+                f"but got {type(arch).__name__}: {arch!r}"
+            )
+
+    # -- drawing and changing architectures ---------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> Hashable:
+        """A uniformly random architecture (one uniform draw per decision)."""
+        return self.decode({d.name: d.choices[int(rng.integers(len(d.choices)))] for d in self.decisions})
+
+    def mutate(self, arch: Hashable, rng: np.random.Generator) -> Hashable:
+        """``arch`` with one uniformly chosen decision changed to a different, uniform choice."""
+        config = self.encode(arch)
+        mutable = [d for d in self.decisions if len(d.choices) > 1]
+        if not mutable:
+            raise ValueError(f"the {self.name} space has no decision with two or more choices to mutate")
+        d = mutable[int(rng.integers(len(mutable)))]
+        others = [c for c in d.choices if c != config[d.name]]
+        config[d.name] = others[int(rng.integers(len(others)))]
+        return self.decode(config)
+
+    # -- conveniences ---------------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        """Number of decision combinations (an upper bound where ``decode`` rejects some)."""
+        n = 1
+        for d in self.decisions:
+            n *= len(d.choices)
+        return n
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, decisions={len(self.decisions)})"
