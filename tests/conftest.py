@@ -1,0 +1,30 @@
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_dir() -> Path:
+    d = os.environ.get("GRADSIGN_NAS_DATA", "../shared/data")
+    p = Path(d)
+    return p if p.is_absolute() else (ROOT / p).resolve()
+
+
+@pytest.fixture(scope="session")
+def data_path() -> Path:
+    return data_dir()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Derived caches go to a temporary folder, never the user's home."""
+    old = os.environ.get("GRADSIGN_NAS_CACHE")
+    os.environ["GRADSIGN_NAS_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    yield
+    if old is None:
+        os.environ.pop("GRADSIGN_NAS_CACHE", None)
+    else:
+        os.environ["GRADSIGN_NAS_CACHE"] = old
