@@ -1,1 +1,62 @@
-"""Search algorithms behind one ask/tell interface (see ``base.Algorithm``)."""
+"""Search algorithms behind one ask/tell interface: RS, REA, REINFORCE and BOHB.
+
+``get(name, space, seed, assistant=None, fidelities=None, **options)`` builds one; the assisted
+variant is the same class given ``assistant=Assistant(scorer, k)`` (see ``gradsign_nas.assist``).
+Defaults are the NAS-Bench-201 paper's settings; each module's docstring states its assisted rule.
+
+Example:
+    >>> from gradsign_nas import algorithms
+    >>> rea = algorithms.get("rea", "nb201", seed=0, fidelities=(12,))
+    >>> p = rea.ask()
+    >>> rea.tell(p, algorithms.Result(metric=80.0, cost_s=100.0))
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Optional
+
+from .base import Algorithm, Proposal, Result, make_rng
+from .bohb import BOHB
+from .random_search import RandomSearch
+from .rea import RegularizedEvolution
+from .reinforce import Reinforce
+
+__all__ = ["Algorithm", "BOHB", "Proposal", "RandomSearch", "RegularizedEvolution", "Reinforce", "Result",
+           "available", "get", "make_rng", "options"]
+
+_ALGORITHMS = {"rs": RandomSearch, "rea": RegularizedEvolution, "reinforce": Reinforce, "bohb": BOHB}
+
+
+def available() -> list[str]:
+    """Names ``get`` accepts."""
+    return list(_ALGORITHMS)
+
+
+def options(name: str) -> dict[str, Any]:
+    """The options of algorithm ``name`` with their defaults."""
+    cls = _lookup(name)
+    sig = inspect.signature(cls.__init__)
+    return {p.name: p.default for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def _lookup(name: str):
+    if name not in _ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; expected one of {', '.join(_ALGORITHMS)}")
+    return _ALGORITHMS[name]
+
+
+def get(name: str, space, seed, assistant: Optional[Any] = None, fidelities: Optional[tuple] = None,
+        **opts: Any) -> Algorithm:
+    """Algorithm ``name`` ("rs", "rea", "reinforce", "bohb") on ``space`` with ``seed``.
+
+    Raises:
+        ValueError: for an unknown name or option (the message lists the valid ones).
+    """
+    cls = _lookup(name)
+    valid = options(name)
+    unknown = sorted(set(opts) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(unknown)} for {name}; expected "
+                         f"{', '.join(valid) if valid else 'no options'}")
+    return cls(space, seed, assistant=assistant, fidelities=fidelities, **opts)

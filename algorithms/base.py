@@ -64,9 +64,13 @@ class Algorithm(ABC):
 
         self.space = get_space(space)
         self.rng = make_rng(seed)
+        if assistant is not None and not all(hasattr(assistant, a) for a in ("pick", "k", "scorer")):
+            raise ValueError(f"expected an Assistant (gradsign_nas.assist), but got {type(assistant).__name__}")
         self.assistant = assistant
         self.fidelities = tuple(fidelities) if fidelities else (None,)
         self._next_id = 0
+        self._pending: dict[int, Proposal] = {}
+        self._scored: set = set()  # architectures whose proxy score this search already paid for
 
     @property
     def variant(self) -> str:
@@ -76,7 +80,47 @@ class Algorithm(ABC):
         p = Proposal(arch=arch, fidelity=fidelity if fidelity is not None else self.fidelities[-1],
                      trial_id=self._next_id, meta=meta)
         self._next_id += 1
+        self._pending[p.trial_id] = p
         return p
+
+    def _take(self, proposal: Proposal) -> Proposal:
+        """Remove ``proposal`` from the outstanding ones; ``ValueError`` if this algorithm did not make it
+        or already saw its result."""
+        mine = self._pending.get(getattr(proposal, "trial_id", None))
+        if mine is None or mine != proposal:
+            raise ValueError(f"expected an outstanding proposal of this {self.name} search, but got {proposal!r}")
+        return self._pending.pop(proposal.trial_id)
+
+    @property
+    def outstanding(self) -> int:
+        """How many proposals were asked for and neither told nor discarded."""
+        return len(self._pending)
+
+    @staticmethod
+    def _reward(result: Result) -> float:
+        """``result.metric`` as a float; ``ValueError`` unless it is a finite number."""
+        m = getattr(result, "metric", None)
+        if isinstance(m, bool) or not isinstance(m, (int, float, np.integer, np.floating)) or not np.isfinite(m):
+            raise ValueError(f"expected a Result with a finite metric, but got {result!r}")
+        return float(m)
+
+    def _assist(self, candidates: list) -> tuple[Hashable, dict[str, Any]]:
+        """The assistant's pick of ``candidates`` and the meta it adds to the proposal: ``proxy`` (the
+        pick's score) and ``proxy_cost_s`` (what computing the scores of candidates not scored before
+        in this search cost)."""
+        arch, score = self.assistant.pick(candidates)
+        cost = 0.0
+        for c in candidates:
+            if c not in self._scored:
+                self._scored.add(c)
+                cost += float(self.assistant.scorer.cost_s(c))
+        return arch, {"proxy": float(score), "proxy_cost_s": cost, "candidates": len(candidates)}
+
+    def _choose(self, draw) -> tuple[Hashable, dict[str, Any]]:
+        """One draw (vanilla), or the assistant's pick of K draws from the same distribution."""
+        if self.assistant is None:
+            return draw(), {}
+        return self._assist([draw() for _ in range(self.assistant.k)])
 
     @abstractmethod
     def ask(self) -> Proposal:

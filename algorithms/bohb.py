@@ -1,0 +1,205 @@
+"""BOHB (Falkner et al. 2018): Hyperband over the evaluator's fidelities plus a KDE model.
+
+Schedule. The fidelities the evaluator offers, lowest first, are Hyperband's rungs (NB201: ``(12,)``
+or ``(12, 200)`` epochs). With ``m`` fidelities, ``s_max = m - 1`` and brackets cycle through
+``s = s_max, ..., 0``: bracket ``s`` starts ``n0 = floor((s_max+1)/(s+1)) * eta**s`` new
+configurations at fidelity ``fidelities[s_max - s]`` and successive halving promotes the best
+``max(1, int(n0 * eta**-i))`` to each next fidelity (hpbandster's formulas, ``eta = 3``). With one
+fidelity every bracket is one new configuration at that fidelity, i.e. BOHB is its model plus random
+fraction, and every result reaches the model. Asynchronous workers: an ask takes the next job of the
+oldest bracket that has one; when every open bracket waits on results (a rung not complete), a new
+bracket starts. A discarded proposal leaves its rung with one result fewer.
+
+Model. hpbandster's config generator, made to learn on categorical spaces (see ``_kde``): per
+fidelity, the best ``top_n_percent`` (15) results form the good KDE ``l`` and the rest the bad KDE
+``g``, once more than ``min_points_in_model`` (decisions + 1) results exist; the model of the highest
+fidelity that has one proposes ``argmax l(x)/g(x)`` over ``num_samples`` (64) draws from ``l``. A
+fraction ``random_fraction`` (1/3) of new configurations, and all before a model exists, are
+uniform samples. Every proposal's ``meta["source"]`` is ``"model"`` or ``"random"`` (promotions keep
+their configuration's source and add ``"promoted": True``); ``stats()`` reports the mean reward of
+model-proposed and random configurations at their first evaluation, overall and per fidelity.
+
+Assisted rule: where BOHB starts a new configuration, it draws K of them from the same source, K
+independent model picks (each the best ``l/g`` of ``num_samples`` draws) when the draw is a model
+draw or K uniform samples when it is random, and evaluates the one with the highest proxy score at
+the fidelity the Hyperband schedule gives. Promotions are the schedule's choice and stay unassisted.
+(The GradSign paper's released variant threw the model's sample away and ignored the budget.)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .base import Algorithm, Proposal, Result
+
+
+@dataclass
+class _Bracket:
+    s: int
+    sizes: list
+    budgets: list
+    rung: int = 0
+    queue: list = field(default_factory=list)  # None = a new configuration, else a promoted (arch, meta)
+    running: dict = field(default_factory=dict)  # trial_id -> arch
+    done: list = field(default_factory=list)  # (reward, order, arch, meta) of the current rung
+
+    @property
+    def finished(self) -> bool:
+        return not self.queue and not self.running and self.rung >= len(self.sizes)
+
+
+class BOHB(Algorithm):
+    """Hyperband with a TPE-style KDE model of good vs bad configurations.
+
+    Args:
+        space, seed, assistant, fidelities: see ``Algorithm`` (``fidelities`` must be sortable).
+        eta: Hyperband's halving rate (3).
+        random_fraction: share of new configurations drawn uniformly (1/3).
+        top_n_percent: share of results forming the good KDE (15).
+        num_samples: draws from ``l`` per model pick (64).
+        bandwidth_factor: hpbandster's widening of continuous bandwidths (3; this space has none).
+        min_points_in_model: results needed before fitting (default decisions + 1).
+        min_bandwidth: lower bound of each bandwidth (1e-3).
+        max_bandwidth: cap on categorical bandwidths as a fraction of the uniform ``(c-1)/c`` (0.5).
+    """
+
+    name = "bohb"
+
+    def __init__(self, space, seed, assistant=None, fidelities=None, *, eta: float = 3,
+                 random_fraction: float = 1 / 3, top_n_percent: int = 15, num_samples: int = 64,
+                 bandwidth_factor: float = 3.0, min_points_in_model=None, min_bandwidth: float = 1e-3,
+                 max_bandwidth: float = 0.5) -> None:
+        super().__init__(space, seed, assistant, fidelities)
+        checks = (("eta", eta, 1.0, math.inf, False), ("random_fraction", random_fraction, 0.0, 1.0, True),
+                  ("top_n_percent", top_n_percent, 0.0, 100.0, False), ("num_samples", num_samples, 0.0, math.inf, False),
+                  ("bandwidth_factor", bandwidth_factor, 0.0, math.inf, False),
+                  ("min_bandwidth", min_bandwidth, 0.0, 1.0, False), ("max_bandwidth", max_bandwidth, 0.0, 1.0, True))
+        for label, v, lo, hi, closed in checks:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (lo <= v <= hi if closed else lo < v < hi)
+            if not ok:
+                raise ValueError(f"expected {label} in {'[' if closed else '('}{lo:g}, {hi:g}{']' if closed else ')'}, but got {v!r}")
+        if self.fidelities != (None,):
+            try:
+                if list(self.fidelities) != sorted(self.fidelities) or len(set(self.fidelities)) != len(self.fidelities):
+                    raise TypeError
+            except TypeError:
+                raise ValueError(f"expected distinct fidelities lowest first, but got {self.fidelities!r}") from None
+        self.eta, self.random_fraction, self.num_samples = float(eta), float(random_fraction), int(num_samples)
+        self._decisions = list(self.space.decisions)
+        self._modelled = [d for d in self._decisions if len(d.choices) > 1]
+        self._fixed = {d.name: d.choices[0] for d in self._decisions if len(d.choices) == 1}
+        self._index = {d.name: {c: i for i, c in enumerate(d.choices)} for d in self._modelled}
+        from ._kde import CategoricalKDEModel
+
+        self.model = CategoricalKDEModel([len(d.choices) for d in self._modelled], self.rng,
+                                         top_n_percent=top_n_percent, min_points_in_model=min_points_in_model,
+                                         min_bandwidth=min_bandwidth, bandwidth_factor=bandwidth_factor,
+                                         max_bandwidth=max_bandwidth)
+        self.s_max = len(self.fidelities) - 1
+        self._brackets: list[_Bracket] = []
+        self._next_s = self.s_max
+        self._order = 0
+        self._owner: dict[int, _Bracket] = {}
+        self._first: list[tuple[str, Any, float]] = []  # (source, fidelity, reward) of new configurations
+
+    # -- schedule --------------------------------------------------------------------------------
+    def _new_bracket(self) -> _Bracket:
+        s = self._next_s
+        self._next_s = self._next_s - 1 if self._next_s > 0 else self.s_max
+        n0 = int(math.floor((self.s_max + 1) / (s + 1)) * self.eta ** s)
+        sizes = [max(int(n0 * self.eta ** (-i)), 1) for i in range(s + 1)]
+        b = _Bracket(s=s, sizes=sizes, budgets=list(self.fidelities[self.s_max - s:]), queue=[None] * sizes[0])
+        self._brackets.append(b)
+        return b
+
+    def _vector(self, arch) -> np.ndarray:
+        config = self.space.encode(arch)
+        return np.array([self._index[d.name][config[d.name]] for d in self._modelled], dtype=np.int64)
+
+    def _decode(self, vector) -> Any:
+        config = dict(self._fixed)
+        config.update({d.name: d.choices[int(v)] for d, v in zip(self._modelled, vector)})
+        return self.space.decode(config)
+
+    def _new_config(self) -> tuple[Any, dict]:
+        k = self.assistant.k if self.assistant is not None else 1
+        if self.model.ready and self.rng.random() >= self.random_fraction:
+            cands = [self._decode(v) for v in self.model.propose(k, self.num_samples)]
+            source = "model"
+        else:
+            cands = [self.space.sample(self.rng) for _ in range(k)]
+            source = "random"
+        if self.assistant is None:
+            return cands[0], {"source": source}
+        arch, meta = self._assist(cands)
+        return arch, {"source": source, **meta}
+
+    def ask(self) -> Proposal:
+        bracket = next((b for b in self._brackets if b.queue), None) or self._new_bracket()
+        job = bracket.queue.pop(0)
+        if job is None:
+            arch, meta = self._new_config()
+        else:
+            arch, meta = job[0], {**job[1], "promoted": True}
+            if "proxy_cost_s" in meta:
+                meta["proxy_cost_s"] = 0.0  # paid when the configuration was first chosen
+        meta.update(bracket=bracket.s, rung=bracket.rung)
+        p = self._proposal(arch, fidelity=bracket.budgets[bracket.rung], **meta)
+        bracket.running[p.trial_id] = arch
+        self._owner[p.trial_id] = bracket
+        return p
+
+    def _close_rung(self, b: _Bracket) -> None:
+        if b.queue or b.running:
+            return
+        b.rung += 1
+        if b.rung < len(b.sizes) and b.done:
+            best = sorted(b.done, key=lambda t: (-t[0], t[1]))[: b.sizes[b.rung]]
+            b.queue = [(arch, meta) for _, _, arch, meta in best]
+        else:
+            b.rung = len(b.sizes)
+        b.done = []
+        if b.finished:
+            self._brackets.remove(b)
+
+    def tell(self, proposal: Proposal, result: Result) -> None:
+        reward = self._reward(result)
+        self.space.check(proposal.arch)
+        self._take(proposal)
+        b = self._owner.pop(proposal.trial_id)
+        del b.running[proposal.trial_id]
+        meta = {k: v for k, v in proposal.meta.items() if k not in ("bracket", "rung", "promoted")}
+        b.done.append((reward, self._order, proposal.arch, meta))
+        self._order += 1
+        if not proposal.meta.get("promoted"):
+            self._first.append((proposal.meta.get("source"), proposal.fidelity, reward))
+        self.model.add(self._vector(proposal.arch), self.fidelities.index(proposal.fidelity), -reward)
+        self._close_rung(b)
+
+    def discard(self, proposal: Proposal) -> None:
+        self._take(proposal)
+        b = self._owner.pop(proposal.trial_id)
+        del b.running[proposal.trial_id]
+        self._close_rung(b)
+
+    # -- report ----------------------------------------------------------------------------------
+    def stats(self) -> dict:
+        def summary(rows):
+            out = {}
+            for src in ("model", "random"):
+                r = [x[2] for x in rows if x[0] == src]
+                out[f"{src}_mean_reward"] = float(np.mean(r)) if r else None
+                out[f"{src}_count"] = len(r)
+            return out
+
+        by_fid = {}
+        for f in self.fidelities:
+            rows = [x for x in self._first if x[1] == f]
+            if rows:
+                by_fid[str(f)] = summary(rows)
+        return {**summary(self._first), "by_fidelity": by_fid, "model_fidelity": None if self.model.budget is None else self.fidelities[self.model.budget],
+                "open_brackets": len(self._brackets)}

@@ -1,0 +1,126 @@
+"""REINFORCE (Williams 1992) with NAS-Bench-201's settings.
+
+The policy is one independent categorical distribution per decision of the space (NB201: the op on
+each of the 6 edges), ``softmax(logits)``, logits initialised to ``1e-3 * N(0, 1)``. Each proposal
+samples every decision from the current policy. Each result updates the policy with one Adam step
+(NB201: learning rate 0.001, betas (0.9, 0.999), eps 1e-8) on the loss
+``-(reward - baseline) * log pi(arch)``, where the baseline is a bias-corrected exponential moving
+average of the rewards (momentum 0.9) updated with the reward first, as NB201's code does. The
+reward is ``result.metric``. With several proposals outstanding, each is a sample of the policy at
+the time of the ask, and each result's gradient is taken at the policy of the time of the tell
+(with one worker the two are the same policy, as in NB201).
+
+Assisted rule: draw K architectures from the current policy and evaluate the one with the highest
+proxy score; the policy update uses the log-probability of that evaluated architecture (not of
+another sample, a bug of the GradSign paper's released variant).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Algorithm, Proposal, Result
+
+
+class Reinforce(Algorithm):
+    """Policy-gradient search over the space's categorical decisions.
+
+    Args:
+        space, seed, assistant, fidelities: see ``Algorithm``.
+        learning_rate: Adam's step size (NB201: 0.001).
+        momentum: of the moving-average reward baseline (NB201: 0.9).
+        init_scale: standard deviation of the initial logits (NB201: 1e-3).
+    """
+
+    name = "reinforce"
+
+    def __init__(self, space, seed, assistant=None, fidelities=None, *, learning_rate: float = 0.001,
+                 momentum: float = 0.9, init_scale: float = 1e-3) -> None:
+        super().__init__(space, seed, assistant, fidelities)
+        for label, v, lo, hi in (("learning_rate", learning_rate, 0.0, np.inf), ("momentum", momentum, 0.0, 1.0),
+                                 ("init_scale", init_scale, 0.0, np.inf)):
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (lo < v < hi or (label == "init_scale" and v == 0))
+            if not ok:
+                raise ValueError(f"expected {label} in ({lo:g}, {hi:g}), but got {v!r}")
+        self.learning_rate, self.momentum = float(learning_rate), float(momentum)
+        self._decisions = list(self.space.decisions)
+        sizes = np.array([len(d.choices) for d in self._decisions])
+        self._index = [{c: i for i, c in enumerate(d.choices)} for d in self._decisions]
+        D, C = len(sizes), int(sizes.max())
+        self._mask = np.arange(C)[None, :] < sizes[:, None]
+        self.logits = np.where(self._mask, float(init_scale) * self.rng.standard_normal((D, C)), -np.inf)
+        self._m = np.zeros((D, C))
+        self._v = np.zeros((D, C))
+        self._t = 0
+        self._num = 0.0  # baseline numerator / denominator (bias-corrected EMA)
+        self._den = 0.0
+
+    # -- the policy ------------------------------------------------------------------------------
+    def probabilities(self) -> np.ndarray:
+        """``[decisions, max choices]`` probabilities of the current policy (0 where no choice)."""
+        z = self.logits - self.logits.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def _sample(self, probs: np.ndarray):
+        u = self.rng.random(len(self._decisions))
+        idx = (np.cumsum(probs, axis=1) < u[:, None]).sum(axis=1)
+        idx = np.minimum(idx, self._mask.sum(axis=1) - 1)  # guard against round-off at the top
+        return self.space.decode({d.name: d.choices[int(i)] for d, i in zip(self._decisions, idx)})
+
+    def _actions(self, arch) -> np.ndarray:
+        config = self.space.encode(arch)
+        return np.array([self._index[k][config[d.name]] for k, d in enumerate(self._decisions)])
+
+    def log_prob(self, arch) -> float:
+        """``log pi(arch)`` under the current policy."""
+        p = self.probabilities()
+        a = self._actions(arch)
+        return float(np.log(p[np.arange(len(a)), a]).sum())
+
+    @property
+    def baseline(self) -> float:
+        return self._num / self._den if self._den else 0.0
+
+    # -- ask / tell ------------------------------------------------------------------------------
+    def ask(self) -> Proposal:
+        probs = self.probabilities()
+        arch, meta = self._choose(lambda: self._sample(probs))
+        return self._proposal(arch, **meta)
+
+    def tell(self, proposal: Proposal, result: Result) -> None:
+        reward = self._reward(result)
+        self.space.check(proposal.arch)
+        self._take(proposal)
+        actions = self._actions(proposal.arch)
+        self._num = self.momentum * self._num + (1 - self.momentum) * reward
+        self._den = self.momentum * self._den + (1 - self.momentum)
+        advantage = reward - self.baseline
+        # d/dlogits of -(advantage * log pi(a)) = -advantage * (onehot(a) - p)
+        probs = self.probabilities()
+        onehot = np.zeros_like(probs)
+        onehot[np.arange(len(actions)), actions] = 1.0
+        grad = -advantage * (onehot - probs)
+        self._adam(grad)
+
+    def discard(self, proposal: Proposal) -> None:
+        self._take(proposal)
+
+    def _adam(self, grad: np.ndarray, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
+        self._t += 1
+        self._m = beta1 * self._m + (1 - beta1) * grad
+        self._v = beta2 * self._v + (1 - beta2) * grad * grad
+        m_hat = self._m / (1 - beta1 ** self._t)
+        v_hat = self._v / (1 - beta2 ** self._t)
+        step = self.learning_rate * m_hat / (np.sqrt(v_hat) + eps)
+        self.logits = np.where(self._mask, self.logits - step, -np.inf)
+
+    def best(self):
+        """The policy's most probable architecture (what NB201's script reports at the end)."""
+        idx = np.argmax(self.logits, axis=1)
+        return self.space.decode({d.name: d.choices[int(i)] for d, i in zip(self._decisions, idx)})
+
+    def stats(self) -> dict:
+        p = self.probabilities()
+        return {"baseline": self.baseline, "updates": self._t, "policy_argmax": str(self.best()),
+                "policy_max_prob": float(np.prod(p.max(axis=1)))}

@@ -1,0 +1,273 @@
+"""GradSign assistance: turn K candidates from an algorithm's own proposal distribution into one.
+
+The rule (GradSign paper, Zhang & Jia 2022): where a search algorithm would propose one architecture,
+draw K candidates from the same proposal distribution, score each with a zero-cost proxy, and
+evaluate the one with the highest score. The algorithms in ``gradsign_nas.algorithms`` apply it when
+given ``assistant=Assistant(scorer, k)``; what "their own proposal distribution" is, per algorithm,
+is written in each algorithm's module docstring.
+
+Scores come from a ``ProxyScorer``:
+
+- ``TableScorer``: a precomputed table (``{arch string: score}`` or an array in a space's index
+  order), e.g. the packaged whole-space GradSign table of NAS-Bench-201 (``TableScorer.nb201()``).
+  Looking a score up costs nothing, but the table may record the seconds it took to compute each
+  score (``cost_s``) so that a search can be charged for it.
+- ``OnDemandScorer``: builds each architecture's network and computes the proxy on one real batch,
+  caching scores by canonical arch string and recording the measured seconds.
+
+Example:
+    >>> from gradsign_nas.assist import Assistant, TableScorer
+    >>> scorer = TableScorer({"a": 1.0, "b": 3.0, "c": 2.0})
+    >>> Assistant(scorer, k=3).pick(["a", "b", "c"])
+    ('b', 3.0)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from abc import ABC, abstractmethod
+from typing import Any, Hashable, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+__all__ = ["Assistant", "OnDemandScorer", "ProxyScorer", "TableScorer"]
+
+NB201_TABLE = "nb201_gradsign.npz"
+
+
+def _key(arch: Any) -> str:
+    return arch if isinstance(arch, str) else str(arch)
+
+
+class ProxyScorer(ABC):
+    """Scores architectures with a zero-cost proxy (higher predicts better trained accuracy)."""
+
+    @abstractmethod
+    def score(self, arch: Hashable) -> float:
+        """The proxy score of ``arch``."""
+
+    def cost_s(self, arch: Hashable) -> float:
+        """Measured seconds it took to compute ``arch``'s score (0 if it was only looked up)."""
+        return 0.0
+
+
+class TableScorer(ProxyScorer):
+    """Proxy scores looked up in a table keyed by canonical arch string.
+
+    Args:
+        scores: ``{arch string: score}``, or an array of scores in ``space``'s index order (then
+            ``space`` must be given and have ``from_index``, like NB201's official index).
+        seconds: optional seconds each score took to compute, same form as ``scores``.
+        space: the search space whose ``all()`` / ``from_index`` order an array follows.
+        meta: free-form description of how the table was made (proxy, batch, seed, ...).
+
+    Raises:
+        ValueError: on a score that is not a finite number, or arrays of the wrong length.
+    """
+
+    def __init__(self, scores: Union[Mapping[str, float], Sequence[float], np.ndarray],
+                 seconds: Union[Mapping[str, float], Sequence[float], np.ndarray, None] = None,
+                 space: Any = None, meta: Optional[Mapping[str, Any]] = None) -> None:
+        self.meta = dict(meta or {})
+        self._scores = self._as_dict(scores, space, "scores")
+        self._seconds = self._as_dict(seconds, space, "seconds") if seconds is not None else {}
+        self._memo: dict[Hashable, tuple[float, float]] = {}  # arch object -> (score, seconds)
+        bad = [k for k, v in self._scores.items() if not math.isfinite(v)]
+        if bad:
+            raise ValueError(f"expected finite proxy scores, but got {self._scores[bad[0]]!r} for {bad[0]!r}")
+
+    @staticmethod
+    def _as_dict(values, space, what: str) -> dict[str, float]:
+        if isinstance(values, Mapping):
+            return {_key(k): float(v) for k, v in values.items()}
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.ndim != 1:
+            raise ValueError(f"expected {what} as a mapping or a 1-D array, but got shape {arr.shape}")
+        if space is None:
+            raise ValueError(f"expected a space whose index order the {what} array follows, but got space=None")
+        from gradsign_nas.search_spaces import get as get_space
+
+        space = get_space(space)
+        archs = space.all() if hasattr(space, "all") else None
+        if archs is None:
+            raise ValueError(f"expected a space that lists its architectures in index order (all()), "
+                             f"but {space.name} does not")
+        if len(archs) != arr.size:
+            raise ValueError(f"expected {len(archs)} {what} for the {space.name} space, but got {arr.size}")
+        return {str(a): float(v) for a, v in zip(archs, arr)}
+
+    @classmethod
+    def from_file(cls, path: Union[str, os.PathLike], dataset: str = "cifar10", space: Any = "nb201") -> "TableScorer":
+        """Load ``scores_<dataset>`` (and ``seconds_<dataset>`` if present) from an npz table.
+
+        The arrays follow ``space``'s index order (NB201: the official index); ``meta`` is a JSON
+        string array describing the table.
+        """
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise ValueError(f"expected a proxy score table at {path}, but the file does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                files = set(z.files)
+                key = f"scores_{dataset}"
+                if key not in files:
+                    have = sorted(f[len("scores_"):] for f in files if f.startswith("scores_"))
+                    raise ValueError(f"expected scores for dataset {dataset!r} in {path}, but it has only "
+                                     f"{', '.join(have) or 'none'}")
+                scores = z[key]
+                seconds = z[f"seconds_{dataset}"] if f"seconds_{dataset}" in files else None
+                meta = {}
+                if "meta" in files:
+                    try:
+                        meta = json.loads(str(z["meta"]))
+                    except (ValueError, TypeError):
+                        meta = {"meta": str(z["meta"])}
+        except (OSError, EOFError) as exc:
+            raise ValueError(f"expected a readable npz proxy score table at {path}, but reading it failed: {exc}") from exc
+        if not isinstance(meta, dict):
+            meta = {"meta": meta}
+        meta.setdefault("path", path)
+        meta.setdefault("dataset", dataset)
+        return cls(scores, seconds, space=space, meta=meta)
+
+    @classmethod
+    def nb201(cls, dataset: str = "cifar10") -> "TableScorer":
+        """The packaged GradSign table of all 15,625 NAS-Bench-201 architectures."""
+        from importlib import resources
+
+        ref = resources.files("gradsign_nas").joinpath("tables", NB201_TABLE)
+        if not ref.is_file():
+            raise ValueError(f"expected the packaged GradSign table gradsign_nas/tables/{NB201_TABLE}, but it is "
+                             f"missing; create it with `gradsign-nas score-space` or use on-demand scores")
+        with resources.as_file(ref) as path:
+            return cls.from_file(path, dataset, space="nb201")
+
+    def __len__(self) -> int:
+        return len(self._scores)
+
+    def __contains__(self, arch: Any) -> bool:
+        return _key(arch) in self._scores
+
+    def _lookup(self, arch: Hashable) -> tuple[float, float]:
+        hit = self._memo.get(arch)  # architecture objects hash fast; their strings cost microseconds
+        if hit is None:
+            key = _key(arch)
+            if key not in self._scores:
+                raise ValueError(f"expected an architecture in the score table, but got {key!r}")
+            hit = self._memo[arch] = (self._scores[key], self._seconds.get(key, 0.0))
+        return hit
+
+    def score(self, arch: Hashable) -> float:
+        return self._lookup(arch)[0]
+
+    def cost_s(self, arch: Hashable) -> float:
+        return self._lookup(arch)[1]
+
+
+class OnDemandScorer(ProxyScorer):
+    """Computes a proxy on one real batch when asked, caching scores by canonical arch string.
+
+    Args:
+        space: the search space (name or object) whose ``build`` makes the network.
+        proxy: a name in ``gradsign_nas.proxies`` (default ``"gradsign"``).
+        dataset: the image dataset of the batch (``load_batch``), e.g. ``"cifar10"``.
+        batch_size: images in the batch.
+        seed: seeds the batch choice and ``torch.manual_seed`` before each build.
+        directory: the data directory (``None``: the default one).
+        num_classes: classes of the built network (default: from the dataset).
+        device: torch device to score on (default CPU).
+    """
+
+    _CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
+
+    def __init__(self, space: Any = "nb201", proxy: str = "gradsign", dataset: str = "cifar10",
+                 batch_size: int = 64, seed: int = 0, directory: Union[str, os.PathLike, None] = None,
+                 num_classes: Optional[int] = None, device: Any = None) -> None:
+        from gradsign_nas import proxies
+        from gradsign_nas.search_spaces import get as get_space
+
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"expected a positive batch size, but got {batch_size!r}")
+        self.space = get_space(space)
+        self.proxy_name = proxy
+        self.proxy = proxies.get(proxy)
+        self.dataset, self.batch_size, self.seed = dataset, int(batch_size), int(seed)
+        self.directory, self.device = directory, device
+        self.num_classes = num_classes if num_classes is not None else self._CLASSES.get(dataset)
+        if self.num_classes is None:
+            raise ValueError(f"expected num_classes for dataset {dataset!r}, but got None")
+        self._batch = None
+        self._scores: dict[str, float] = {}
+        self._seconds: dict[str, float] = {}
+
+    def _get_batch(self):
+        if self._batch is None:
+            from gradsign_nas.benchmarks import load_batch
+
+            self._batch = load_batch(self.dataset, self.batch_size, self.seed, self.directory, device=self.device)
+        return self._batch
+
+    def score(self, arch: Hashable) -> float:
+        key = _key(arch)
+        if key not in self._scores:
+            import torch
+
+            if isinstance(arch, str):
+                arch = self.space.parse(arch)
+            self.space.check(arch)
+            x, y = self._get_batch()
+            start = time.perf_counter()
+            torch.manual_seed(self.seed)
+            model = self.space.build(arch, self.num_classes)
+            if self.device is not None:
+                model = model.to(self.device)
+            value = float(self.proxy(model, x, y))
+            self._seconds[key] = time.perf_counter() - start
+            self._scores[key] = value
+        return self._scores[key]
+
+    def cost_s(self, arch: Hashable) -> float:
+        key = _key(arch)
+        if key not in self._seconds:
+            self.score(arch)
+        return self._seconds[key]
+
+
+class Assistant:
+    """Picks, of K candidates, the one with the highest proxy score.
+
+    Args:
+        scorer: where scores come from.
+        k: how many candidates the assisted algorithm draws per proposal (K >= 1; K = 1 is vanilla
+            with the proxy merely recorded).
+
+    Raises:
+        ValueError: if ``k`` is not a positive integer or ``scorer`` is not a ``ProxyScorer``.
+    """
+
+    def __init__(self, scorer: ProxyScorer, k: int = 10) -> None:
+        if not isinstance(scorer, ProxyScorer):
+            raise ValueError(f"expected a ProxyScorer, but got {type(scorer).__name__}")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"expected K (candidates per proposal) >= 1, but got {k!r}")
+        self.scorer = scorer
+        self.k = int(k)
+
+    def pick(self, candidates: Sequence[Hashable]) -> tuple[Hashable, float]:
+        """``(arch, score)`` of the highest-scoring candidate; ties go to the earliest."""
+        if len(candidates) == 0:
+            raise ValueError("expected at least one candidate to pick from, but got none")
+        best, best_score = None, -math.inf
+        for arch in candidates:
+            s = float(self.scorer.score(arch))
+            if math.isnan(s):
+                s = -math.inf
+            if best is None or s > best_score:
+                best, best_score = arch, s
+        return best, best_score
+
+    def __repr__(self) -> str:
+        return f"Assistant({type(self.scorer).__name__}, k={self.k})"
