@@ -13,7 +13,7 @@ a linear classifier. Its parameter count equals the one NAS-Bench-201 reports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping
@@ -33,6 +33,7 @@ class NB201Arch:
     """An NB201 cell: the op on each of the six edges, in the official edge order."""
 
     ops: tuple
+    _text: str = field(init=False, repr=False, compare=False, hash=False, default="")
 
     def __post_init__(self) -> None:
         if not isinstance(self.ops, tuple) or len(self.ops) != len(EDGES):
@@ -40,13 +41,14 @@ class NB201Arch:
         for op in self.ops:
             if op not in OPS:
                 raise ValueError(f"unknown NB201 op {op!r}; expected one of {', '.join(OPS)}")
-
-    def __str__(self) -> str:
         parts, k = [], 0
         for node in range(1, 4):
             parts.append("|" + "|".join(f"{self.ops[k + j]}~{j}" for j in range(node)) + "|")
             k += node
-        return "+".join(parts)
+        object.__setattr__(self, "_text", "+".join(parts))  # the canonical string, computed once
+
+    def __str__(self) -> str:
+        return self._text
 
     def as_dict(self) -> dict[str, str]:
         return dict(zip(EDGE_NAMES, self.ops))

@@ -1,0 +1,77 @@
+"""The packaged whole-space GradSign table: complete, described, and reproducible on the CPU."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from gradsign_nas import proxies, search_spaces
+from gradsign_nas.assist import TableScorer
+from gradsign_nas.benchmarks import NB201Benchmark, load_batch
+
+
+@pytest.fixture(scope="module")
+def table():
+    from importlib import resources
+
+    with resources.as_file(resources.files("gradsign_nas").joinpath("tables", "nb201_gradsign.npz")) as p:
+        with np.load(p, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+
+def test_table_is_complete_and_described(table):
+    meta = json.loads(str(table["meta"]))
+    assert meta["batch_size"] == 64 and meta["batch_seed"] == 0 and meta["proxy"] == "gradsign"
+    for d in ("cifar10", "cifar100"):
+        s = table[f"scores_{d}"]
+        assert s.shape == (15625,) and np.isfinite(s).all()
+        assert (table[f"seconds_{d}"] > 0).all()
+
+
+def test_zero_exactly_for_disconnected_cells(table):
+    space = search_spaces.get("nb201")
+    connected = np.array([space.is_connected(a) for a in space.all()])
+    assert ((table["scores_cifar10"] == 0) == ~connected).all()
+    assert (~connected).sum() == 341
+
+
+@pytest.mark.parametrize("dataset, index", [("cifar10", 6111), ("cifar10", 1), ("cifar100", 9930)])
+def test_table_reproduces_on_cpu(table, data_path, dataset, index):
+    """The table was scored on a GPU in float32; CPU scoring of the same recipe agrees closely."""
+    space = search_spaces.get("nb201")
+    x, y = load_batch(dataset, 64, seed=0, directory=data_path)
+    torch.manual_seed(0)
+    net = space.build(space.from_index(index), num_classes=10 if dataset == "cifar10" else 100)
+    assert proxies.gradsign(net, x, y) == pytest.approx(table[f"scores_{dataset}"][index], rel=2e-3)
+
+
+def test_table_correlates_with_accuracy(table, data_path):
+    bench = NB201Benchmark(data_path)
+    rho = spearmanr(table["scores_cifar10"], bench.column("cifar10_test"))[0]
+    assert rho > 0.75
+
+
+def test_scorer_reads_the_packaged_table(table):
+    scorer = TableScorer.nb201("cifar100")
+    space = search_spaces.get("nb201")
+    assert scorer.score(space.from_index(42)) == table["scores_cifar100"][42]
+    with pytest.raises(ValueError, match="ImageNet"):
+        TableScorer.nb201("ImageNet16-120")
+
+
+def test_score_space_cli_small_run_and_bad_input(data_path, tmp_path):
+    cmd = [sys.executable, "-m", "gradsign_nas", "score-space", "--data-dir", str(data_path), "--limit", "2",
+           "--cpu-procs", "1", "--datasets", "cifar10", "--batch-size", "8", "--chunk", "1"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["n"] == 2 and summary["by_worker"] == {"cpu0": 2}
+    bad = subprocess.run(cmd[:-6] + ["--limit", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--limit" in bad.stderr
+    out = tmp_path / "t.npz"
+    bad = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True)
+    assert bad.returncode == 2 and not out.exists()
