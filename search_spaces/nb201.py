@@ -123,10 +123,10 @@ class NB201Space(SearchSpace):
     arch_type = NB201Arch
     ops = OPS
 
-    def __init__(self, C: int = 16, N: int = 5) -> None:
-        if C < 1 or N < 1:
-            raise ValueError(f"NB201 needs C >= 1 and N >= 1, but got C={C}, N={N}")
-        self.C, self.N = int(C), int(N)
+    def __init__(self, C: int = 16, N: int = 5, in_channels: int = 3) -> None:
+        if C < 1 or N < 1 or in_channels < 1:
+            raise ValueError(f"NB201 needs C, N and in_channels >= 1, but got C={C}, N={N}, in_channels={in_channels}")
+        self.C, self.N, self.in_channels = int(C), int(N), int(in_channels)
         self._decisions = tuple(Decision(name, OPS) for name in EDGE_NAMES)
 
     @property
@@ -167,13 +167,16 @@ class NB201Space(SearchSpace):
         self.check(arch)
         from ._nb201_net import TinyNetwork
 
-        C = kwargs.pop("C", self.C)
-        N = kwargs.pop("N", self.N)
+        C = int(kwargs.pop("C", self.C))
+        N = int(kwargs.pop("N", self.N))
+        in_channels = int(kwargs.pop("in_channels", self.in_channels))
         if kwargs:
-            raise ValueError(f"unknown build options for nb201: {sorted(kwargs)}")
+            raise ValueError(f"unknown build options for nb201: {sorted(kwargs)}; expected C, N, in_channels")
         if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
             raise ValueError(f"num_classes must be a positive integer, but got {num_classes!r}")
-        return TinyNetwork(arch.ops, C=C, N=N, num_classes=int(num_classes))
+        if C < 1 or N < 1 or in_channels < 1:
+            raise ValueError(f"NB201 needs C, N and in_channels >= 1, but got C={C}, N={N}, in_channels={in_channels}")
+        return TinyNetwork(arch.ops, C=C, N=N, num_classes=int(num_classes), in_channels=in_channels)
 
     def is_connected(self, arch: NB201Arch) -> bool:
         """Whether some path of non-``none`` edges leads from the cell's input to its output."""
