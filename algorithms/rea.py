@@ -46,7 +46,7 @@ class RegularizedEvolution(Algorithm):
     def ask(self) -> Proposal:
         if len(self.population) < self.population_size:
             arch, meta = self._choose(lambda: self.space.sample(self.rng))
-            return self._proposal(arch, source="random", **meta)
+            return self._proposal(arch, source="random", initial=True, **meta)
         members = self.population
         picks = self.rng.integers(len(members), size=self.sample_size)
         parent = max((members[int(i)] for i in picks), key=lambda m: m[1])[0]

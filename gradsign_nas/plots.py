@@ -1,0 +1,80 @@
+"""Plots of many search runs: best-so-far test accuracy against simulated time.
+
+One panel per dataset; one line per algorithm x variant (colour: algorithm; solid: assisted,
+dashed: vanilla); the line is the mean over runs and the band mean +- one standard error of that
+mean (``band="sem"``, the default, shows whether two means differ) or +- one standard deviation of
+the runs (``band="std"``, their spread).
+Uses matplotlib's Agg backend (no display needed).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from typing import Sequence, Union
+
+import numpy as np
+
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+
+__all__ = ["plot_curves"]
+
+
+def plot_curves(rows: Sequence[dict], budget_s: float, path: Union[str, os.PathLike, None] = None,
+                datasets: Sequence[str] = DATASETS, points: int = 200, band: str = "sem") -> bytes:
+    """Draw the best-so-far curves of ``rows`` (compact run results) and return the PNG bytes;
+    also write them to ``path`` (atomically) when given."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    from .execution.fanout import curves_on_grid
+    from .results import write_bytes_atomic
+
+    if band not in ("sem", "std"):
+        raise ValueError(f"expected band 'sem' or 'std', but got {band!r}")
+    rows = list(rows)
+    grid = np.linspace(0.0, float(budget_s), points)
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["algorithm"], r["variant"]), []).append(r)
+    algos = list(dict.fromkeys(a for a, _ in groups))
+    colours = {a: f"C{i}" for i, a in enumerate(algos)}
+    fig = Figure(figsize=(5.0 * len(datasets), 4.0), constrained_layout=True)
+    axes = fig.subplots(1, len(datasets), squeeze=False)[0]
+    for ax, d in zip(axes, datasets):
+        lows, highs = [], []
+        for (a, v), rs in groups.items():
+            m = curves_on_grid(rs, grid, d)
+            with warnings.catch_warnings():  # columns before any run's first result are all-NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean, std = np.nanmean(m, axis=0), np.nanstd(m, axis=0)
+            if band == "sem":
+                std = std / np.sqrt(np.maximum(np.sum(np.isfinite(m), axis=0), 1))
+            ok = np.isfinite(mean)
+            if not ok.any():
+                continue
+            style = "-" if v == "assisted" else "--"
+            ax.plot(grid[ok], mean[ok], style, color=colours[a], label=f"{a} ({v})", lw=1.5)
+            ax.fill_between(grid[ok], (mean - std)[ok], (mean + std)[ok], color=colours[a], alpha=0.2, lw=0)
+            # y range from the second half of the search, where the curves differ
+            half = ok & (grid >= grid[-1] / 4)
+            if half.any():
+                lows.append(np.nanmin((mean - std)[half]))
+                highs.append(np.nanmax((mean + std)[half]))
+        if lows:
+            pad = 0.1 * (max(highs) - min(lows)) + 0.1
+            ax.set_ylim(min(lows) - pad, max(highs) + pad)
+        ax.set_title(d)
+        ax.set_xlabel("simulated time (s)")
+        ax.set_ylabel(f"best-so-far test accuracy (%), mean +- {'s.e.m.' if band == 'sem' else 'std'}")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc="lower right")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    data = buf.getvalue()
+    if path is not None:
+        write_bytes_atomic(path, data)
+    return data

@@ -1,0 +1,101 @@
+"""Statistics of many search runs: mean +- std of best-found test accuracy per algorithm x variant x
+dataset, and a one-sided Mann-Whitney U test of assisted > vanilla per algorithm and dataset.
+
+Every function works on the compact per-run rows of ``gradsign_nas.execution.run_all`` (dicts with
+``algorithm``, ``variant`` and one test accuracy per dataset).
+
+Example:
+    >>> rows = [{"algorithm": "rs", "variant": v, "cifar10": a}
+    ...         for v, a in [("vanilla", 93.5), ("vanilla", 93.7), ("assisted", 94.0), ("assisted", 94.1)]]
+    >>> summarize(rows, ["cifar10"])["rs"]["assisted"]["cifar10"]["mean"]
+    94.05
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+
+__all__ = ["DATASETS", "markdown_table", "p_values", "summarize", "table_csv"]
+
+
+def _values(rows: Iterable[dict], algorithm: str, variant: str, dataset: str) -> np.ndarray:
+    return np.asarray([r[dataset] for r in rows if r["algorithm"] == algorithm and r["variant"] == variant
+                       and r.get(dataset) is not None], dtype=float)
+
+
+def _order(rows: Sequence[dict], key: str) -> list[str]:
+    seen: dict = {}
+    for r in rows:
+        seen.setdefault(r[key], None)
+    return list(seen)
+
+
+def summarize(rows: Sequence[dict], datasets: Sequence[str] = DATASETS) -> dict:
+    """``{algorithm: {variant: {dataset: {"mean", "std", "n"}}}}`` (std with ddof=0, as numpy's)."""
+    rows = list(rows)
+    out: dict = {}
+    for a in _order(rows, "algorithm"):
+        for v in _order([r for r in rows if r["algorithm"] == a], "variant"):
+            cell = out.setdefault(a, {}).setdefault(v, {})
+            for d in datasets:
+                x = _values(rows, a, v, d)
+                cell[d] = {"mean": float(x.mean()) if x.size else None,
+                           "std": float(x.std()) if x.size else None, "n": int(x.size)}
+    return out
+
+
+def p_values(rows: Sequence[dict], datasets: Sequence[str] = DATASETS) -> dict:
+    """``{algorithm: {dataset: p}}``: one-sided Mann-Whitney U p-value that the assisted variant's
+    best-found accuracies are stochastically greater than the vanilla's (algorithms with both)."""
+    from scipy.stats import mannwhitneyu
+
+    rows = list(rows)
+    out: dict = {}
+    for a in _order(rows, "algorithm"):
+        for d in datasets:
+            x, y = _values(rows, a, "assisted", d), _values(rows, a, "vanilla", d)
+            if x.size and y.size:
+                out.setdefault(a, {})[d] = float(mannwhitneyu(x, y, alternative="greater").pvalue)
+    return out
+
+
+def _fmt_p(p: Optional[float]) -> str:
+    if p is None:
+        return ""
+    return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
+
+
+def markdown_table(summary: dict, pvals: dict, datasets: Sequence[str] = DATASETS) -> str:
+    """The comparison as a Markdown table: mean +- std per cell, p-value rows for assisted."""
+    lines = ["| algorithm | variant | " + " | ".join(datasets) + " |",
+             "|---|---|" + "---|" * len(datasets)]
+    for a, variants in summary.items():
+        for v, cells in variants.items():
+            vals = []
+            for d in datasets:
+                c = cells.get(d) or {}
+                vals.append("" if c.get("mean") is None else f"{c['mean']:.2f} +- {c['std']:.2f}")
+            lines.append(f"| {a} | {v} | " + " | ".join(vals) + " |")
+        if a in pvals:
+            lines.append(f"| {a} | p (assisted > vanilla) | " + " | ".join(_fmt_p(pvals[a].get(d)) for d in datasets) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def table_csv(summary: dict, pvals: dict, datasets: Sequence[str] = DATASETS) -> str:
+    """The comparison as CSV: one row per algorithm x variant x dataset (mean, std, n, p)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["algorithm", "variant", "dataset", "mean", "std", "n", "p_assisted_greater"])
+    for a, variants in summary.items():
+        for v, cells in variants.items():
+            for d in datasets:
+                c = cells.get(d) or {}
+                p = pvals.get(a, {}).get(d) if v == "assisted" else None
+                w.writerow([a, v, d, c.get("mean"), c.get("std"), c.get("n"), "" if p is None else p])
+    return buf.getvalue()

@@ -1,0 +1,123 @@
+"""`gradsign-nas compare` and `gradsign-nas search` on NB201's tables: outputs, resume, bad input."""
+
+import json
+from importlib import resources
+
+import pytest
+
+from gradsign_nas.benchmarks import NB201Benchmark
+from gradsign_nas.cli import main
+
+DATASETS = ["cifar10", "cifar100", "ImageNet16-120"]
+
+
+@pytest.fixture(scope="module")
+def table(data_path, tmp_path_factory):
+    """A user score table: the CIFAR-10 test accuracy itself as the 'proxy'."""
+    b = NB201Benchmark(data_path)
+    path = tmp_path_factory.mktemp("scores") / "oracle.json"
+    path.write_text(json.dumps(dict(zip(b.archs, b.column("cifar10_test").tolist()))))
+    return path
+
+
+def compare(data_path, out, *extra):
+    return main(["compare", "--space", "nb201", "--algorithms", "rs,rea", "--runs", "4", "--budget", "3000",
+                 "--seed", "3", "--data-dir", str(data_path), "--out", str(out), "--workers", "1",
+                 "--no-progress", *extra])
+
+
+def test_compare_json_line_and_files(data_path, table, tmp_path, capsys):
+    assert compare(data_path, tmp_path / "out", "--json", "--score-table", str(table)) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(line) == {"runs", "budget", "results", "p_values"}
+    assert line["runs"] == 4 and line["budget"] == 3000
+    assert set(line["results"]) == {"rs", "rea"} and set(line["p_values"]) == {"rs", "rea"}
+    for algo in ("rs", "rea"):
+        assert set(line["results"][algo]) == {"vanilla", "assisted"}
+        for variant in ("vanilla", "assisted"):
+            assert set(line["results"][algo][variant]) == set(DATASETS)
+            assert set(line["results"][algo][variant]["cifar10"]) == {"mean", "std"}
+        assert set(line["p_values"][algo]) == set(DATASETS)
+        assert all(0 <= p <= 1 for p in line["p_values"][algo].values())
+    out = tmp_path / "out"
+    assert {p.name for p in out.iterdir()} == {"results.md", "results.csv", "runs.csv", "runs.json", "summary.json",
+                                               "curves.png"}
+    runs = json.loads((out / "runs.json").read_text())["runs"]
+    assert len(runs) == 2 * 2 * 4
+    rs_van = [r["cifar10"] for r in runs if r["algorithm"] == "rs" and r["variant"] == "vanilla"]
+    assert line["results"]["rs"]["vanilla"]["cifar10"]["mean"] == pytest.approx(sum(rs_van) / 4)
+    # same seed, same numbers
+    assert compare(data_path, tmp_path / "again", "--json", "--score-table", str(table)) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == line
+
+
+def test_search_prints_records_and_resumes(data_path, table, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["search", "--space", "nb201", "--data-dir", str(data_path), "--algorithm", "rea", "--assisted",
+            "--score-table", str(table), "--budget", "4000", "--seed", "2", "--out", str(out)]
+    assert main(args + ["--json"]) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    best = json.loads((out / "best.json").read_text())
+    assert best["arch"] == first["best_arch"] and best["index"] == first["best_index"]
+    lines = (out / "history.jsonl").read_text().splitlines(keepends=True)
+    (out / "history.jsonl").write_text("".join(lines[:5]) + lines[5][:10])  # killed mid-write
+    assert main(args + ["--json"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["resumed_records"] == 5
+    assert {k: v for k, v in again.items() if k != "resumed_records"} == \
+        {k: v for k, v in first.items() if k != "resumed_records"}
+    assert json.loads((out / "best.json").read_text()) == best
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert first["best_arch"] in printed and "cifar100 test accuracy" in printed
+
+
+def _bad_cases(data_path, table, tmp_path):
+    other_space = tmp_path / "other.json"
+    other_space.write_text(json.dumps({"input-conv3x3-output": 1.0}))
+    d = ["--data-dir", str(data_path)]
+    return {
+        "unknown algorithm": ["compare", "--algorithms", "rs,annealing", *d],
+        "budget": ["compare", "--budget", "0", *d],
+        "negative budget": ["search", "--space", "nb201", "--budget", "-5", *d],
+        "k": ["compare", "--k", "0", *d],
+        "missing score table": ["compare", "--score-table", str(tmp_path / "nope.json"), *d],
+        "arch from another space": ["search", "--space", "nb201", "--score-table", str(other_space), *d],
+        "fidelities": ["search", "--space", "nb201", "--fidelities", "3", *d],
+        "missing data": ["compare", "--data-dir", str(tmp_path / "no-data"), "--variants", "vanilla"],
+    }
+
+
+@pytest.mark.parametrize("case", ["unknown algorithm", "budget", "negative budget", "k", "missing score table",
+                                  "arch from another space", "fidelities", "missing data"])
+def test_bad_input_one_sentence_exit_2_nothing_written(data_path, table, tmp_path, capsys, case):
+    out = tmp_path / "out"
+    argv = _bad_cases(data_path, table, tmp_path)[case] + ["--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in err[0]
+    assert not out.exists()
+
+
+def test_missing_packaged_table_is_a_clear_error(data_path, tmp_path, capsys):
+    if resources.files("gradsign_nas").joinpath("tables", "nb201_gradsign.npz").is_file():
+        pytest.skip("the packaged GradSign table exists")
+    assert compare(data_path, tmp_path / "out") == 2
+    assert "missing score table" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_resume_with_other_settings_changes_nothing(data_path, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["search", "--space", "nb201", "--data-dir", str(data_path), "--vanilla", "--budget", "2000", "--out", str(out)]
+    assert main(base + ["--seed", "1"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    assert main(base + ["--seed", "2"]) == 2
+    assert "other seed" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_live_search_hook(capsys):
+    assert main(["search"]) == 2
+    assert "live search not available yet" in capsys.readouterr().err
