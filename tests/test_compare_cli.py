@@ -118,6 +118,12 @@ def test_resume_with_other_settings_changes_nothing(data_path, tmp_path, capsys)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
-def test_live_search_hook(capsys):
-    assert main(["search"]) == 2
-    assert "live search not available yet" in capsys.readouterr().err
+def test_search_without_data_options_is_the_live_search(capsys, tmp_path):
+    """No --space/--data-dir: the embedded live search, which validates before writing anything."""
+    out = tmp_path / "live"
+    assert main(["search", "--trials", "0", "--out", str(out)]) == 2
+    assert "--trials" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["search", "--space", "nats_size", "--epochs", "0", "--out", str(out)]) == 2
+    assert "--epochs" in capsys.readouterr().err
+    assert not out.exists()

@@ -1,5 +1,10 @@
 """Run one architecture search and print the best network found.
 
+With no data options, the embedded live search: a vanilla and a GradSign-assisted regularized
+evolution on the NB201 cell space sized for scikit-learn's bundled 8x8 digits, every trial a real
+training run under Ray Tune (``--data cifar10|FOLDER|FILE.npz`` for other data, ``--no-ray`` for
+trials one after another).
+
 Tabular (``--space nb201`` or ``--data-dir``): one search on NAS-Bench-201's tables under the
 NAS-Bench-201 protocol (cifar10-valid reward, simulated budget, the overrunning evaluation
 discarded), vanilla or GradSign-assisted. With ``--out`` every evaluation is appended to
@@ -144,15 +149,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="simulated clock in this process (default), or one Ray Tune trial per evaluation")
     p.add_argument("--address", default=None, help="existing Ray cluster for --executor ray (default: a local Ray)")
     p.add_argument("--out", default=None, help="run directory: history.jsonl, best.json (resumes when it exists)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from .live_search import add_live_arguments
+
+    add_live_arguments(p, include_common=False)
 
 
 def run_live(args: argparse.Namespace) -> int:
-    """The live search that trains networks (no tabular data options given): not built yet."""
-    raise ValueError("live search not available yet; give --space nb201 or --data-dir for a tabular NB201 search")
+    """The live search that trains networks (``gradsign_nas.commands.live_search``)."""
+    from .live_search import run_live as live
+
+    return live(args)
 
 
 def is_tabular(args: argparse.Namespace) -> bool:
-    return args.space is not None or args.data_dir is not None
+    """Tabular NB201 unless live data is named (--data) or another space is asked for; with no data
+    options at all, the embedded live digits search runs."""
+    return args.data is None and (args.space == "nb201" or (args.space is None and args.data_dir is not None))
 
 
 def run(args: argparse.Namespace) -> int:

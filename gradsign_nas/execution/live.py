@@ -32,7 +32,7 @@ from typing import Any, Callable, Hashable, Optional
 
 from gradsign_nas.algorithms.base import Result
 
-__all__ = ["DigitsNB201Space", "LiveRun", "TrainingBatchScorer", "digits_nb201_space", "run_live_search",
+__all__ = ["LiveRun", "TrainingBatchScorer", "digits_nb201_space", "run_live_search",
            "sequential_search", "load_best_model"]
 
 STATE_FILE = "state.pt"
@@ -44,32 +44,9 @@ BEST_MODEL = "best_model.pt"
 # ------------------------------------------------------------------------------------------------
 def digits_nb201_space(C: int = 8, N: int = 1):
     """NB201's cell space sized for 8x8 grey digits: C channels, N cells per stage, 1 input channel."""
-    return DigitsNB201Space(C=C, N=N)
+    from gradsign_nas.search_spaces.nb201 import NB201Space
 
-
-from gradsign_nas.search_spaces.nb201 import NB201Space as _NB201Space  # noqa: E402  (no torch import)
-
-
-class DigitsNB201Space(_NB201Space):
-    """``NB201Space`` whose ``build`` also takes ``in_channels`` (default 1, for grey images).
-
-    NB201's network already has the option; this subclass only passes it through until
-    ``NB201Space.build`` accepts it itself.
-    """
-
-    def __init__(self, C: int = 8, N: int = 1, in_channels: int = 1) -> None:
-        super().__init__(C=C, N=N)
-        self.in_channels = int(in_channels)
-
-    def build(self, arch, num_classes: int = 10, **kwargs: Any):
-        in_channels = int(kwargs.pop("in_channels", self.in_channels))
-        net = super().build(arch, num_classes, **kwargs)  # validates arch and options
-        if in_channels == 3:
-            return net
-        from gradsign_nas.search_spaces._nb201_net import TinyNetwork
-
-        return TinyNetwork(arch.ops, C=kwargs.get("C", self.C), N=kwargs.get("N", self.N),
-                           num_classes=int(num_classes), in_channels=in_channels)
+    return NB201Space(C=C, N=N, in_channels=1)
 
 
 from gradsign_nas.assist import ProxyScorer as _ProxyScorer  # noqa: E402  (numpy only)

@@ -1,0 +1,57 @@
+"""Ray Tune's scheduling overhead on live trials that train for >= 10 s each.
+
+overhead = (wall - sum of the trials' own training seconds / parallelism) / wall, where wall is
+the live search's wall time with Ray already started (``ray.init`` is reported apart).
+
+    RAY_AUTH_MODE=disabled nice python benchmarks/ray_overhead.py --trials 4 --cpus 2 --epochs 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trials", type=int, default=4)
+    p.add_argument("--cpus", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=30, help="epochs per trial (choose so one trial trains >= 10 s)")
+    p.add_argument("--C", type=int, default=8)
+    args = p.parse_args(argv)
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    import ray
+
+    from gradsign_nas import algorithms
+    from gradsign_nas.benchmarks.live import LiveTrainingEvaluator
+    from gradsign_nas.execution.live import digits_nb201_space, run_live_search
+
+    space = digits_nb201_space(C=args.C, N=1)
+    ev = LiveTrainingEvaluator(space, "digits", fidelities=(args.epochs,), device="cpu", seed=0)
+    alg = algorithms.get("rs", space, 0, fidelities=(args.epochs,))
+    t0 = time.perf_counter()
+    ray.init(num_cpus=args.cpus, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    init_s = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as d:
+        t1 = time.perf_counter()
+        run = run_live_search(alg, ev, trials=args.trials, out_dir=d, progress=False)
+        wall = time.perf_counter() - t1
+    ray.shutdown()
+    train = [r["cost_s"] for r in run.records if r["status"] == "completed"]
+    ideal = sum(train) / args.cpus
+    overhead = (wall - ideal) / wall
+    print(f"trials {len(train)} on {args.cpus} CPUs, {args.epochs} epochs each; train s per trial: "
+          + ", ".join(f"{t:.1f}" for t in train))
+    print(f"ray.init {init_s:.1f} s; search wall {wall:.1f} s; sum(train)/parallelism {ideal:.1f} s; "
+          f"overhead {100 * overhead:.1f}% (with ray.init: {100 * (wall + init_s - ideal) / (wall + init_s):.1f}%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

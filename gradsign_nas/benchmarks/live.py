@@ -1,0 +1,422 @@
+"""Live evaluation: build an architecture's network and really train it; epochs are the fidelity.
+
+``LiveTrainingEvaluator(space, data)`` trains ``space.build(arch, num_classes, **build_options)``
+with SGD (Nesterov momentum 0.9, weight decay 5e-4, NAS-Bench-201's recipe) and a per-epoch cosine
+learning rate over ``schedule_epochs`` (default: the highest fidelity), on
+
+- ``"digits"`` (default): scikit-learn's bundled 8x8 digits, no download;
+- ``"cifar10"``: the CIFAR-10 npz in the data directory (a seeded stratified part held out for
+  validation);
+- a folder of images ``root/<class>/*.png|jpg`` (read with Pillow) or an ``.npz`` file with ``x``, ``y``;
+- ``(x, y)`` tensors or arrays (split here) or ``(x_train, y_train, x_valid, y_valid)``.
+
+The reward (``Result.metric``) is the validation accuracy in percent after ``fidelity`` epochs;
+``cost_s`` is the measured training + validation time. Training at ``f`` epochs equals the first
+``f`` epochs of the full schedule, so a run can stop after any epoch and resume later from its
+checkpoint (model, optimizer, epoch) and reach exactly what an uninterrupted run reaches: on CPU the
+weights' initialisation and every epoch's shuffle derive from ``(seed, arch, epoch)`` alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+import zlib
+from pathlib import Path
+from typing import Any, Callable, Hashable, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from gradsign_nas.algorithms.base import Result
+
+from .evaluator import Evaluator
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+# ------------------------------------------------------------------------------------------------
+# data
+# ------------------------------------------------------------------------------------------------
+def _split_arrays(x: np.ndarray, y: np.ndarray, valid_fraction: float, seed: int):
+    from .digits import stratified_split
+
+    train, valid = stratified_split(y, valid_fraction, np.random.default_rng(seed))
+    return x[train], y[train], x[valid], y[valid]
+
+
+def _standardise(x_train: np.ndarray, x_valid: np.ndarray, mean=None, std=None):
+    """Per-channel standardisation with the training split's statistics (or the given ones)."""
+    axes = (0, 2, 3)
+    mean = np.asarray(mean, np.float32).reshape(1, -1, 1, 1) if mean is not None else x_train.mean(axis=axes, keepdims=True)
+    std = np.asarray(std, np.float32).reshape(1, -1, 1, 1) if std is not None else x_train.std(axis=axes, keepdims=True)
+    std = np.where(std > 0, std, 1.0)
+    return ((x_train - mean) / std).astype(np.float32), ((x_valid - mean) / std).astype(np.float32)
+
+
+def _as_nchw_float(x: np.ndarray) -> np.ndarray:
+    """Images as float32 [N, C, H, W]; uint8 or HWC input is scaled to [0, 1] / transposed."""
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4:
+        raise ValueError(f"expected images as [N, C, H, W] or [N, H, W, C], but got shape {x.shape}")
+    if x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = x.transpose(0, 3, 1, 2)
+    scale = 255.0 if x.dtype == np.uint8 else 1.0
+    return np.ascontiguousarray(x.astype(np.float32) / scale)
+
+
+def _limit(x, y, limit: Optional[int], seed: int):
+    if limit is None or limit >= len(y):
+        return x, y
+    from .images import select_balanced
+
+    idx = np.sort(select_balanced(y, int(limit), np.random.default_rng(seed + 1)))
+    return x[idx], y[idx]
+
+
+def _read_image_folder(root: Path, image_size: Optional[int]):
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow ships with matplotlib
+        raise ValueError(f"reading the image folder {root} needs Pillow (pip install pillow), but it is not installed") from None
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not classes:
+        raise ValueError(f"expected an image folder {root}/<class>/<image>, but found no class folders")
+    xs, ys, mode = [], [], None
+    for label, name in enumerate(classes):
+        for f in sorted((root / name).iterdir()):
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            img = Image.open(f)
+            mode = mode or ("L" if img.mode in ("L", "1", "I;16") else "RGB")
+            img = img.convert(mode)
+            if image_size is not None:
+                img = img.resize((image_size, image_size))
+            xs.append(np.asarray(img, dtype=np.uint8))
+            ys.append(label)
+    if not xs:
+        raise ValueError(f"expected images ({', '.join(IMAGE_SUFFIXES)}) under {root}/<class>/, but found none")
+    shapes = {a.shape for a in xs}
+    if len(shapes) > 1:
+        raise ValueError(f"expected images of one size in {root}, but got sizes {sorted(shapes)[:3]}...; pass image_size")
+    return np.stack(xs), np.asarray(ys, dtype=np.int64)
+
+
+def load_data(data: Any = "digits", *, valid_fraction: float = 0.2, seed: int = 0, data_dir=None,
+              image_size: Optional[int] = None, limit: Optional[int] = None):
+    """A ``Split`` (train/valid float tensors [N,C,H,W], int64 labels) for any supported ``data``."""
+    import torch
+
+    from .digits import Split, load_digits_split
+
+    if isinstance(data, Split):
+        return data
+    if isinstance(data, str) and data == "digits":
+        if limit is None:
+            return load_digits_split(valid_fraction, seed)
+        s = load_digits_split(valid_fraction, seed)
+        xt, yt = _limit(s.x_train.numpy(), s.y_train.numpy(), limit, seed)
+        return Split(torch.from_numpy(xt), torch.from_numpy(yt), s.x_valid, s.y_valid)
+    mean = std = None
+    if isinstance(data, str) and data == "cifar10":
+        from .images import MEAN_STD, _read_npz
+
+        x, y = _read_npz("cifar10", data_dir)
+        x, y = _limit(x, y, limit, seed)
+        x, mean, std = _as_nchw_float(x), *MEAN_STD["cifar10"]
+    elif isinstance(data, (str, os.PathLike)):
+        path = Path(data).expanduser()
+        if path.is_dir():
+            x, y = _read_image_folder(path, image_size)
+        elif path.suffix == ".npz" and path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                if "x" not in z or "y" not in z:
+                    raise ValueError(f"expected arrays x and y in {path}, but got {sorted(z.files)}")
+                x, y = z["x"], z["y"]
+        else:
+            raise ValueError(f"expected data 'digits', 'cifar10', an image folder or an .npz file, but got {str(data)!r}")
+        x, y = _limit(np.asarray(x), np.asarray(y).astype(np.int64), limit, seed)
+        x = _as_nchw_float(x)
+    elif isinstance(data, (tuple, list)) and len(data) in (2, 4):
+        arrays = [a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a) for a in data]
+        if len(arrays) == 4:
+            xt, yt, xv, yv = arrays
+            return Split(*(torch.from_numpy(np.ascontiguousarray(a)) for a in
+                           (_as_nchw_float(xt), yt.astype(np.int64), _as_nchw_float(xv), yv.astype(np.int64))))
+        x, y = _as_nchw_float(arrays[0]), arrays[1].astype(np.int64)
+        if len(x) != len(y):
+            raise ValueError(f"expected as many labels as images, but got {len(y)} labels for {len(x)} images")
+        xt, yt, xv, yv = _split_arrays(x, y, valid_fraction, seed)
+        return Split(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (xt, yt, xv, yv)))
+    else:
+        raise ValueError(f"expected data 'digits', 'cifar10', a path, or (x, y) tensors, but got {type(data).__name__}")
+    if len(x) != len(y):
+        raise ValueError(f"expected as many labels as images, but got {len(y)} labels for {len(x)} images")
+    xt, yt, xv, yv = _split_arrays(x, y, valid_fraction, seed)
+    xt, xv = _standardise(xt, xv, mean, std)
+    return Split(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (xt, yt, xv, yv)))
+
+
+# ------------------------------------------------------------------------------------------------
+# the evaluator
+# ------------------------------------------------------------------------------------------------
+def stable_seed(*parts: Any) -> int:
+    """A 31-bit seed from the text of ``parts`` (stable across processes, unlike ``hash``)."""
+    return zlib.crc32("\x1f".join(str(p) for p in parts).encode()) & 0x7FFFFFFF
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``"auto"`` -> ``"cuda"`` if a GPU is visible, else ``"cpu"``; other values pass through."""
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', but got {device!r}")
+    return device
+
+
+class LiveTrainingEvaluator(Evaluator):
+    """Trains each architecture for real; ``fidelity`` is the number of epochs.
+
+    Args:
+        space: the search space (``space.build`` makes the network).
+        data: ``"digits"``, ``"cifar10"``, a path, or tensors (see the module docstring).
+        fidelities: the epoch counts offered, lowest first; ``None`` in ``evaluate`` is the highest.
+        schedule_epochs: length of the cosine schedule (default ``max(fidelities)``).
+        batch_size, lr, momentum, weight_decay: SGD settings (Nesterov).
+        optimizer: ``"sgd"`` (default) or ``"adam"`` (lr default 1e-3, cosine as well).
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda[:i]"``.
+        seed: seeds the split, every network's initialisation and every epoch's shuffle.
+        build_options: extra keyword arguments for ``space.build`` (e.g. ``{"C": 8, "N": 1}``).
+        checkpoint_dir: if given, ``evaluate`` keeps each architecture's latest checkpoint there and
+            continues from it when the same architecture comes back at a higher fidelity (what
+            Hyperband's promotions need).
+        data_dir, valid_fraction, image_size, limit: passed to ``load_data``.
+
+    Example:
+        >>> from gradsign_nas.search_spaces.nb201 import NB201Space
+        >>> ev = LiveTrainingEvaluator(NB201Space(C=4, N=1), "digits", fidelities=(1,), limit=200)
+        >>> r = ev.evaluate(ev.space.from_index(6111), 1)
+        >>> 0.0 <= r.metric <= 100.0
+        True
+    """
+
+    def __init__(self, space, data: Any = "digits", *, fidelities: Sequence[int] = (1, 2, 4),
+                 schedule_epochs: Optional[int] = None, batch_size: int = 64, optimizer: str = "sgd",
+                 lr: Optional[float] = None, momentum: float = 0.9, weight_decay: float = 5e-4,
+                 device: str = "auto", seed: int = 0, build_options: Optional[Mapping[str, Any]] = None,
+                 checkpoint_dir: Union[str, os.PathLike, None] = None, data_dir=None,
+                 valid_fraction: float = 0.2, image_size: Optional[int] = None, limit: Optional[int] = None) -> None:
+        from gradsign_nas.search_spaces import get as get_space
+
+        self.space = get_space(space)
+        fids = tuple(int(f) for f in fidelities)
+        if not fids or any(f < 1 for f in fids) or list(fids) != sorted(set(fids)):
+            raise ValueError(f"fidelities must be increasing positive epoch counts, but got {tuple(fidelities)!r}")
+        self.fidelities = fids
+        self.schedule_epochs = int(schedule_epochs or fids[-1])
+        if self.schedule_epochs < fids[-1]:
+            raise ValueError(f"schedule_epochs must be at least the highest fidelity {fids[-1]}, but got {schedule_epochs}")
+        if optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', but got {optimizer!r}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be positive, but got {batch_size}")
+        self.optimizer = optimizer
+        self.lr = float(lr if lr is not None else (0.1 if optimizer == "sgd" else 1e-3))
+        self.momentum, self.weight_decay, self.batch_size = float(momentum), float(weight_decay), int(batch_size)
+        self.device = resolve_device(device)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, but got {seed!r}")
+        self.seed = int(seed)
+        self.build_options = dict(build_options or {})
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.data = load_data(data, valid_fraction=valid_fraction, seed=self.seed, data_dir=data_dir,
+                              image_size=image_size, limit=limit)
+        self.dataset = data if isinstance(data, str) else "custom"
+        self.num_classes = int(max(int(self.data.y_train.max()), int(self.data.y_valid.max()))) + 1
+        self.in_channels = int(self.data.x_train.shape[1])
+        self._repeat_channels = 1  # set by build() if the space cannot take in_channels
+        self._on_device = None
+
+    # -- networks ---------------------------------------------------------------------------------
+    def build(self, arch: Hashable):
+        """The untrained network for ``arch``, initialised from ``(seed, arch)`` (global RNG untouched)."""
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(stable_seed(self.seed, "init", str(arch)))
+            return self._build(arch)
+
+    def _build(self, arch):
+        opts = dict(self.build_options)
+        if self.in_channels == 3:
+            return self.space.build(arch, self.num_classes, **opts)
+        try:
+            return self.space.build(arch, self.num_classes, in_channels=self.in_channels, **opts)
+        except ValueError as e:
+            if "in_channels" not in str(e) and "build option" not in str(e):
+                raise
+        from gradsign_nas.search_spaces.nb201 import NB201Space
+
+        if isinstance(self.space, NB201Space):
+            # NB201Space.build does not take in_channels yet; its network does.
+            from gradsign_nas.search_spaces._nb201_net import TinyNetwork
+
+            return TinyNetwork(arch.ops, C=opts.get("C", self.space.C), N=opts.get("N", self.space.N),
+                               num_classes=self.num_classes, in_channels=self.in_channels)
+        if self.in_channels == 1:  # a 3-channel network sees grey images as three equal channels
+            self._repeat_channels = 3
+            return self.space.build(arch, self.num_classes, **opts)
+        raise ValueError(f"the {self.space.name} space's build() does not accept in_channels, "
+                         f"but the data has {self.in_channels} channels")
+
+    def _tensors(self):
+        if self._on_device is None:
+            d = self.data
+            r = self._repeat_channels
+            xt, xv = (d.x_train, d.x_valid) if r == 1 else (d.x_train.repeat(1, r, 1, 1), d.x_valid.repeat(1, r, 1, 1))
+            self._on_device = tuple(t.to(self.device) for t in (xt, d.y_train, xv, d.y_valid))
+        return self._on_device
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of epoch ``epoch`` (0-based): cosine from ``lr`` to 0 over ``schedule_epochs``."""
+        return 0.5 * self.lr * (1.0 + math.cos(math.pi * epoch / self.schedule_epochs))
+
+    def _optimizer(self, model):
+        import torch
+
+        if self.optimizer == "adam":
+            return torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        return torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
+                               weight_decay=self.weight_decay, nesterov=self.momentum > 0)
+
+    # -- training -----------------------------------------------------------------------------------
+    def train(self, arch: Hashable, epochs: int, state: Optional[Mapping[str, Any]] = None,
+              on_epoch: Optional[Callable[[dict, Callable[[], dict]], Any]] = None) -> Result:
+        """Train ``arch`` up to ``epochs`` epochs, from ``state`` (a checkpoint) if given.
+
+        ``on_epoch(metrics, state_fn)`` is called after every epoch with that epoch's metrics and a
+        function returning the checkpoint (model, optimizer, epoch, curve, seconds); Ray Tune's
+        trainable reports both from there. Returns the ``Result`` after the last epoch.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        epochs = int(epochs)
+        if not 1 <= epochs <= self.schedule_epochs:
+            raise ValueError(f"epochs must be in 1..{self.schedule_epochs}, but got {epochs}")
+        model = self.build(arch).to(self.device)
+        opt = self._optimizer(model)
+        start, curve, seconds = 0, [], 0.0
+        if state is not None:
+            if state.get("arch") != str(arch):
+                raise ValueError(f"expected a checkpoint of {arch}, but got one of {state.get('arch')}")
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            start, curve, seconds = int(state["epoch"]), list(state["curve"]), float(state["seconds"])
+        resumed_from = start
+        xt, yt, xv, yv = self._tensors()
+        n = len(yt)
+        metrics: dict[str, Any] = {}
+
+        def snapshot() -> dict:
+            return {"arch": str(arch), "epoch": epoch + 1, "curve": list(curve), "seconds": seconds,
+                    "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                    "optimizer": opt.state_dict()}
+
+        for epoch in range(start, epochs):
+            t0 = time.perf_counter()
+            for group in opt.param_groups:
+                group["lr"] = self.lr_at(epoch)
+            gen = torch.Generator().manual_seed(stable_seed(self.seed, "shuffle", epoch))
+            order = torch.randperm(n, generator=gen).to(self.device)
+            model.train()
+            loss_sum, correct = 0.0, 0
+            for i in range(0, n, self.batch_size):
+                idx = order[i:i + self.batch_size]
+                if len(idx) < 2 and n > 1:  # BatchNorm needs two samples
+                    continue
+                out = model(xt[idx])
+                loss = F.cross_entropy(out, yt[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                loss_sum += float(loss.detach()) * len(idx)
+                correct += int((out.argmax(1) == yt[idx]).sum())
+            valid_loss, valid_acc = self._validate(model, xv, yv)
+            if self.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            seconds += time.perf_counter() - t0
+            curve.append(valid_acc)
+            metrics = {"epoch": epoch + 1, "valid_acc": valid_acc, "valid_loss": valid_loss,
+                       "train_loss": loss_sum / n, "train_acc": 100.0 * correct / n, "train_seconds": seconds}
+            if on_epoch is not None:
+                on_epoch(dict(metrics), snapshot)
+        if not metrics:  # the checkpoint already held every epoch asked for
+            valid_loss, valid_acc = self._validate(model, xv, yv)
+            metrics = {"epoch": start, "valid_acc": valid_acc, "valid_loss": valid_loss, "train_seconds": seconds}
+        self.last_model, self._last_opt = model, opt
+        params = sum(p.numel() for p in model.parameters())
+        extra = dict(metrics, curve=list(curve), params=int(params), device=self.device,
+                     resumed_from=resumed_from, dataset=self.dataset)
+        return Result(metric=float(metrics["valid_acc"]), cost_s=float(seconds), extra=extra)
+
+    def _validate(self, model, x, y) -> tuple[float, float]:
+        import torch
+        import torch.nn.functional as F
+
+        model.eval()
+        loss_sum, correct = 0.0, 0
+        with torch.no_grad():
+            for i in range(0, len(y), 1024):
+                out = model(x[i:i + 1024])
+                loss_sum += float(F.cross_entropy(out, y[i:i + 1024], reduction="sum"))
+                correct += int((out.argmax(1) == y[i:i + 1024]).sum())
+        return loss_sum / len(y), 100.0 * correct / len(y)
+
+    # -- the Evaluator interface ----------------------------------------------------------------------
+    def evaluate(self, arch: Hashable, fidelity: Any = None) -> Result:
+        """Validation accuracy (%) after ``fidelity`` epochs (default: the highest fidelity)."""
+        epochs = self.fidelities[-1] if fidelity is None else int(fidelity)
+        state = self._load_checkpoint(arch, epochs) if self.checkpoint_dir is not None else None
+        result = self.train(arch, epochs, state=state)
+        if self.checkpoint_dir is not None and int(result.extra["epoch"]) > (state or {}).get("epoch", 0):
+            self.save_checkpoint(arch, self._last_state(arch, result))
+        return result
+
+    def _last_state(self, arch, result: Result) -> dict:
+        model = self.last_model
+        opt = getattr(self, "_last_opt", None)
+        return {"arch": str(arch), "epoch": int(result.extra["epoch"]), "curve": list(result.extra["curve"]),
+                "seconds": float(result.cost_s), "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "optimizer": opt.state_dict() if opt is not None else None}
+
+    def _checkpoint_path(self, arch) -> Path:
+        key = hashlib.sha1(str(arch).encode()).hexdigest()[:16]
+        return self.checkpoint_dir / f"{key}.pt"
+
+    def _load_checkpoint(self, arch, epochs: int) -> Optional[dict]:
+        import torch
+
+        path = self._checkpoint_path(arch)
+        if not path.is_file():
+            return None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("arch") != str(arch) or state.get("optimizer") is None or int(state["epoch"]) > epochs:
+            return None
+        return state
+
+    def save_checkpoint(self, arch, state: Mapping[str, Any]) -> Path:
+        """Write ``state`` as ``arch``'s checkpoint in ``checkpoint_dir`` (atomically)."""
+        import torch
+
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        path = self._checkpoint_path(arch)
+        tmp = path.with_suffix(".tmp")
+        torch.save(dict(state), tmp)
+        os.replace(tmp, path)
+        return path

@@ -1,0 +1,107 @@
+"""Live searches on a real two-node Ray cluster started on this machine (``ray.cluster_utils``):
+trials spread over the nodes, a worker killed mid-trial is retried from its checkpoint with every
+other result intact, and an interrupted search resumes without re-running finished trials."""
+
+import os
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ray = pytest.importorskip("ray")
+
+from gradsign_nas import algorithms  # noqa: E402
+from gradsign_nas.benchmarks.live import LiveTrainingEvaluator  # noqa: E402
+from gradsign_nas.execution.live import digits_nb201_space, run_live_search  # noqa: E402
+
+
+class CrashOnceEvaluator(LiveTrainingEvaluator):
+    """Kills its worker process (``os._exit``) right after the first epoch of the first trial that
+    sees no marker file; the retry finds the marker and trains on."""
+
+    def __init__(self, *args, marker, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.marker = str(marker)
+
+    def train(self, arch, epochs, state=None, on_epoch=None):
+        def hook(metrics, state_fn):
+            on_epoch(metrics, state_fn)
+            if state is None and metrics["epoch"] == 1:
+                try:
+                    fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                except FileExistsError:
+                    return
+                os.write(fd, str(arch).encode())
+                os.close(fd)
+                os._exit(1)  # the worker dies mid-trial
+
+        return super().train(arch, epochs, state=state, on_epoch=hook if on_epoch else None)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    c.add_node(num_cpus=1)
+    ray.init(address=c.address, log_to_driver=False)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
+    yield c
+    ray.shutdown()
+    c.shutdown()
+
+
+@pytest.fixture(scope="module")
+def space():
+    return digits_nb201_space(C=4, N=1)
+
+
+def evaluator(space, **kw):
+    return LiveTrainingEvaluator(space, "digits", fidelities=(2,), device="cpu", seed=0, limit=150, **kw)
+
+
+def test_trials_spread_over_both_nodes_and_all_are_recorded(cluster, space, tmp_path):
+    alg = algorithms.get("rs", space, 0, fidelities=(2,))
+    run = run_live_search(alg, evaluator(space), trials=4, out_dir=tmp_path, address=cluster.address,
+                          progress=False)
+    assert run.n_completed == 4 and run.n_failed == 0
+    assert sorted(r["ask"] for r in run.records) == [0, 1, 2, 3]
+    nodes = {r["worker"] for r in run.records}
+    assert len(nodes) == 2 and nodes <= {n["NodeID"] for n in ray.nodes()}
+
+
+def test_a_killed_worker_is_retried_from_its_checkpoint_and_loses_nothing(cluster, space, tmp_path):
+    ev = CrashOnceEvaluator(space, "digits", fidelities=(2,), device="cpu", seed=0, limit=150,
+                            marker=tmp_path / "crashed")
+    alg = algorithms.get("rs", space, 0, fidelities=(2,))
+    run = run_live_search(alg, ev, trials=4, out_dir=tmp_path / "run", address=cluster.address, max_failures=2,
+                          progress=False)
+    assert (tmp_path / "crashed").is_file()  # a worker did die
+    assert run.n_completed == 4 and run.n_failed == 0
+    crashed = (tmp_path / "crashed").read_text()
+    victim = [r for r in run.records if r["arch"] == crashed]
+    assert len(victim) == 1 and victim[0]["extra"]["resumed_from"] == 1  # from its epoch-1 checkpoint
+    assert all(r["extra"]["resumed_from"] == 0 for r in run.records if r["arch"] != crashed)
+    # the resumed trial ends where an uninterrupted run ends, and so do all the others
+    plain = evaluator(space)
+    for r in run.records:
+        assert plain.train(space.parse(r["arch"]), 2).metric == pytest.approx(r["metric"])
+
+
+def test_an_interrupted_search_resumes_without_rerunning_finished_trials(cluster, space, tmp_path):
+    def alg():
+        return algorithms.get("rea", space, 0, fidelities=(2,), population_size=2)
+
+    first = run_live_search(alg(), evaluator(space), trials=2, out_dir=tmp_path, address=cluster.address,
+                            progress=False)
+    assert first.n_completed == 2
+    done = {r["ask"]: r for r in first.records}
+    resumed = run_live_search(alg(), evaluator(space), trials=4, out_dir=tmp_path, address=cluster.address,
+                              progress=False)
+    assert resumed.n_replayed == 2 and resumed.n_completed == 4
+    records = resumed.records
+    assert len(records) == 4 and sorted(r["ask"] for r in records) == [0, 1, 2, 3]
+    for r in records[:2]:
+        assert r == done[r["ask"]]  # kept, not re-run
