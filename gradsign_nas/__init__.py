@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 __all__ = ["DataError", "GradSignNASError", "UnsafePickleError", "algorithms", "benchmarks", "proxies",
            "search_spaces", "__version__"]
 
-_LAZY = {"algorithms", "benchmarks", "proxies", "search_spaces", "assist", "execution", "results", "correlation", "stats", "plots"}
+_LAZY = {"algorithms", "benchmarks", "proxies", "search_spaces", "assist", "execution", "results", "correlation", "stats", "plots", "scoring"}
 
 
 def __getattr__(name: str):
