@@ -61,11 +61,9 @@ def _method(name: str, chunk_size):
     from gradsign_nas import proxies
 
     if name == "gradsign":
-        return lambda m, x, y: proxies.gradsign(m, x, y, chunk_size=chunk_size)
+        return lambda m, x, y: proxies.gradsign(m, x, y, chunk_size=chunk_size, method="vmap")
     if name == "gradsign_hooks":
-        from gradsign_nas.proxies._gradsign_hooks import gradsign_hooks
-
-        return lambda m, x, y: gradsign_hooks(m, x, y, chunk_size=chunk_size)
+        return lambda m, x, y: proxies.gradsign(m, x, y, chunk_size=chunk_size, method="hooks")
     if name == "gradsign_reference":
         return proxies.gradsign_reference
     if name == "plain":

@@ -117,6 +117,14 @@ def test_bad_input_is_a_clear_error(space, batch, make_bad, match):
         proxies.gradsign(_net(space, 1), bx, by)
 
 
+def test_methods_agree_and_bad_method_is_refused(space, batch):
+    x, y = batch
+    net = _net(space, 6111, torch.float64)
+    assert proxies.gradsign(net, x, y, method="hooks") == proxies.gradsign(net, x, y, method="vmap")
+    with pytest.raises(ValueError, match="method"):
+        proxies.gradsign(net, x, y, method="loop")
+
+
 def test_registry():
     assert proxies.get("gradsign") is proxies.gradsign
     with pytest.raises(ValueError, match="unknown proxy"):

@@ -65,7 +65,7 @@ def gradsign_hooks(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
     if any(isinstance(m, nn.Conv2d) and (m.groups != 1 or m.padding_mode != "zeros") for _, m in layers) \
             or any(isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, nn.BatchNorm2d)
                    for m in model.modules()):
-        return gradsign(model, inputs, targets, reduction=reduction, chunk_size=chunk_size)
+        return gradsign(model, inputs, targets, reduction=reduction, chunk_size=chunk_size, method="vmap")
     x, y = check_batch(model, inputs, targets)
     totals = {id(m): torch.zeros_like(m.weight) for _, m in layers}
 
