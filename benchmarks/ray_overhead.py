@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     first, rest = extra[:args.cpus], extra[args.cpus:]
     print(f"trials {len(train)} on {args.cpus} CPUs, {args.epochs} epochs each; train s per trial: "
           + ", ".join(f"{t:.1f}" for t in train))
-    print(f"per-trial time outside training: first trial per slot (worker start-up) "
+    print("per-trial time outside training: first trial per slot (worker start-up) "
           + ", ".join(f"{t:.2f}" for t in first) + " s; later trials median "
           + (f"{sorted(rest)[len(rest) // 2]:.2f} s (max {max(rest):.2f} s)" if rest else "n/a"))
     print(f"ray.init {init_s:.1f} s; search wall {wall:.1f} s; overhead-free FIFO makespan {ideal:.1f} s "

@@ -13,14 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-class ReLUConvBN(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> None:
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
-            nn.BatchNorm2d(c_out),
-        )
+from ._nb201_net import ReLUConvBN
 
 
 class DilConv(nn.Sequential):

@@ -297,7 +297,7 @@ def test_assistant_picks_argmax_earliest_tie_and_charges_first_scoring_only():
     space = get_space("nb201")
     table = proxy_table(space)
     alg = algorithms.get("rs", space, 0, assistant=Assistant(table, k=10), fidelities=(12,))
-    seen, total = set(), 0.0
+    total = 0.0
     for _ in range(30):
         p = alg.ask()
         assert p.meta["candidates"] == 10

@@ -421,20 +421,6 @@ class _quiet_tune:
             logger.setLevel(level)
 
 
-def _init_ray(num_cpus: Optional[int], address: Optional[str]) -> bool:
-    import ray
-
-    if ray.is_initialized():
-        return False
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
-                 _node_ip_address="127.0.0.1", log_to_driver=False)
-    return True
-
-
 def _check_positive(name: str, value, allow_zero: bool = False) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
         value >= 0 if allow_zero else value > 0)
@@ -487,7 +473,9 @@ def run_live_search(algorithm, evaluator, *, trials: int, out_dir, name: Optiona
     history = _history(out_dir, run_info)
     wall0 = time.perf_counter()
     restore_threads = _driver_threads(1)  # proxy scoring in the driver must not crowd the trials
-    started = _init_ray(num_cpus, address)
+    from .fanout import init_ray
+
+    started = init_ray(num_cpus, address)
     driver = None
     try:
         import ray

@@ -88,9 +88,15 @@ def gradsign(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, redu
     x, y = check_batch(model, inputs, targets)
     with per_sample_batchnorm(model):
         totals = _sign_sums(model, x, y, chunk_size)
-    score = sum(t.abs().sum().item() for t in totals.values())
+    return reduce_sign_sums(totals.values(), reduction)
+
+
+def reduce_sign_sums(totals, reduction: str) -> float:
+    """sum_k |sum_i sign(g_ik)| over the per-layer sign sums (``"mean"``: per weight element)."""
+    totals = list(totals)
+    score = sum(t.abs().sum().item() for t in totals)
     if reduction == "mean":
-        score /= sum(t.numel() for t in totals.values())
+        score /= sum(t.numel() for t in totals)
     if not math.isfinite(score):
         raise ValueError("GradSign produced a non-finite score; the network's gradients are not finite")
     return float(score)
@@ -119,7 +125,4 @@ def gradsign_reference(model: nn.Module, inputs: torch.Tensor, targets: torch.Te
         model.zero_grad(set_to_none=True)
         model.load_state_dict(saved)  # running BN statistics back as they were
         model.train(was_training)
-    score = sum(t.abs().sum().item() for t in totals.values())
-    if reduction == "mean":
-        score /= sum(t.numel() for t in totals.values())
-    return float(score)
+    return reduce_sign_sums(totals.values(), reduction)

@@ -14,7 +14,6 @@ Measured against ``gradsign`` (vmap) by ``benchmarks/proxy_speed.py``; it is not
 from __future__ import annotations
 
 import contextlib
-import math
 from typing import Iterator
 
 import torch
@@ -22,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._common import check_batch, weight_layers
-from ._gradsign import REDUCTIONS, gradsign
+from ._gradsign import REDUCTIONS, gradsign, reduce_sign_sums
 
 __all__ = ["gradsign_hooks"]
 
@@ -97,9 +96,4 @@ def gradsign_hooks(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
         for p, f in zip(params, flags):
             p.requires_grad_(f)
         model.train(was_training)
-    score = sum(t.abs().sum().item() for t in totals.values())
-    if reduction == "mean":
-        score /= sum(t.numel() for t in totals.values())
-    if not math.isfinite(score):
-        raise ValueError("GradSign produced a non-finite score; the network's gradients are not finite")
-    return float(score)
+    return reduce_sign_sums(totals.values(), reduction)
