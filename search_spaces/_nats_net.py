@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._nb201_net import ReLUConvBN, ResNetBasicBlock, Zero
+from ._nb201_net import InferCell, ReLUConvBN, ResNetBasicBlock, TinyNetwork, Zero
 
 
 class ZeroResize(nn.Module):
@@ -53,34 +53,25 @@ def make_edge(name: str, c_in: int, c_out: int) -> nn.Module:
     raise ValueError(f"unknown NB201 op {name!r}")
 
 
-class SizedCell(nn.Module):
-    """The NB201 4-node cell from ``c_in`` to ``c_out`` channels (edges from node 0 adapt the width)."""
+class SizedCell(InferCell):
+    """The NB201 4-node cell from ``c_in`` to ``c_out`` channels (edges from node 0 adapt the width);
+    its forward pass is NB201's."""
 
     EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 
     def __init__(self, ops: tuple, c_in: int, c_out: int) -> None:
-        super().__init__()
+        nn.Module.__init__(self)
         self.edges = nn.ModuleList(
             make_edge(op, c_in if frm == 0 else c_out, c_out) for op, (_, frm) in zip(ops, self.EDGES)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes = [x]
-        k = 0
-        for node in range(1, 4):
-            total = self.edges[k](nodes[0])
-            for j in range(1, node):
-                total = total + self.edges[k + j](nodes[j])
-            k += node
-            nodes.append(total)
-        return nodes[-1]
 
-
-class SizeNetwork(nn.Module):
-    """The NATS-Bench size-space network for ``channels`` (5 widths) and a fixed cell ``ops``."""
+class SizeNetwork(TinyNetwork):
+    """The NATS-Bench size-space network for ``channels`` (5 widths) and a fixed cell ``ops``; its
+    forward pass is NB201's."""
 
     def __init__(self, channels: tuple, ops: tuple, num_classes: int = 10, in_channels: int = 3) -> None:
-        super().__init__()
+        nn.Module.__init__(self)
         if len(channels) % 3 != 2:
             raise ValueError(f"expected 3N+2 layer widths, but got {len(channels)}: {channels!r}")
         n = len(channels) // 3
@@ -95,9 +86,3 @@ class SizeNetwork(nn.Module):
         self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"expected images as a 4-d tensor [N, C, H, W], but got shape {tuple(x.shape)}")
-        out = self.lastact(self.cells(self.stem(x)))
-        return self.classifier(self.global_pooling(out).flatten(1))
