@@ -210,21 +210,23 @@ class OnDemandScorer(ProxyScorer):
             self._batch = load_batch(self.dataset, self.batch_size, self.seed, self.directory, device=self.device)
         return self._batch
 
+    def _build(self, arch: Hashable):
+        """The freshly initialised network to score (``torch.manual_seed(seed)`` before the build)."""
+        import torch
+
+        torch.manual_seed(self.seed)
+        model = self.space.build(arch, self.num_classes)
+        return model.to(self.device) if self.device is not None else model
+
     def score(self, arch: Hashable) -> float:
         key = _key(arch)
         if key not in self._scores:
-            import torch
-
             if isinstance(arch, str):
                 arch = self.space.parse(arch)
             self.space.check(arch)
             x, y = self._get_batch()
             start = time.perf_counter()
-            torch.manual_seed(self.seed)
-            model = self.space.build(arch, self.num_classes)
-            if self.device is not None:
-                model = model.to(self.device)
-            value = float(self.proxy(model, x, y))
+            value = float(self.proxy(self._build(arch), x, y))
             self._seconds[key] = time.perf_counter() - start
             self._scores[key] = value
         return self._scores[key]

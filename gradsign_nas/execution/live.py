@@ -49,10 +49,10 @@ def digits_nb201_space(C: int = 8, N: int = 1):
     return NB201Space(C=C, N=N, in_channels=1)
 
 
-from gradsign_nas.assist import ProxyScorer as _ProxyScorer  # noqa: E402  (numpy only)
+from gradsign_nas.assist import OnDemandScorer as _OnDemandScorer  # noqa: E402  (numpy only)
 
 
-class TrainingBatchScorer(_ProxyScorer):
+class TrainingBatchScorer(_OnDemandScorer):
     """Scores an architecture with a proxy on one seeded, class-balanced batch of the evaluator's own
     training split, on the evaluator's network (``evaluator.build``), caching by arch string.
 
@@ -67,6 +67,7 @@ class TrainingBatchScorer(_ProxyScorer):
         from gradsign_nas import proxies
 
         self.evaluator = evaluator
+        self.space = evaluator.space
         self.proxy_name = proxy
         self.proxy = proxies.get(proxy)
         self.batch_size, self.seed = int(batch_size), int(seed)
@@ -86,23 +87,8 @@ class TrainingBatchScorer(_ProxyScorer):
             self._batch = (d.x_train[idx], d.y_train[idx])
         return self._batch
 
-    def score(self, arch: Hashable) -> float:
-        key = str(arch)
-        if key not in self._scores:
-            if isinstance(arch, str):
-                arch = self.evaluator.space.parse(arch)
-            x, y = self._get_batch()
-            t0 = time.perf_counter()
-            value = float(self.proxy(self.evaluator.build(arch), x, y))
-            self._seconds[key] = time.perf_counter() - t0
-            self._scores[key] = value
-        return self._scores[key]
-
-    def cost_s(self, arch: Hashable) -> float:
-        key = str(arch)
-        if key not in self._seconds:
-            self.score(arch)
-        return self._seconds[key]
+    def _build(self, arch: Hashable):
+        return self.evaluator.build(arch)
 
 
 # ------------------------------------------------------------------------------------------------
