@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from .errors import DataError, GradSignNASError, UnsafePickleError
+from .errors import DataError, GradSignNASError, InputError, UnsafePickleError
 
 __version__ = "0.1.0"
-__all__ = ["DataError", "GradSignNASError", "UnsafePickleError", "algorithms", "benchmarks", "proxies",
-           "search_spaces", "__version__"]
+__all__ = ["DataError", "GradSignNASError", "InputError", "UnsafePickleError", "algorithms", "benchmarks",
+           "load_best", "proxies", "search_spaces", "__version__"]
+
+
+def load_best(run_dir, space=None, map_location: str = "cpu"):
+    """The best network of a run directory: ``(arch, model)`` with its trained weights loaded (see
+    ``gradsign_nas.results.load_best``)."""
+    from .results import load_best as _load_best
+
+    return _load_best(run_dir, space=space, map_location=map_location)
 
 _LAZY = {"algorithms", "benchmarks", "proxies", "search_spaces", "assist", "execution", "results", "correlation", "stats", "plots", "scoring"}
 

@@ -33,7 +33,10 @@ from typing import Any, Hashable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-__all__ = ["Assistant", "OnDemandScorer", "ProxyScorer", "TableScorer"]
+from .benchmarks.images import NUM_CLASSES
+from .errors import InputError
+
+__all__ = ["Assistant", "OnDemandScorer", "ProxyScorer", "TableScorer", "TrainingBatchScorer"]
 
 NB201_TABLE = "nb201_gradsign.npz"
 
@@ -181,8 +184,6 @@ class OnDemandScorer(ProxyScorer):
         device: torch device to score on (default CPU).
     """
 
-    _CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
-
     def __init__(self, space: Any = "nb201", proxy: str = "gradsign", dataset: str = "cifar10",
                  batch_size: int = 64, seed: int = 0, directory: Union[str, os.PathLike, None] = None,
                  num_classes: Optional[int] = None, device: Any = None) -> None:
@@ -196,7 +197,7 @@ class OnDemandScorer(ProxyScorer):
         self.proxy = proxies.get(proxy)
         self.dataset, self.batch_size, self.seed = dataset, int(batch_size), int(seed)
         self.directory, self.device = directory, device
-        self.num_classes = num_classes if num_classes is not None else self._CLASSES.get(dataset)
+        self.num_classes = num_classes if num_classes is not None else NUM_CLASSES.get(dataset)
         if self.num_classes is None:
             raise ValueError(f"expected num_classes for dataset {dataset!r}, but got None")
         self._batch = None
@@ -236,6 +237,45 @@ class OnDemandScorer(ProxyScorer):
         if key not in self._seconds:
             self.score(arch)
         return self._seconds[key]
+
+
+class TrainingBatchScorer(OnDemandScorer):
+    """Scores an architecture with a proxy on one seeded, class-balanced batch of a live evaluator's
+    own training split, on the evaluator's network (``evaluator.build``), caching by arch string.
+
+    Args:
+        evaluator: a ``LiveTrainingEvaluator`` (its data, classes and initialisation are used).
+        proxy: a name in ``gradsign_nas.proxies`` (default ``"gradsign"``).
+        batch_size: images in the batch (default 64).
+        seed: seeds the batch choice.
+    """
+
+    def __init__(self, evaluator, proxy: str = "gradsign", batch_size: int = 64, seed: int = 0) -> None:
+        from gradsign_nas import proxies
+
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise InputError(f"expected a positive batch size, but got {batch_size!r}")
+        self.evaluator = evaluator
+        self.space = evaluator.space
+        self.proxy_name = proxy
+        self.proxy = proxies.get(proxy)
+        self.batch_size, self.seed = int(batch_size), int(seed)
+        self._batch = None
+        self._scores: dict[str, float] = {}
+        self._seconds: dict[str, float] = {}
+
+    def _get_batch(self):
+        if self._batch is None:
+            from gradsign_nas.benchmarks.images import select_balanced
+
+            d = self.evaluator.data
+            y = d.y_train.numpy()
+            idx = select_balanced(y, min(self.batch_size, len(y)), np.random.default_rng(self.seed))
+            self._batch = (d.x_train[idx], d.y_train[idx])
+        return self._batch
+
+    def _build(self, arch: Hashable):
+        return self.evaluator.build(arch)
 
 
 class Assistant:

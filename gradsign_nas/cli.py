@@ -2,7 +2,9 @@
 with ``add_arguments(parser)`` and ``run(args) -> int``; heavy imports (torch, Ray) happen inside
 ``run`` so ``gradsign-nas --help`` stays fast.
 
-Errors in the user's input end with one sentence on stderr and exit code 2.
+Errors in the user's input or data (the toolkit's own ``GradSignNASError``) end with one sentence on
+stderr and exit code 2; any other exception is a bug and keeps its traceback (exit code 1); Ctrl-C
+ends with exit code 130 after saying that what finished is recorded.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from .errors import GradSignNASError
 COMMANDS = {
     "correlate": ("correlate", "score architectures with a proxy and correlate with benchmark accuracy"),
     "score-space": ("score_space", "score every NB201 architecture with GradSign and write a score table"),
-    "search": ("search", "run one search (tabular NB201, or a live search that trains networks)"),
-    "compare": ("compare", "many seeded searches, vanilla vs GradSign-assisted, with statistics and plots"),
+    "search": ("search", "a live search that trains every network it evaluates (the default: digits, no download)"),
+    "table-search": ("table_search", "one search on NAS-Bench-201's tables under its protocol (no training)"),
+    "compare": ("compare", "many seeded table searches, vanilla vs GradSign-assisted, with statistics and plots"),
     "data": ("data", "check or download the benchmark data files"),
 }
 
@@ -57,11 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except (GradSignNASError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except GradSignNASError as e:
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; results recorded so far are kept", file=sys.stderr)
+        print("interrupted: every evaluation that finished is recorded; run the same command again to resume",
+              file=sys.stderr)
         return 130
 
 

@@ -16,22 +16,24 @@ from typing import Sequence, Union
 
 import numpy as np
 
-DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+from .benchmarks.nb201 import DATASETS
 
 __all__ = ["plot_curves"]
 
 
 def plot_curves(rows: Sequence[dict], budget_s: float, path: Union[str, os.PathLike, None] = None,
-                datasets: Sequence[str] = DATASETS, points: int = 200, band: str = "sem") -> bytes:
-    """Draw the best-so-far curves of ``rows`` (compact run results) and return the PNG bytes;
-    also write them to ``path`` (atomically) when given."""
+                datasets: Sequence[str] = DATASETS, points: int = 200, band: str = "sem",
+                title: str = "") -> bytes:
+    """Draw the best-so-far curves of ``rows`` (compact run results: the mean over runs as steps with a
+    band) and return the PNG bytes; also write them to ``path`` (atomically) when given. ``title``
+    goes above the panels, followed by the number of runs per algorithm and variant."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
     from .execution.fanout import curves_on_grid
-    from .results import write_bytes_atomic
+    from ._io import write_bytes_atomic
 
     if band not in ("sem", "std"):
         raise ValueError(f"expected band 'sem' or 'std', but got {band!r}")
@@ -57,8 +59,9 @@ def plot_curves(rows: Sequence[dict], budget_s: float, path: Union[str, os.PathL
             if not ok.any():
                 continue
             style = "-" if v == "assisted" else "--"
-            ax.plot(grid[ok], mean[ok], style, color=colours[a], label=f"{a} ({v})", lw=1.5)
-            ax.fill_between(grid[ok], (mean - std)[ok], (mean + std)[ok], color=colours[a], alpha=0.2, lw=0)
+            ax.plot(grid[ok], mean[ok], style, color=colours[a], label=f"{a} ({v})", lw=1.5, drawstyle="steps-post")
+            ax.fill_between(grid[ok], (mean - std)[ok], (mean + std)[ok], color=colours[a], alpha=0.2, lw=0,
+                            step="post")
             # y range from the second half of the search, where the curves differ
             half = ok & (grid >= grid[-1] / 4)
             if half.any():
@@ -72,6 +75,9 @@ def plot_curves(rows: Sequence[dict], budget_s: float, path: Union[str, os.PathL
         ax.set_ylabel(f"best-so-far test accuracy (%), mean +- {'s.e.m.' if band == 'sem' else 'std'}")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="lower right")
+    sizes = sorted({len(rs) for rs in groups.values()})
+    n = f"n = {sizes[0]}" if len(sizes) == 1 else f"n = {sizes[0]}-{sizes[-1]}"
+    fig.suptitle(f"{title}{'; ' if title else ''}{n} runs per algorithm and variant", fontsize=10)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     data = buf.getvalue()

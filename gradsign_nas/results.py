@@ -1,184 +1,296 @@
-"""Recording a search: one JSON line per evaluation, the best network as JSON, and resuming.
+"""The record of a search: one JSON line per evaluation, the best network, the run's settings.
 
 A run directory holds
 
-- ``run.json``: the run's settings (algorithm, variant, seed, budget, ...), written once;
-- ``history.jsonl``: one record per evaluation, appended (flushed and fsynced) as it completes:
-  ``ask`` (the executor's proposal number), ``trial_id``, ``arch`` (canonical string), ``index``,
-  ``fidelity``, ``metric``, ``cost_s``, ``sim_start``, ``sim_time`` (simulated completion time),
-  ``wall_time`` (Unix time of the record), ``proxy``, ``proxy_cost_s``, ``worker``, ``status``
-  (``"completed"``, or ``"discarded"`` for the evaluation that would overrun the budget) and
-  ``extra`` (e.g. test accuracies);
-- ``best.json``: the best network found so far (arch string, index, every metric), replaced
-  atomically whenever it changes.
+- ``run.json``: the run's settings (algorithm, variant, seed, budget, the model's build recipe,
+  ...), written once; a resumed run must repeat them;
+- ``history.jsonl``: one record per resolved proposal, appended (flushed and fsynced) as it
+  resolves, in the order results reached the algorithm. Every executor writes the same fields
+  (``RECORD_FIELDS``): ``ask`` (the proposal's number), ``told_before`` (how many records existed
+  when it was asked), ``trial_id``, ``arch`` (canonical string), ``index`` (the benchmark index,
+  where the space has one), ``fidelity``, ``status`` (``"completed"``, ``"discarded"``: it would
+  have overrun the budget, or ``"failed"``), ``metric``, ``cost_s``, ``sim_start`` / ``sim_time``
+  (simulated start and end, where the budget is simulated seconds), ``wall_start`` / ``wall_time``
+  (Unix times), ``proxy``, ``proxy_cost_s``, ``source``, ``worker`` and ``extra`` (test accuracies of
+  a table, or a live trial's per-epoch validation accuracies under ``extra["curve"]``);
+- ``best.json``: the best network so far (highest fidelity first, then highest metric; ties: the
+  first found) with every metric and, where the run has a model, its recipe (``model``: space name
+  and options, classes, build options) and its trained weights (``best_model.pt``, with their
+  sha256). It is derived from the history: on every resume it is re-derived and rewritten if it
+  disagrees, and weights that cannot be shown to belong to the best record are removed.
 
-An interrupted run resumes from its history: the executor asks the algorithm again from the start
-and, for every proposal already recorded, checks it matches the record and tells the recorded result
-instead of evaluating again. Reports and plots are derived from these files only.
+``History`` is the recorder every executor uses; ``gradsign_nas.execution.driver.Driver`` replays
+it on resume. ``load_best(run_dir)`` rebuilds the best network with its weights.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import math
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Union
 
-from .errors import DataError
+from ._io import dumps, jsonable, remove_stale_temps, write_bytes_atomic, write_json_atomic, write_text_atomic
+from .benchmarks.nb201 import DATASET_TEST_METRIC as TEST_KEYS
+from .errors import DataError, InputError
 
 HISTORY_FILE = "history.jsonl"
 BEST_FILE = "best.json"
 RUN_FILE = "run.json"
+WEIGHTS_FILE = "best_model.pt"
+STATUSES = ("completed", "discarded", "failed")
+RECORD_FIELDS = ("ask", "told_before", "trial_id", "arch", "index", "fidelity", "status", "metric", "cost_s",
+                 "sim_start", "sim_time", "wall_start", "wall_time", "proxy", "proxy_cost_s", "source", "worker",
+                 "extra")
 
-__all__ = ["BEST_FILE", "HISTORY_FILE", "RUN_FILE", "History", "read_best", "read_history",
-           "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = ["BEST_FILE", "HISTORY_FILE", "RECORD_FIELDS", "RUN_FILE", "WEIGHTS_FILE", "History", "best_key",
+           "load_best", "read_best", "read_history", "read_run_info", "write_bytes_atomic", "write_json_atomic",
+           "write_text_atomic"]
 
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_bytes_atomic(path: Union[str, os.PathLike], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+PathLike = Union[str, os.PathLike]
 
 
-def write_text_atomic(path: Union[str, os.PathLike], text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    write_bytes_atomic(path, text.encode())
-
-
-def write_json_atomic(path: Union[str, os.PathLike], obj: Any) -> None:
-    """``obj`` as indented JSON at ``path``, written atomically."""
-    write_text_atomic(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+# -- reading ----------------------------------------------------------------------------------------
+def _check_record(rec: Any, path: Path, line_no: int) -> dict:
+    if not isinstance(rec, dict):
+        raise DataError(f"expected a JSON object on line {line_no} of {path}, but got a {type(rec).__name__}")
+    if not isinstance(rec.get("ask"), int) or isinstance(rec.get("ask"), bool) or rec["ask"] < 0:
+        raise DataError(f"expected a non-negative integer 'ask' on line {line_no} of {path}, but got {rec.get('ask')!r}")
+    if rec.get("status") not in STATUSES:
+        raise DataError(f"expected a status among {', '.join(STATUSES)} on line {line_no} of {path}, "
+                        f"but got {rec.get('status')!r}")
+    if not isinstance(rec.get("arch"), str):
+        raise DataError(f"expected an architecture string on line {line_no} of {path}, but got {rec.get('arch')!r}")
+    if rec["status"] != "failed":
+        for key in ("metric", "cost_s"):
+            v = rec.get(key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or (
+                    key == "cost_s" and v < 0):
+                what = "a finite number" if key == "metric" else "a finite number >= 0"
+                raise DataError(f"expected {key} to be {what} on line {line_no} of {path}, but got {v!r}")
+    return rec
 
 
 def _parse_lines(path: Path) -> tuple[list[dict], bool]:
     """(records, whether a partial last line was dropped). A broken line before the last is an error."""
+    if path.exists() and not path.is_file():
+        raise DataError(f"expected {path} to be a file, but it is a directory")
     if not path.is_file():
         return [], False
-    lines = path.read_text().split("\n")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line_no = raw[: e.start].count(b"\n") + 1
+        raise DataError(f"expected UTF-8 JSON lines in {path}, but line {line_no} holds binary bytes") from None
+    lines = text.split("\n")
     records, dropped = [], False
     for n, line in enumerate(lines):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
-            if not isinstance(rec, dict):
-                raise ValueError
         except ValueError:
             if all(not rest.strip() for rest in lines[n + 1:]):
                 dropped = True  # the line being written when the run was interrupted
                 break
-            raise DataError(f"expected one JSON object per line in {path}, but line {n + 1} is {line[:80]!r}")
-        records.append(rec)
+            raise DataError(f"expected one JSON object per line in {path}, but line {n + 1} is {line[:80]!r}") from None
+        records.append(_check_record(rec, path, n + 1))
     return records, dropped
 
 
-def read_history(directory: Union[str, os.PathLike]) -> list[dict]:
+def read_history(directory: PathLike) -> list[dict]:
     """The records of ``directory/history.jsonl`` in the order they were written."""
     return _parse_lines(Path(directory) / HISTORY_FILE)[0]
 
 
-def read_best(directory: Union[str, os.PathLike]) -> Optional[dict]:
+def _read_json_object(path: Path) -> Optional[dict]:
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise DataError(f"expected {path} to be a file, but it is a directory")
+    try:
+        obj = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise DataError(f"expected a JSON object in {path}, but the file does not parse") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"expected a JSON object in {path}, but got a {type(obj).__name__}")
+    return obj
+
+
+def read_best(directory: PathLike) -> Optional[dict]:
     """``directory/best.json``, or ``None`` when no evaluation has completed."""
-    p = Path(directory) / BEST_FILE
-    return json.loads(p.read_text()) if p.is_file() else None
+    return _read_json_object(Path(directory) / BEST_FILE)
 
 
-def _json_default(obj: Any) -> Any:
-    """numpy scalars and arrays (e.g. in an evaluator's ``extra``) as plain JSON values."""
-    for attr in ("tolist", "item"):
-        if hasattr(obj, attr):
-            return getattr(obj, attr)()
-    raise TypeError(f"expected JSON-serialisable values in a record, but got {type(obj).__name__}")
+def read_run_info(directory: PathLike) -> Optional[dict]:
+    """``directory/run.json``, or ``None`` if there is none."""
+    return _read_json_object(Path(directory) / RUN_FILE)
 
 
-def _normalise(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, default=_json_default))
+def best_key(rec: Mapping[str, Any]) -> tuple:
+    """What ``best`` maximises: the fidelity reached (``extra["fidelity_reached"]`` where a scheduler
+    stopped a trial early, else the proposal's; higher first; one that is not a number counts as 0),
+    then the metric."""
+    f = (rec.get("extra") or {}).get("fidelity_reached", rec.get("fidelity"))
+    f = float(f) if isinstance(f, (int, float)) and not isinstance(f, bool) else 0.0
+    return (f, float(rec["metric"]))
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- the recorder -----------------------------------------------------------------------------------
 class History:
-    """The record of one run in ``directory`` (created if missing), resumable.
+    """The record of one run, in ``directory`` (created if missing) or only in memory (``None``).
 
     Args:
-        directory: the run directory.
+        directory: the run directory, or ``None`` for a run that writes nothing.
         run_info: the run's settings; stored in ``run.json`` on first use, and on a later use the
             stored settings must equal these (a directory holds one run).
         fsync: fsync after every record (the default; off only for throwaway runs).
+        model: how to rebuild the run's networks (``{"space", "space_options", "num_classes",
+            "build_options"}``), written into ``best.json`` so that ``load_best`` works.
 
     Example:
         >>> with History(tmp_dir, {"algorithm": "rs", "seed": 0}) as h:   # doctest: +SKIP
         ...     SimulatedExecutor(alg, evaluator, history=h).run()
     """
 
-    def __init__(self, directory: Union[str, os.PathLike], run_info: Optional[Mapping[str, Any]] = None,
-                 fsync: bool = True) -> None:
-        self.directory = Path(directory)
+    def __init__(self, directory: Optional[PathLike] = None, run_info: Optional[Mapping[str, Any]] = None,
+                 fsync: bool = True, model: Optional[Mapping[str, Any]] = None) -> None:
+        self.directory = Path(directory) if directory is not None else None
         self.fsync = fsync
-        run_path = self.directory / RUN_FILE
-        self.run_info = _normalise(dict(run_info)) if run_info is not None else None
-        if run_path.is_file():
-            stored = json.loads(run_path.read_text())
+        self.model = jsonable(dict(model)) if model is not None else None
+        self.run_info = jsonable(dict(run_info)) if run_info is not None else None
+        self.records: list[dict] = []
+        self.best: Optional[dict] = None
+        self.best_changes: list[dict] = []  # every record that improved the best, in order
+        self._file = None
+        if self.directory is None:
+            return
+        d = self.directory
+        if d.exists() and not d.is_dir():
+            raise InputError(f"expected the run directory {d} to be a directory, but it is a file")
+        stored = read_run_info(d)
+        if stored is not None:
             if self.run_info is not None and stored != self.run_info:
                 diff = sorted(k for k in set(stored) | set(self.run_info) if stored.get(k) != self.run_info.get(k))
-                raise ValueError(
-                    f"expected {self.directory} to hold a run with the same settings to resume, but it holds one "
+                raise InputError(
+                    f"expected {d} to hold a run with the same settings to resume, but it holds one "
                     f"with other {', '.join(diff)}; use another output directory"
                 )
             self.run_info = stored
-        records, dropped = _parse_lines(self.directory / HISTORY_FILE)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        if self.run_info is not None and not run_path.is_file():
-            write_json_atomic(run_path, self.run_info)
-        self.path = self.directory / HISTORY_FILE
+        records, dropped = _parse_lines(d / HISTORY_FILE)
+        read_best(d)  # a corrupt best.json is an error now, before anything is written
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(f"expected a writable run directory at {d}, but it cannot be created ({e.strerror})") from None
+        if not os.access(d, os.W_OK):
+            raise InputError(f"expected a writable run directory at {d}, but it is not writable")
+        remove_stale_temps(d)
+        if self.run_info is not None and stored is None:
+            write_json_atomic(d / RUN_FILE, self.run_info)
+        self.path = d / HISTORY_FILE
         if dropped:  # cut the partial line so that appends start on a fresh line
-            write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in records))
-        self.records: list[dict] = records
+            write_text_atomic(self.path, "".join(dumps(r) + "\n" for r in records))
+        for r in records:
+            self._track(r)
+        self.records = records
         self._file = open(self.path, "a")
+        self._reconcile_best()
 
     # -- resuming -------------------------------------------------------------------------------
     def replay(self) -> dict[int, dict]:
-        """Recorded results by the executor's proposal number (``ask``)."""
-        return {int(r["ask"]): r for r in self.records if "ask" in r}
+        """Recorded records by proposal number (``ask``)."""
+        return {int(r["ask"]): r for r in self.records}
 
     # -- recording ------------------------------------------------------------------------------
-    def append(self, record: Mapping[str, Any]) -> None:
-        """Append one record as a JSON line (flushed, and fsynced unless ``fsync=False``)."""
-        line = json.dumps(dict(record), default=_json_default)
-        self._file.write(line + "\n")
-        self._file.flush()
-        if self.fsync:
-            os.fsync(self._file.fileno())
-        self.records.append(json.loads(line))
+    def _track(self, rec: dict) -> bool:
+        if rec.get("status") != "completed":
+            return False
+        if self.best is None or best_key(rec) > best_key(self.best):
+            self.best = rec
+            self.best_changes.append(rec)
+            return True
+        return False
 
-    def extend(self, records: Iterable[Mapping[str, Any]]) -> None:
-        for r in records:
-            self.append(r)
+    def append(self, record: Mapping[str, Any]) -> bool:
+        """Append one record (flushed, and fsynced unless ``fsync=False``); returns whether it is the
+        new best. ``best.json`` is rewritten when it is (use ``save_best_weights`` for weights)."""
+        rec = jsonable(dict(record))
+        if self._file is not None:
+            self._file.write(dumps(rec) + "\n")
+            self._file.flush()
+            if self.fsync:
+                os.fsync(self._file.fileno())
+        self.records.append(rec)
+        improved = self._track(rec)
+        if improved and self.directory is not None:
+            self.write_best()
+        return improved
 
-    def write_best(self, best: Mapping[str, Any]) -> None:
-        """Replace ``best.json`` atomically."""
-        write_json_atomic(self.directory / BEST_FILE, dict(best))
+    def best_record(self, weights: Optional[str] = None, sha256: Optional[str] = None) -> Optional[dict]:
+        """What ``best.json`` holds for the current best (``None`` before the first completion)."""
+        if self.best is None:
+            return None
+        b = self.best
+        extra = b.get("extra") or {}
+        out = {k: b.get(k) for k in ("arch", "index", "fidelity", "metric", "cost_s", "sim_time", "ask", "trial_id")}
+        test = {d: extra[k] for d, k in TEST_KEYS.items() if k in extra}
+        if test:
+            out["test"] = test
+        out["extra"] = extra
+        if self.model is not None:
+            out["model"] = self.model
+        out["weights"] = weights
+        out["weights_sha256"] = sha256
+        return out
+
+    def write_best(self) -> None:
+        """Write ``best.json`` for the current best (without weights)."""
+        if self.directory is not None and self.best is not None:
+            write_json_atomic(self.directory / BEST_FILE, self.best_record())
+
+    def save_best_weights(self, ask: int, state_dict: Mapping[str, Any]) -> bool:
+        """Store ``state_dict`` as the best network's weights if record ``ask`` is still the best:
+        ``best_model.pt`` first, then ``best.json`` naming it with its sha256. Returns whether it did."""
+        if self.directory is None or self.best is None or self.best.get("ask") != ask:
+            return False
+        import torch
+
+        buf = io.BytesIO()
+        torch.save(dict(state_dict), buf)
+        data = buf.getvalue()
+        write_bytes_atomic(self.directory / WEIGHTS_FILE, data)
+        write_json_atomic(self.directory / BEST_FILE, self.best_record(WEIGHTS_FILE, _sha256(data)))
+        return True
+
+    def _reconcile_best(self) -> None:
+        """Make ``best.json`` (and the weights) agree with the history after a crash."""
+        d = self.directory
+        on_disk = read_best(d)
+        weights = d / WEIGHTS_FILE
+        if self.best is None:
+            stale = [p for p in (d / BEST_FILE, weights) if p.is_file()]
+            for p in stale:
+                p.unlink()
+            return
+        if on_disk is not None and on_disk.get("ask") == self.best.get("ask"):
+            sha = on_disk.get("weights_sha256")
+            if sha is None or (weights.is_file() and _sha256(weights.read_bytes()) == sha):
+                return  # consistent
+        if weights.is_file():  # weights that cannot be shown to be the best record's
+            weights.unlink()
+        self.write_best()
 
     def close(self) -> None:
-        if not self._file.closed:
+        if self._file is not None and not self._file.closed:
             self._file.close()
 
     def __enter__(self) -> "History":
@@ -186,3 +298,47 @@ class History:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# -- the best network, rebuilt ------------------------------------------------------------------------
+def load_best(run_dir: PathLike, space: Any = None, map_location: str = "cpu"):
+    """The best network of a run: ``(arch, model)`` with its recorded weights loaded.
+
+    The model is rebuilt from what ``best.json`` records (the space by name with its options, the
+    number of classes and every build option); pass ``space`` (an object or a name) for a space that
+    is not registered under the recorded name.
+
+    Raises:
+        DataError: the directory holds no best network, or no weights for it, or they do not match.
+    """
+    import torch
+
+    from gradsign_nas.search_spaces import get as get_space
+
+    d = Path(run_dir)
+    best = read_best(d)
+    if best is None:
+        raise DataError(f"expected a best.json in {d}, but there is none (no trial has completed there)")
+    model = best.get("model")
+    if not isinstance(model, dict):
+        raise DataError(f"expected {d / BEST_FILE} to record how to build the model, but it records none "
+                        "(a tabular search has no trained weights)")
+    if not best.get("weights"):
+        raise DataError(f"expected trained weights for the best network in {d}, but best.json names none")
+    if space is None:
+        sp = get_space(model["space"], **(model.get("space_options") or {}))
+    elif isinstance(space, str):
+        sp = get_space(space, **(model.get("space_options") or {}))
+    else:
+        sp = get_space(space)
+    arch = sp.parse(best["arch"])
+    net = sp.build(arch, int(model["num_classes"]), **(model.get("build_options") or {}))
+    path = d / best["weights"]
+    if not path.is_file():
+        raise DataError(f"expected the best network's weights at {path}, but the file is missing")
+    data = path.read_bytes()
+    if best.get("weights_sha256") and _sha256(data) != best["weights_sha256"]:
+        raise DataError(f"expected {path} to hold the weights best.json names (sha256), but it holds other bytes")
+    state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    net.load_state_dict(state)
+    return arch, net

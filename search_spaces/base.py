@@ -98,6 +98,12 @@ class SearchSpace(ABC):
         return self.decode(config)
 
     # -- conveniences ---------------------------------------------------------------------------
+    def options(self) -> dict[str, Any]:
+        """The constructor options that recreate this space: ``search_spaces.get(self.name,
+        **self.options())`` builds the same networks (recorded with every live run, so that
+        ``gradsign_nas.load_best`` can rebuild its best network). A space with options overrides it."""
+        return {}
+
     @property
     def size(self) -> int:
         """Number of decision combinations (an upper bound where ``decode`` rejects some)."""

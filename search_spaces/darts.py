@@ -196,6 +196,9 @@ class DartsSpace(SearchSpace):
     def contains(self, arch: Any) -> bool:
         return isinstance(arch, DartsArch)
 
+    def options(self) -> dict[str, Any]:
+        return {"C": self.C, "layers": self.layers, "auxiliary": self.auxiliary}
+
     def build(self, arch: DartsArch, num_classes: int = 10, **kwargs: Any):
         """The DARTS evaluation network (C=32, 8 cells, no auxiliary head unless asked).
 

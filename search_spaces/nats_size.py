@@ -98,6 +98,9 @@ class NATSSizeSpace(SearchSpace):
     def contains(self, arch: Any) -> bool:
         return isinstance(arch, NATSSizeArch)
 
+    def options(self) -> dict[str, Any]:
+        return {"cell": str(self.cell)}
+
     def build(self, arch: NATSSizeArch, num_classes: int = 10, **kwargs: Any):
         """NATS-Bench's network for ``arch``; option ``in_channels`` (default 3) for the input images."""
         self.check(arch)

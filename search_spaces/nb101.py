@@ -230,6 +230,9 @@ class NB101Space(SearchSpace):
                     return new
         raise RuntimeError(f"could not mutate {arch} into a different valid cell")  # pragma: no cover
 
+    def options(self) -> dict[str, Any]:
+        return {"stem_channels": self.stem_channels, "stacks": self.stacks, "cells_per_stack": self.cells_per_stack}
+
     def build(self, arch: NB101Arch, num_classes: int = 10, **kwargs: Any):
         """NAS-Bench-101's network for ``arch`` (pruned), freshly initialised (PyTorch defaults)."""
         self.check(arch)

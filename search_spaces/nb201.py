@@ -163,6 +163,9 @@ class NB201Space(SearchSpace):
         return [NB201Arch.from_code(int(c)) for c in _order()[0]]
 
     # -- the network ----------------------------------------------------------------------------
+    def options(self) -> dict[str, Any]:
+        return {"C": self.C, "N": self.N, "in_channels": self.in_channels}
+
     def build(self, arch: NB201Arch, num_classes: int = 10, **kwargs: Any):
         self.check(arch)
         from ._nb201_net import TinyNetwork

@@ -11,9 +11,10 @@ pytestmark = pytest.mark.slow
 
 ray = pytest.importorskip("ray")
 
-from gradsign_nas import algorithms  # noqa: E402
+from gradsign_nas import algorithms, search_spaces  # noqa: E402
 from gradsign_nas.benchmarks.live import LiveTrainingEvaluator  # noqa: E402
-from gradsign_nas.execution.live import digits_nb201_space, run_live_search  # noqa: E402
+from gradsign_nas.execution import run_live_search  # noqa: E402
+from gradsign_nas.results import read_history  # noqa: E402
 
 
 class CrashOnceEvaluator(LiveTrainingEvaluator):
@@ -55,7 +56,7 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def space():
-    return digits_nb201_space(C=4, N=1)
+    return search_spaces.get("nb201", C=4, N=1, in_channels=1)
 
 
 def evaluator(space, **kw):
@@ -66,9 +67,10 @@ def test_trials_spread_over_both_nodes_and_all_are_recorded(cluster, space, tmp_
     alg = algorithms.get("rs", space, 0, fidelities=(2,))
     run = run_live_search(alg, evaluator(space), trials=4, out_dir=tmp_path, address=cluster.address,
                           progress=False)
-    assert run.n_completed == 4 and run.n_failed == 0
-    assert sorted(r["ask"] for r in run.records) == [0, 1, 2, 3]
-    nodes = {r["worker"] for r in run.records}
+    assert run.n_evaluations == 4 and run.n_failed == 0
+    records = read_history(tmp_path)
+    assert sorted(r["ask"] for r in records) == [0, 1, 2, 3]
+    nodes = {r["worker"] for r in records}
     assert len(nodes) == 2 and nodes <= {n["NodeID"] for n in ray.nodes()}
 
 
@@ -79,14 +81,15 @@ def test_a_killed_worker_is_retried_from_its_checkpoint_and_loses_nothing(cluste
     run = run_live_search(alg, ev, trials=4, out_dir=tmp_path / "run", address=cluster.address, max_failures=2,
                           progress=False)
     assert (tmp_path / "crashed").is_file()  # a worker did die
-    assert run.n_completed == 4 and run.n_failed == 0
+    assert run.n_evaluations == 4 and run.n_failed == 0
     crashed = (tmp_path / "crashed").read_text()
-    victim = [r for r in run.records if r["arch"] == crashed]
+    records = read_history(tmp_path / "run")
+    victim = [r for r in records if r["arch"] == crashed]
     assert len(victim) == 1 and victim[0]["extra"]["resumed_from"] == 1  # from its epoch-1 checkpoint
-    assert all(r["extra"]["resumed_from"] == 0 for r in run.records if r["arch"] != crashed)
+    assert all(r["extra"]["resumed_from"] == 0 for r in records if r["arch"] != crashed)
     # the resumed trial ends where an uninterrupted run ends, and so do all the others
     plain = evaluator(space)
-    for r in run.records:
+    for r in records:
         assert plain.train(space.parse(r["arch"]), 2).metric == pytest.approx(r["metric"])
 
 
@@ -96,12 +99,12 @@ def test_an_interrupted_search_resumes_without_rerunning_finished_trials(cluster
 
     first = run_live_search(alg(), evaluator(space), trials=2, out_dir=tmp_path, address=cluster.address,
                             progress=False)
-    assert first.n_completed == 2
-    done = {r["ask"]: r for r in first.records}
+    assert first.n_evaluations == 2
+    done = {r["ask"]: r for r in read_history(tmp_path)}
     resumed = run_live_search(alg(), evaluator(space), trials=4, out_dir=tmp_path, address=cluster.address,
                               progress=False)
-    assert resumed.n_replayed == 2 and resumed.n_completed == 4
-    records = resumed.records
+    assert resumed.n_replayed == 2 and resumed.n_evaluations == 4
+    records = read_history(tmp_path)
     assert len(records) == 4 and sorted(r["ask"] for r in records) == [0, 1, 2, 3]
     for r in records[:2]:
         assert r == done[r["ask"]]  # kept, not re-run

@@ -53,7 +53,7 @@ def test_compare_json_line_and_files(data_path, table, tmp_path, capsys):
 
 def test_search_prints_records_and_resumes(data_path, table, tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["search", "--space", "nb201", "--data-dir", str(data_path), "--algorithm", "rea", "--assisted",
+    args = ["table-search", "--data-dir", str(data_path), "--algorithm", "rea", "--variant", "assisted",
             "--score-table", str(table), "--budget", "4000", "--seed", "2", "--out", str(out)]
     assert main(args + ["--json"]) == 0
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -79,17 +79,29 @@ def _bad_cases(data_path, table, tmp_path):
     return {
         "unknown algorithm": ["compare", "--algorithms", "rs,annealing", *d],
         "budget": ["compare", "--budget", "0", *d],
-        "negative budget": ["search", "--space", "nb201", "--budget", "-5", *d],
+        "negative budget": ["table-search", "--budget", "-5", *d],
+        "nan budget": ["table-search", "--budget", "nan", *d],
+        "space without a table": ["table-search", "--space", "nb101", *d],
+        "data-dir without cifar10": ["search", "--space", "nb101", *d],
+        "C on another space": ["search", "--space", "nats_size", "--C", "4"],
+        "ray option with --no-ray": ["search", "--no-ray", "--scheduler", "asha"],
+        "nan lr": ["search", "--lr", "nan"],
+        "negative lr": ["search", "--lr", "-1"],
+        "k 0 in a live search": ["search", "--k", "0"],
+        "unknown proxy": ["search", "--proxy", "nope"],
+        "variants": ["search", "--variants", ","],
         "k": ["compare", "--k", "0", *d],
         "missing score table": ["compare", "--score-table", str(tmp_path / "nope.json"), *d],
-        "arch from another space": ["search", "--space", "nb201", "--score-table", str(other_space), *d],
-        "fidelities": ["search", "--space", "nb201", "--fidelities", "3", *d],
+        "arch from another space": ["table-search", "--score-table", str(other_space), *d],
+        "fidelities": ["table-search", "--fidelities", "3", *d],
         "missing data": ["compare", "--data-dir", str(tmp_path / "no-data"), "--variants", "vanilla"],
     }
 
 
-@pytest.mark.parametrize("case", ["unknown algorithm", "budget", "negative budget", "k", "missing score table",
-                                  "arch from another space", "fidelities", "missing data"])
+@pytest.mark.parametrize("case", ["unknown algorithm", "budget", "negative budget", "nan budget", "space without a table",
+                                  "data-dir without cifar10", "C on another space", "ray option with --no-ray",
+                                  "nan lr", "negative lr", "k 0 in a live search", "unknown proxy", "variants", "k",
+                                  "missing score table", "arch from another space", "fidelities", "missing data"])
 def test_bad_input_one_sentence_exit_2_nothing_written(data_path, table, tmp_path, capsys, case):
     out = tmp_path / "out"
     argv = _bad_cases(data_path, table, tmp_path)[case] + ["--out", str(out)]
@@ -109,7 +121,7 @@ def test_missing_packaged_table_is_a_clear_error(data_path, tmp_path, capsys):
 
 def test_resume_with_other_settings_changes_nothing(data_path, tmp_path, capsys):
     out = tmp_path / "run"
-    base = ["search", "--space", "nb201", "--data-dir", str(data_path), "--vanilla", "--budget", "2000", "--out", str(out)]
+    base = ["table-search", "--data-dir", str(data_path), "--variant", "vanilla", "--budget", "2000", "--out", str(out)]
     assert main(base + ["--seed", "1"]) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     capsys.readouterr()
@@ -118,8 +130,31 @@ def test_resume_with_other_settings_changes_nothing(data_path, tmp_path, capsys)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
-def test_search_without_data_options_is_the_live_search(capsys, tmp_path):
-    """No --space/--data-dir: the embedded live search, which validates before writing anything."""
+def test_a_bug_keeps_its_traceback_and_exits_1(monkeypatch, capsys):
+    """Only the toolkit's own errors are usage errors; a ValueError from a bug is not hidden."""
+    from gradsign_nas.commands import table_search
+
+    def broken(args):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(table_search, "run", broken)
+    with pytest.raises(ValueError, match="internal bug"):
+        main(["table-search"])
+
+
+def test_every_option_has_help():
+    from gradsign_nas.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        for action in p._actions:
+            if action.dest != "help":
+                assert action.help, f"{name} {action.option_strings} has no help text"
+
+
+def test_search_validates_before_writing(capsys, tmp_path):
+    """The live search validates every option before writing anything."""
     out = tmp_path / "live"
     assert main(["search", "--trials", "0", "--out", str(out)]) == 2
     assert "--trials" in capsys.readouterr().err

@@ -230,7 +230,7 @@ def test_ray_tune_records_match_the_simulated_executor(evaluator, ray_local, tmp
     sim = run(SimulatedExecutor, "sim")
     tune = run(RayTuneExecutor, "tune")
     assert tune == sim and sim.n_evaluations >= 4
-    drop = ("wall_time",)
+    drop = ("wall_time", "wall_start")
     a = [{k: v for k, v in r.items() if k not in drop} for r in read_history(tmp_path / "sim")]
     b = [{k: v for k, v in r.items() if k not in drop} for r in read_history(tmp_path / "tune")]
     assert a == b

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from gradsign_nas import algorithms, search_spaces
-from gradsign_nas.assist import Assistant
+from gradsign_nas import algorithms, load_best, search_spaces
+from gradsign_nas.assist import Assistant, TrainingBatchScorer
 from gradsign_nas.benchmarks.digits import load_digits_split
 from gradsign_nas.benchmarks.live import LiveTrainingEvaluator, load_data
-from gradsign_nas.execution.live import (TrainingBatchScorer, digits_nb201_space, load_best_model,
-                                         run_live_search, sequential_search)
+from gradsign_nas.execution import run_live_search, sequential_search
+from gradsign_nas.results import read_history
 from gradsign_nas.search_spaces._nb201_net import TinyNetwork
 
 torch.set_num_threads(1)
@@ -21,7 +21,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def space():
-    return digits_nb201_space(C=4, N=1)
+    return search_spaces.get("nb201", C=4, N=1, in_channels=1)
 
 
 @pytest.fixture(scope="module")
@@ -134,18 +134,21 @@ def test_sequential_search_records_best_weights_and_resumes(space, tmp_path):
                               fidelities=(1,), population_size=3)
 
     full = sequential_search(alg(), ev, trials=5, out_dir=tmp_path / "full", progress=False)
-    assert full.n_completed == 5 and len(full.records) == 5
-    arch, model = load_best_model(tmp_path / "full", space)
+    full_records = read_history(tmp_path / "full")
+    assert full.n_evaluations == 5 and len(full_records) == 5
+    arch, model = load_best(tmp_path / "full")  # rebuilt from what the run directory records
     best = json.loads((tmp_path / "full" / "best.json").read_text())
-    assert str(arch) == best["arch"] == full.best["arch"]
+    assert str(arch) == best["arch"] == full.best_arch
     _, acc = ev._validate(model, *ev._tensors()[2:])
     assert acc == pytest.approx(best["metric"])  # the saved weights are the trained ones
     part = sequential_search(alg(), ev, trials=3, out_dir=tmp_path / "part", progress=False)
-    assert part.n_completed == 3
+    assert part.n_evaluations == 3
     resumed = sequential_search(alg(), ev, trials=5, out_dir=tmp_path / "part", progress=False)
-    assert resumed.n_replayed == 3 and resumed.n_completed == 5
-    assert [r["arch"] for r in resumed.records] == [r["arch"] for r in full.records]
-    assert [r["metric"] for r in resumed.records] == [r["metric"] for r in full.records]
+    assert resumed.n_replayed == 3 and resumed.n_evaluations == 5
+    records = read_history(tmp_path / "part")
+    assert [r["arch"] for r in records] == [r["arch"] for r in full_records]
+    assert [r["metric"] for r in records] == [r["metric"] for r in full_records]
+    assert all(r["extra"]["curve"] and r["index"] == space.index(space.parse(r["arch"])) for r in records)
 
 
 @pytest.mark.slow
@@ -157,15 +160,19 @@ def test_ray_search_hyperband_pauses_and_resumes_from_checkpoints(space, tmp_pat
     alg = algorithms.get("rs", space, 0, fidelities=(9,))
     run = run_live_search(alg, ev, trials=9, out_dir=tmp_path / "hb", scheduler="hyperband", num_cpus=2,
                           progress=False)
-    records = run.records
-    assert run.n_completed == 9 and len(records) == 9 and all(r["status"] == "completed" for r in records)
+    records = read_history(tmp_path / "hb")
+    assert run.n_evaluations == 9 and len(records) == 9 and all(r["status"] == "completed" for r in records)
     for r in records:
         seen = r["extra"]["reported_epochs"]
-        assert seen == list(range(1, r["epochs"] + 1))  # never back to epoch 1
+        assert seen == list(range(1, r["extra"]["fidelity_reached"] + 1))  # never back to epoch 1
     assert any(r["extra"]["resumed_from"] > 0 for r in records)  # paused, then resumed from a checkpoint
     # a resumed trial ends exactly where an uninterrupted run ends
     r = next(r for r in records if r["extra"]["resumed_from"] > 0)
-    straight = ev.train(space.parse(r["arch"]), r["epochs"])
+    straight = ev.train(space.parse(r["arch"]), r["extra"]["fidelity_reached"])
     assert straight.metric == pytest.approx(r["metric"])
     best = json.loads((tmp_path / "hb" / "best.json").read_text())
     assert best["weights"] == "best_model.pt" and (tmp_path / "hb" / "best_model.pt").is_file()
+    assert not list((tmp_path / "hb").glob(".tune-*"))  # Tune's trial storage is gone once the search ends
+    arch, model = load_best(tmp_path / "hb")
+    _, acc = ev._validate(model, *ev._tensors()[2:])
+    assert str(arch) == best["arch"] and acc == pytest.approx(best["metric"])

@@ -111,7 +111,10 @@ def test_every_algorithm_runs_on_a_user_space_vanilla_and_assisted(space, name):
 def test_gradsign_on_demand_on_the_user_space_and_live_training(space, tmp_path):
     """GradSign scores the user's networks on real digits and a live search trains them."""
     from gradsign_nas.benchmarks.live import LiveTrainingEvaluator
-    from gradsign_nas.execution.live import TrainingBatchScorer, load_best_model, sequential_search
+    from gradsign_nas import load_best
+    from gradsign_nas.assist import TrainingBatchScorer
+    from gradsign_nas.execution import sequential_search
+    from gradsign_nas.results import read_history
 
     ev = LiveTrainingEvaluator(space, "digits", fidelities=(1,), device="cpu", seed=0, limit=150)
     scorer = TrainingBatchScorer(ev, batch_size=16)
@@ -119,8 +122,8 @@ def test_gradsign_on_demand_on_the_user_space_and_live_training(space, tmp_path)
     assert np.isfinite(score) and score > 0
     alg = algorithms.get("rea", space, 0, assistant=Assistant(scorer, 3), fidelities=(1,), population_size=2)
     r = sequential_search(alg, ev, trials=3, out_dir=tmp_path, progress=False)
-    assert r.n_completed == 3 and all(rec["proxy"] is not None for rec in r.records)
-    arch, model = load_best_model(tmp_path, space)
+    assert r.n_evaluations == 3 and all(rec["proxy"] is not None for rec in read_history(tmp_path))
+    arch, model = load_best(tmp_path, space)  # not registered under its name: the space object is passed
     assert space.contains(arch) and model(torch.randn(2, 1, 8, 8)).shape == (2, 10)
 
 

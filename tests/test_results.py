@@ -42,7 +42,7 @@ def search(directory, evaluator, workers=1, seed=4, info=INFO):
 
 
 def without_wall(records):
-    return [{k: v for k, v in r.items() if k != "wall_time"} for r in records]
+    return [{k: v for k, v in r.items() if k not in ("wall_time", "wall_start")} for r in records]
 
 
 def test_history_records_every_evaluation_and_the_best(tmp_path, evaluator):
@@ -93,7 +93,8 @@ def test_replay_checks_the_proposals_match(tmp_path, evaluator):
 
 
 def test_broken_line_inside_a_history_is_an_error(tmp_path):
-    (tmp_path / "history.jsonl").write_text('{"ask": 0}\nnot json\n{"ask": 1}\n')
+    ok = json.dumps({"ask": 0, "arch": "a", "status": "completed", "metric": 1.0, "cost_s": 1.0})
+    (tmp_path / "history.jsonl").write_text(ok + '\nnot json\n' + ok + '\n')
     with pytest.raises(DataError, match="line 2"):
         History(tmp_path)
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from gradsign_nas.algorithms.base import Result
 
+from ..errors import InputError
 from .evaluator import Evaluator
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -175,7 +176,12 @@ def resolve_device(device: str = "auto") -> str:
 
         return "cuda" if torch.cuda.is_available() else "cpu"
     if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', but got {device!r}")
+        raise InputError(f"expected device 'auto', 'cpu' or 'cuda[:i]', but got {device!r}")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError(f"expected a CUDA GPU for device {device!r}, but torch sees none on this machine")
     return device
 
 
@@ -227,6 +233,8 @@ class LiveTrainingEvaluator(Evaluator):
             raise ValueError(f"batch_size must be positive, but got {batch_size}")
         self.optimizer = optimizer
         self.lr = float(lr if lr is not None else (0.1 if optimizer == "sgd" else 1e-3))
+        if not math.isfinite(self.lr) or self.lr <= 0:
+            raise InputError(f"expected a positive, finite learning rate, but got {lr!r}")
         self.momentum, self.weight_decay, self.batch_size = float(momentum), float(weight_decay), int(batch_size)
         self.device = resolve_device(device)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -240,6 +248,7 @@ class LiveTrainingEvaluator(Evaluator):
         self.num_classes = int(max(int(self.data.y_train.max()), int(self.data.y_valid.max()))) + 1
         self.in_channels = int(self.data.x_train.shape[1])
         self._repeat_channels = 1  # set by build() if the space cannot take in_channels
+        self._build_opts: Optional[dict] = None
         self._on_device = None
 
     # -- networks ---------------------------------------------------------------------------------
@@ -248,31 +257,44 @@ class LiveTrainingEvaluator(Evaluator):
         import torch
 
         with torch.random.fork_rng(devices=[]):
+            if self._build_opts is None:
+                self._build_opts = self._resolve_build_options(arch)
             torch.manual_seed(stable_seed(self.seed, "init", str(arch)))
-            return self._build(arch)
+            return self.space.build(arch, self.num_classes, **self._build_opts)
 
-    def _build(self, arch):
+    def _resolve_build_options(self, arch) -> dict:
+        """The keyword options for ``space.build``: ``build_options``, plus ``in_channels`` when the
+        data do not have 3 channels and the space's networks take it; a space whose ``build`` does not
+        take it sees grey images as three equal channels."""
         opts = dict(self.build_options)
-        if self.in_channels == 3:
-            return self.space.build(arch, self.num_classes, **opts)
+        if self.in_channels == 3 or "in_channels" in opts:
+            return opts
         try:
-            return self.space.build(arch, self.num_classes, in_channels=self.in_channels, **opts)
-        except ValueError as e:
+            self.space.build(arch, self.num_classes, in_channels=self.in_channels, **opts)
+            return dict(opts, in_channels=self.in_channels)
+        except (ValueError, TypeError) as e:
             if "in_channels" not in str(e) and "build option" not in str(e):
                 raise
-        from gradsign_nas.search_spaces.nb201 import NB201Space
-
-        if isinstance(self.space, NB201Space):
-            # NB201Space.build does not take in_channels yet; its network does.
-            from gradsign_nas.search_spaces._nb201_net import TinyNetwork
-
-            return TinyNetwork(arch.ops, C=opts.get("C", self.space.C), N=opts.get("N", self.space.N),
-                               num_classes=self.num_classes, in_channels=self.in_channels)
-        if self.in_channels == 1:  # a 3-channel network sees grey images as three equal channels
+        if self.in_channels == 1:
             self._repeat_channels = 3
-            return self.space.build(arch, self.num_classes, **opts)
-        raise ValueError(f"the {self.space.name} space's build() does not accept in_channels, "
-                         f"but the data has {self.in_channels} channels")
+            return opts
+        raise InputError(f"expected a space whose build() accepts in_channels for {self.in_channels}-channel data, "
+                         f"but the {self.space.name} space's does not")
+
+    def model_spec(self) -> dict:
+        """How to rebuild this evaluator's networks: ``{"space", "space_options", "num_classes",
+        "build_options"}`` (``space.build(arch, num_classes, **build_options)`` on
+        ``search_spaces.get(space, **space_options)``), recorded with every live run."""
+        if self._build_opts is None:
+            import torch
+
+            with torch.random.fork_rng(devices=[]):
+                self._build_opts = self._resolve_build_options(self.space.sample(np.random.default_rng(0)))
+        spec = {"space": self.space.name, "space_options": self.space.options(), "num_classes": self.num_classes,
+                "build_options": dict(self._build_opts)}
+        if self._repeat_channels != 1:
+            spec["input_channels_repeated"] = self._repeat_channels
+        return spec
 
     def _tensors(self):
         if self._on_device is None:
@@ -414,9 +436,10 @@ class LiveTrainingEvaluator(Evaluator):
         """Write ``state`` as ``arch``'s checkpoint in ``checkpoint_dir`` (atomically)."""
         import torch
 
+        from gradsign_nas._io import atomic_path
+
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         path = self._checkpoint_path(arch)
-        tmp = path.with_suffix(".tmp")
-        torch.save(dict(state), tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save(dict(state), tmp)
         return path

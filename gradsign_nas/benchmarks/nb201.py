@@ -36,6 +36,7 @@ METRICS = {
     "valid_epoch_s": "seconds per validation pass on cifar10-valid",
 }
 DATASET_TEST_METRIC = {"cifar10": "cifar10_test", "cifar100": "cifar100_test", "ImageNet16-120": "ImageNet16-120_test"}
+DATASETS = tuple(DATASET_TEST_METRIC)  # the three NB201 data sets, in the order every table uses
 _SOURCES = ("nb201_test", "nb201_valid200", "nb201_hp12")
 _CACHE_VERSION = 1
 

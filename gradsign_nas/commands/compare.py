@@ -14,25 +14,26 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import time
 from pathlib import Path
 
-from .search import add_tabular_arguments, check_algorithms, check_common, load_evaluator, load_scorer
-
-DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+from ..benchmarks.nb201 import DATASETS
+from ._options import VARIANTS, add_address, add_common, add_tabular, add_workers, check_algorithms, check_out_dir, \
+    check_tabular, load_evaluator, load_scorer, positive_int, split_list
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--algorithms", default="rs,rea,reinforce,bohb", help="comma-separated (default rs,rea,reinforce,bohb)")
-    p.add_argument("--variants", default="vanilla,assisted", help="comma-separated: vanilla, assisted (default both)")
+    p.add_argument("--algorithms", default="rs,rea,reinforce,bohb",
+                   help="algorithms to compare, comma-separated (default rs,rea,reinforce,bohb)")
+    p.add_argument("--variants", default="vanilla,assisted",
+                   help="which variants to run, comma-separated: vanilla, assisted (default both)")
     p.add_argument("--runs", type=int, default=500, help="runs per algorithm and variant (default 500)")
-    add_tabular_arguments(p)
-    p.add_argument("--workers", type=int, default=None, help="local processes (default: all cores; 1: no Ray)")
-    p.add_argument("--address", default=None, help="existing Ray cluster to run on")
-    p.add_argument("--sim-workers", type=int, default=1, help="simulated parallel workers per search (default 1)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--out", required=True, help="output directory")
+    add_tabular(p)
+    add_workers(p, "default: all cores; 1 runs everything in this process without Ray")
+    add_address(p, "fan the runs out on")
+    add_common(p, out_required=True, seed_help="seed of the comparison; run r of every algorithm and variant "
+                                               "shares one seed derived from it (default 0)",
+               out_help="output directory: results.md, results.csv, runs.csv, runs.json, summary.json, curves.png")
 
 
 def _runs_csv(rows) -> str:
@@ -71,29 +72,20 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 def run(args: argparse.Namespace) -> int:
     # 1. validate everything and load the data: nothing is written before this succeeds
-    args.space = args.space or "nb201"
-    fidelities = check_common(args)
-    algos = check_algorithms([a.strip() for a in args.algorithms.split(",") if a.strip()])
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    if not variants or any(v not in ("vanilla", "assisted") for v in variants):
-        raise ValueError(f"expected --variants among vanilla, assisted, but got {args.variants!r}")
-    variants = list(dict.fromkeys(variants))
-    if args.runs < 1:
-        raise ValueError(f"expected --runs >= 1, but got {args.runs}")
-    if args.workers is not None and args.workers < 1:
-        raise ValueError(f"expected --workers >= 1, but got {args.workers}")
-    if args.sim_workers < 1:
-        raise ValueError(f"expected --sim-workers >= 1, but got {args.sim_workers}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"expected --out to be a directory, but {out} is a file")
+    fidelities = check_tabular(args)
+    algos = check_algorithms(args.algorithms.split(","))
+    variants = split_list("--variants", args.variants, VARIANTS)
+    positive_int("--runs", args.runs)
+    if args.workers is not None:
+        positive_int("--workers", args.workers)
+    out = check_out_dir(args.out)
     evaluator = load_evaluator(args)
     scorer = load_scorer(args, evaluator.space) if "assisted" in variants else None
 
     from gradsign_nas import stats
     from gradsign_nas.execution.fanout import Context, make_specs, run_all
     from gradsign_nas.plots import plot_curves
-    from gradsign_nas.results import write_json_atomic, write_text_atomic
+    from gradsign_nas._io import dumps, write_json_atomic, write_text_atomic
 
     # 2. run
     ctx = Context(evaluator, budget_s=args.budget, workers=args.sim_workers, fidelities=fidelities, scorer=scorer,
@@ -120,9 +112,11 @@ def run(args: argparse.Namespace) -> int:
     write_json_atomic(out / "runs.json", {"config": config, "runs": rows})
     write_json_atomic(out / "summary.json", {**line, "config": config, "n": summary,
                                              "algorithm_stats": _mean_stats(rows), "wall_s": wall})
-    plot_curves(rows, args.budget, out / "curves.png", DATASETS)
+    plot_curves(rows, args.budget, out / "curves.png", DATASETS,
+                title=f"{', '.join(algos)} on NAS-Bench-201 (searched on cifar10-valid, test accuracy of the best found), "
+                      f"seed {args.seed}, budget {args.budget:,.0f} s")
     if args.json:
-        print(json.dumps(line))
+        print(dumps(line))
     else:
         print(md, end="")
         print(f"{len(rows)} runs in {wall:.1f} s; files in {out}")

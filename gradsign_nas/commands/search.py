@@ -1,244 +1,289 @@
-"""Run one architecture search and print the best network found.
-
-With no data options, the embedded live search: a vanilla and a GradSign-assisted regularized
-evolution on the NB201 cell space sized for scikit-learn's bundled 8x8 digits, every trial a real
-training run under Ray Tune (``--data cifar10|FOLDER|FILE.npz`` for other data, ``--no-ray`` for
-trials one after another).
-
-Tabular (``--space nb201`` or ``--data-dir``): one search on NAS-Bench-201's tables under the
-NAS-Bench-201 protocol (cifar10-valid reward, simulated budget, the overrunning evaluation
-discarded), vanilla or GradSign-assisted. With ``--out`` every evaluation is appended to
-``history.jsonl`` and the best network to ``best.json``; running the same command again on the same
-``--out`` resumes (recorded results are replayed, not re-evaluated) and reaches the same result.
-"""
+"""A live search: every trial really trains a network. With no options, a vanilla and a
+GradSign-assisted regularized evolution on the NAS-Bench-201 cell space sized for scikit-learn's
+bundled 8x8 digits (C=8, N=1, one input channel; no download), 20 trials x 3 epochs per variant,
+each trial a Ray Tune trial on all local cores. Writes per variant <out>/<algorithm>-<variant>/
+(run.json, history.jsonl, best.json, best_model.pt: load it with gradsign_nas.load_best), a
+side-by-side summary.json and live_search.png. Running it again on the same --out resumes without
+re-running finished trials. For a search on NAS-Bench-201's tables (no training), see table-search."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
-SCORE_SOURCES = ("table", "on-demand")
-NB201_FIDELITIES = (12, 200)
+from gradsign_nas.errors import InputError
 
+from ._options import VARIANTS, add_address, add_assist, add_common, add_data_dir, check_out_dir, positive_int, \
+    positive_number, split_list
 
-# -- options shared with `compare` ---------------------------------------------------------------
-def add_tabular_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of a tabular search (shared by ``search`` and ``compare``)."""
-    p.add_argument("--space", default=None, help="search space of a tabular search: nb201")
-    p.add_argument("--data-dir", default=None, help="directory of the NB201 data files (default: $GRADSIGN_NAS_DATA)")
-    p.add_argument("--budget", type=float, default=12000.0, help="search budget in simulated seconds (default 12000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--k", type=int, default=10, help="candidates per assisted proposal (default 10)")
-    p.add_argument("--fidelities", default="12",
-                   help="training epochs the search may use: 12 (NB201 protocol) or 12,200 (default 12)")
-    p.add_argument("--charge-proxy-time", action="store_true",
-                   help="charge the measured proxy-scoring time to the search budget (the paper did not)")
-    p.add_argument("--scores", default="table", choices=SCORE_SOURCES,
-                   help="proxy scores: the packaged GradSign table, or computed on demand (slow on CPU)")
-    p.add_argument("--score-table", default=None, metavar="PATH",
-                   help="your own score table: JSON {arch string: score} or an npz like the packaged one")
-    p.add_argument("--score-dataset", default="cifar10", choices=("cifar10", "cifar100"),
-                   help="images the GradSign scores are computed on (default cifar10)")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON line last")
+DEFAULTS = {"trials": 20, "epochs": 3, "out": "live-search", "max_failures": 2, "scheduler": "fifo"}
+SCHEDULERS = ("fifo", "hyperband", "asha")
 
 
-def check_common(args: argparse.Namespace) -> tuple:
-    """Validate the shared options; returns the fidelities tuple. Raises ``ValueError``."""
-    if args.space not in (None, "nb201"):
-        raise ValueError(f"expected --space nb201 (the tabular space available), but got {args.space!r}")
-    if not args.budget > 0 or args.budget != args.budget or args.budget == float("inf"):
-        raise ValueError(f"expected --budget to be a positive number of seconds, but got {args.budget:g}")
-    if args.k < 1:
-        raise ValueError(f"expected --k (candidates per assisted proposal) >= 1, but got {args.k}")
-    if args.seed < 0:
-        raise ValueError(f"expected --seed to be a non-negative integer, but got {args.seed}")
-    return parse_fidelities(args.fidelities)
-
-
-def parse_fidelities(text: str) -> tuple:
-    try:
-        fids = tuple(sorted({int(x) for x in str(text).split(",") if x.strip()}))
-    except ValueError:
-        fids = ()
-    if not fids or any(f not in NB201_FIDELITIES for f in fids):
-        raise ValueError(f"expected --fidelities 12 or 12,200 (NB201 epochs), but got {text!r}")
-    return fids
-
-
-def check_algorithms(names) -> list:
-    from gradsign_nas import algorithms
-
-    valid = algorithms.available()
-    out = []
-    for n in names:
-        if n not in valid:
-            raise ValueError(f"expected an algorithm among {', '.join(valid)}, but got {n!r}")
-        if n not in out:
-            out.append(n)
-    if not out:
-        raise ValueError(f"expected at least one algorithm among {', '.join(valid)}, but got none")
-    return out
-
-
-def load_evaluator(args: argparse.Namespace):
-    """The NB201 tabular evaluator from ``--data-dir`` (a clear ``DataError`` if a file is missing)."""
-    from gradsign_nas.benchmarks.nb201_evaluator import NB201TabularEvaluator
-
-    return NB201TabularEvaluator.from_directory(args.data_dir)
-
-
-def load_scorer(args: argparse.Namespace, space) -> Any:
-    """The proxy scorer the options ask for, loaded (and checked) before anything is written."""
-    from gradsign_nas.assist import OnDemandScorer, TableScorer
-
-    if args.score_table is not None:
-        return _user_table(args.score_table, args.score_dataset, space)
-    if args.scores == "on-demand":
-        from gradsign_nas.benchmarks import locate
-
-        locate(f"{args.score_dataset}_images", args.data_dir)  # a missing image file fails now, not mid-search
-        return OnDemandScorer(space, "gradsign", args.score_dataset, batch_size=64, seed=0, directory=args.data_dir)
-    try:
-        return TableScorer.nb201(args.score_dataset)
-    except ValueError as e:
-        raise ValueError(f"missing score table: {e}") from None
-
-
-def _user_table(path: str, dataset: str, space):
-    from gradsign_nas.assist import TableScorer
-
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"missing score table: expected a file at {path}, but there is none")
-    if p.suffix == ".npz":
-        scorer = TableScorer.from_file(p, dataset, space=space)
-    else:
-        try:
-            data = json.loads(p.read_text())
-        except ValueError as e:
-            raise ValueError(f"expected a JSON object {{arch string: score}} in {path}, but it does not parse ({e})") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"expected a JSON object {{arch string: score}} in {path}, but got a {type(data).__name__}")
-        for key in data:
-            try:
-                space.parse(key)
-            except ValueError:
-                raise ValueError(f"expected {space.name} architecture strings in {path}, but got {key!r}") from None
-        scorer = TableScorer(data)
-    missing = sum(1 for a in space.all() if a not in scorer)
-    if missing:
-        raise ValueError(f"expected a score for every {space.name} architecture in {path}, but {missing} are missing")
-    return scorer
-
-
-# -- the command ---------------------------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--algorithm", default="rea", help="rs, rea, reinforce or bohb (default rea)")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--assisted", dest="assisted", action="store_true", default=True,
-                   help="GradSign-assisted: evaluate the best-scored of K candidates (default)")
-    g.add_argument("--vanilla", dest="assisted", action="store_false", help="the algorithm without assistance")
-    add_tabular_arguments(p)
-    p.add_argument("--workers", type=int, default=1,
-                   help="parallel workers: simulated ones, or concurrent Ray Tune trials with --executor ray")
-    p.add_argument("--executor", default="simulated", choices=("simulated", "ray"),
-                   help="simulated clock in this process (default), or one Ray Tune trial per evaluation")
-    p.add_argument("--address", default=None, help="existing Ray cluster for --executor ray (default: a local Ray)")
-    p.add_argument("--out", default=None, help="run directory: history.jsonl, best.json (resumes when it exists)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    from .live_search import add_live_arguments
+    p.add_argument("--space", default="nb201",
+                   help="search space to build and train: nb201 (default), nats_size, nb101, darts or a registered one")
+    p.add_argument("--algorithm", default="rea", help="rs, rea, reinforce, bohb or a registered one (default rea)")
+    p.add_argument("--variants", default="vanilla,assisted",
+                   help="which variants to run, comma-separated: vanilla, assisted (default both)")
+    d = p.add_argument_group("data and training")
+    d.add_argument("--data", default="digits",
+                   help="digits (default, bundled with scikit-learn), cifar10 (the npz in --data-dir), an image "
+                        "folder root/<class>/*.png or an .npz with x and y")
+    add_data_dir(d, "the CIFAR-10 images (only with --data cifar10)")
+    d.add_argument("--trials", type=int, default=DEFAULTS["trials"], help="trials per variant (default 20)")
+    d.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="training epochs per trial (default 3)")
+    d.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
+    d.add_argument("--lr", type=float, default=None, help="learning rate (default 0.1: SGD, Nesterov, cosine schedule)")
+    d.add_argument("--limit", type=int, default=None, help="use at most this many images, class-balanced (default all)")
+    d.add_argument("--C", type=int, default=None, help="NB201 channels (nb201 only; default 8 on digits, 16 otherwise)")
+    d.add_argument("--N", type=int, default=None, help="NB201 cells per stage (nb201 only; default 1 on digits, 5 otherwise)")
+    a = p.add_argument_group("GradSign assistance")
+    add_assist(a)
+    a.add_argument("--proxy", default="gradsign", help="proxy of the assisted variant (default gradsign)")
+    e = p.add_argument_group("execution")
+    e.add_argument("--device", default="auto", help="auto (CUDA when present, the default), cpu or cuda[:i]")
+    e.add_argument("--no-ray", action="store_true", help="run the trials one after another in this process, without Ray")
+    e.add_argument("--cpus-per-trial", type=float, default=1, help="CPUs (torch threads) per trial (default 1)")
+    e.add_argument("--gpus-per-trial", type=float, default=None,
+                   help="GPUs per trial, fractions share a GPU (Ray only; default 1 with CUDA, else 0)")
+    e.add_argument("--max-failures", type=int, default=None,
+                   help="retries of a trial whose worker died, from its last checkpoint (Ray only; default 2)")
+    e.add_argument("--scheduler", default=None, choices=SCHEDULERS,
+                   help="Tune scheduler (Ray only; default fifo: every trial to --epochs)")
+    e.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (Ray only; default all cores)")
+    add_address(e, "run the trials on (Ray only)")
+    add_common(p, out_default=DEFAULTS["out"], seed_help="seed of the search, the data split and the training (default 0)",
+               out_help="output directory (default ./live-search)")
 
-    add_live_arguments(p, include_common=False)
+
+def _refuse(flag: str, why: str) -> InputError:
+    return InputError(f"{flag} {why}")
 
 
-def run_live(args: argparse.Namespace) -> int:
-    """The live search that trains networks (``gradsign_nas.commands.live_search``)."""
-    from .live_search import run_live as live
+def validate(args: argparse.Namespace) -> list[str]:
+    """Check every option before anything runs or is written; returns the variants."""
+    from gradsign_nas import algorithms, proxies, search_spaces
 
-    return live(args)
+    variants = split_list("--variants", args.variants, VARIANTS)
+    if args.algorithm not in algorithms.available():
+        raise InputError(f"expected --algorithm among {', '.join(algorithms.available())}, but got {args.algorithm!r}")
+    if args.space not in search_spaces.available():
+        raise InputError(f"expected --space among {', '.join(search_spaces.available())}, but got {args.space!r}")
+    positive_int("--trials", args.trials)
+    positive_int("--epochs", args.epochs)
+    positive_int("--batch-size", args.batch_size)
+    positive_int("--seed", args.seed, 0)
+    if args.limit is not None:
+        positive_int("--limit", args.limit, 2)
+    if args.lr is not None:
+        positive_number("--lr", args.lr)
+    positive_number("--cpus-per-trial", args.cpus_per_trial)
+    if "assisted" in variants:
+        positive_int("--k", args.k)
+        if args.proxy not in proxies.available():
+            raise InputError(f"expected --proxy among {', '.join(proxies.available())}, but got {args.proxy!r}")
+    if args.data_dir is not None and args.data != "cifar10":
+        raise _refuse("--data-dir", f"is read only with --data cifar10, but --data is {args.data!r}")
+    for flag, value in (("--C", args.C), ("--N", args.N)):
+        if value is not None:
+            if args.space != "nb201":
+                raise _refuse(flag, f"sizes the nb201 space only, but --space is {args.space!r}")
+            positive_int(flag, value)
+    if args.no_ray:
+        given = [f for f, v in (("--address", args.address), ("--gpus-per-trial", args.gpus_per_trial),
+                                ("--max-failures", args.max_failures), ("--scheduler", args.scheduler),
+                                ("--num-cpus", args.num_cpus)) if v is not None]
+        if given:
+            raise _refuse(given[0], "applies to Ray trials only, but --no-ray runs them in this process")
+    else:
+        if args.gpus_per_trial is not None:
+            positive_number("--gpus-per-trial", args.gpus_per_trial, allow_zero=True)
+        if args.max_failures is not None:
+            positive_int("--max-failures", args.max_failures, 0)
+        if args.num_cpus is not None:
+            positive_int("--num-cpus", args.num_cpus)
+    from gradsign_nas.benchmarks.live import resolve_device
+
+    resolve_device(args.device)
+    check_out_dir(args.out)
+    return variants
 
 
-def is_tabular(args: argparse.Namespace) -> bool:
-    """Tabular NB201 unless live data is named (--data) or another space is asked for; with no data
-    options at all, the embedded live digits search runs."""
-    return args.data is None and (args.space == "nb201" or (args.space is None and args.data_dir is not None))
+def _space(args: argparse.Namespace):
+    from gradsign_nas import search_spaces
+
+    if args.space != "nb201":
+        return search_spaces.get(args.space)
+    digits = args.data == "digits"
+    C = args.C if args.C is not None else (8 if digits else 16)
+    N = args.N if args.N is not None else (1 if digits else 5)
+    return search_spaces.get("nb201", C=C, N=N)
+
+
+def _fidelities(algorithm: str, epochs: int) -> tuple:
+    if algorithm == "bohb":
+        return tuple(sorted({max(1, epochs // 9), max(1, epochs // 3), epochs}))
+    return (epochs,)
+
+
+def build_run(args: argparse.Namespace, variant: str) -> tuple:
+    """``(algorithm, evaluator, run_info)`` for one variant of the live search ``args`` describes."""
+    from gradsign_nas import algorithms
+    from gradsign_nas.assist import Assistant, TrainingBatchScorer
+    from gradsign_nas.benchmarks.live import LiveTrainingEvaluator
+
+    space = _space(args)
+    fids = _fidelities(args.algorithm, args.epochs)
+    run_dir = Path(args.out) / f"{args.algorithm}-{variant}"
+    evaluator = LiveTrainingEvaluator(
+        space, args.data, fidelities=fids, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
+        data_dir=args.data_dir, limit=args.limit,
+        checkpoint_dir=run_dir / "checkpoints" if args.algorithm == "bohb" else None)
+    assistant = None
+    if variant == "assisted":
+        assistant = Assistant(TrainingBatchScorer(evaluator, proxy=args.proxy, seed=args.seed), k=args.k)
+    alg = algorithms.get(args.algorithm, space, args.seed, assistant=assistant, fidelities=fids)
+    info = {"command": "search", "algorithm": args.algorithm, "variant": variant, "seed": args.seed,
+            "space": space.name, "space_options": space.options(), "data": str(args.data), "limit": args.limit,
+            "fidelities": list(fids), "epochs": args.epochs, "batch_size": args.batch_size, "lr": evaluator.lr,
+            "k": args.k if assistant else None, "proxy": args.proxy if assistant else None}
+    return alg, evaluator, info, run_dir
 
 
 def run(args: argparse.Namespace) -> int:
-    if not is_tabular(args):
-        return run_live(args)
-    return run_tabular(args)
+    variants = validate(args)
+    from gradsign_nas.execution import run_live_search, sequential_search
+    from gradsign_nas.execution.live import open_history
 
+    runs, histories = [], {}
+    for v in variants:  # data, settings and any run to resume checked for every variant before the first trial
+        alg, ev, info, run_dir = build_run(args, v)
+        histories[v] = open_history(ev, run_dir, info)
+        runs.append((v, alg, ev, info, run_dir))
+    from gradsign_nas.execution.ray_env import ray_session
 
-def run_info(args: argparse.Namespace, fidelities: tuple, scorer: Any) -> dict:
-    """The settings that define a tabular run (stored in run.json; a resume must repeat them)."""
-    info = {"space": "nb201", "algorithm": args.algorithm, "variant": "assisted" if args.assisted else "vanilla",
-            "seed": args.seed, "budget_s": float(args.budget), "workers": args.workers, "fidelities": list(fidelities),
-            "charge_proxy_time": bool(args.charge_proxy_time), "executor": args.executor}
-    if args.assisted:
-        info.update(k=args.k, scores=args.score_table or args.scores, score_dataset=args.score_dataset)
-    return info
+    out = Path(args.out)
+    progress = not args.no_progress
+    t0 = time.perf_counter()
+    results = {}
+    if args.no_ray:
+        for variant, alg, ev, info, run_dir in runs:
+            results[variant] = sequential_search(alg, ev, trials=args.trials, out_dir=run_dir, name=_label(args, variant),
+                                                 progress=progress, history=histories[variant],
+                                                 threads=max(1, int(args.cpus_per_trial)))
+    else:
+        with ray_session(args.num_cpus, args.address):  # one Ray for every variant
+            for variant, alg, ev, info, run_dir in runs:
+                gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (
+                    1.0 if ev.device.startswith("cuda") else 0.0)
+                results[variant] = run_live_search(
+                    alg, ev, trials=args.trials, out_dir=run_dir, name=_label(args, variant),
+                    cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus,
+                    max_failures=args.max_failures if args.max_failures is not None else DEFAULTS["max_failures"],
+                    scheduler=args.scheduler or DEFAULTS["scheduler"], progress=progress, history=histories[variant])
+    for variant, r in results.items():
+        if r.n_replayed:
+            print(f"{variant}: resumed, {r.n_replayed} recorded trials replayed, not re-run", file=sys.stderr)
+    summary = summarise({v: run_dir for v, _, _, _, run_dir in runs}, time.perf_counter() - t0)
+    summary["settings"] = {"algorithm": args.algorithm, "space": args.space, "data": args.data, "seed": args.seed,
+                           "trials": args.trials, "epochs": args.epochs}
+    from gradsign_nas._io import dumps, write_json_atomic
 
-
-def run_tabular(args: argparse.Namespace) -> int:
-    # 1. validate everything and load the data: nothing is written before this succeeds
-    fidelities = check_common(args)
-    check_algorithms([args.algorithm])
-    if args.workers < 1:
-        raise ValueError(f"expected --workers >= 1, but got {args.workers}")
-    if args.address and args.executor != "ray":
-        raise ValueError(f"expected --executor ray with --address, but got --executor {args.executor}")
-    evaluator = load_evaluator(args)
-    scorer = load_scorer(args, evaluator.space) if args.assisted else None
-    from gradsign_nas import algorithms
-    from gradsign_nas.assist import Assistant
-    from gradsign_nas.execution import RayTuneExecutor, SimulatedExecutor
-    from gradsign_nas.results import History
-
-    assistant = Assistant(scorer, k=args.k) if scorer is not None else None
-    alg = algorithms.get(args.algorithm, evaluator.space, args.seed, assistant=assistant, fidelities=fidelities)
-    history = None
-    if args.out is not None:
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"expected --out to be a directory, but {out} is a file")
-        history = History(out, run_info(args, fidelities, scorer))  # checks a resumed run's settings first
-    # 2. search
-    try:
-        if args.executor == "ray":
-            ex = RayTuneExecutor(alg, evaluator, args.budget, args.workers, args.charge_proxy_time, history,
-                                 address=args.address)
-        else:
-            ex = SimulatedExecutor(alg, evaluator, args.budget, args.workers, args.charge_proxy_time, history)
-        resumed = len(history.replay()) if history is not None else 0
-        result = ex.run()
-    finally:
-        if history is not None:
-            history.close()
-    # 3. report
-    summary = {"algorithm": args.algorithm, "variant": "assisted" if args.assisted else "vanilla", "seed": args.seed,
-               "budget": float(args.budget), "best_arch": result.best_arch, "best_index": result.best_index,
-               "reward": result.best_metric, "fidelity": result.best_fidelity, "test": result.test,
-               "evaluations": result.n_evaluations, "sim_time": result.sim_time, "resumed_records": resumed,
-               "stats": result.stats}
+    write_json_atomic(out / "summary.json", summary)
+    plot = plot_runs(summary, out / "live_search.png")
+    print(format_summary(summary))
+    print(f"wrote {out / 'summary.json'}, {plot}; per variant run.json, history.jsonl, best.json, best_model.pt "
+          f"(gradsign_nas.load_best('{runs[0][4]}'))", file=sys.stderr)
     if args.json:
-        print(json.dumps(summary, default=float))
-        return 0
-    print(f"best network ({summary['variant']} {args.algorithm}, seed {args.seed}, "
-          f"{result.n_evaluations} evaluations in {result.sim_time:,.0f} of {args.budget:,.0f} simulated s"
-          + (f", {resumed} replayed from the history" if resumed else "") + "):")
-    if result.best_arch is None:
-        print("  none: no evaluation fit in the budget")
-        return 0
-    print(f"  arch   {result.best_arch}")
-    print(f"  index  {result.best_index}")
-    print(f"  search reward (cifar10-valid, {result.best_fidelity} epochs)  {result.best_metric:.2f}")
-    for d, acc in result.test.items():
-        print(f"  {d} test accuracy (200 epochs)  {acc:.2f}")
-    if args.out is not None:
-        print(f"recorded in {os.path.join(args.out, 'history.jsonl')} and best.json", file=sys.stderr)
+        print(dumps(summary))
     return 0
+
+
+def _label(args: argparse.Namespace, variant: str) -> str:
+    return args.algorithm + ("+" + args.proxy if variant == "assisted" else "")
+
+
+def summarise(run_dirs: dict, wall_s: float) -> dict:
+    """One JSON-ready summary of the variants' run directories (from their files only)."""
+    from gradsign_nas.results import read_best, read_history
+
+    out: dict[str, Any] = {"wall_s": round(wall_s, 1), "variants": {}}
+    for variant, d in run_dirs.items():
+        recs = read_history(d)
+        done = [x for x in recs if x["status"] == "completed"]
+        best = read_best(d)
+        metrics = [x["metric"] for x in done]
+        out["variants"][variant] = {
+            "best_arch": best["arch"] if best else None, "best_valid_acc": best["metric"] if best else None,
+            "mean_valid_acc": sum(metrics) / len(metrics) if metrics else None,
+            "trials": len(done), "failed": sum(x["status"] == "failed" for x in recs),
+            "train_s": round(sum(x["cost_s"] for x in done), 1),
+            "proxy_s": round(sum(x.get("proxy_cost_s") or 0.0 for x in recs), 1),
+            "dir": str(d), "curve": [x["metric"] for x in done],
+            "wall": [x["wall_time"] - min(r["wall_start"] for r in done) for x in done] if done else [],
+        }
+    return out
+
+
+def format_summary(summary: dict) -> str:
+    """The variants side by side as a small text table."""
+    vs = summary["variants"]
+    names = list(vs)
+    rows = [("", *names),
+            ("best valid acc (%)", *(_fmt(vs[v]["best_valid_acc"]) for v in names)),
+            ("mean valid acc (%)", *(_fmt(vs[v]["mean_valid_acc"]) for v in names)),
+            ("trials (failed)", *(f"{vs[v]['trials']} ({vs[v]['failed']})" for v in names)),
+            ("training s", *(str(vs[v]["train_s"]) for v in names)),
+            ("proxy s", *(str(vs[v]["proxy_s"]) for v in names))]
+    width = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, width)) for r in rows]
+    for v in names:
+        lines.append(f"best {v}: {vs[v]['best_arch']}")
+    lines.append(f"total wall time: {summary['wall_s']} s")
+    return "\n".join(lines)
+
+
+def _fmt(x: Optional[float]) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def plot_runs(summary: dict, path: Path) -> Path:
+    """Each trial's validation accuracy as a point and the best so far as steps, against trials and
+    against wall time, one colour per variant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gradsign_nas._io import atomic_path
+
+    s = summary.get("settings", {})
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6))
+    for i, (variant, v) in enumerate(summary["variants"].items()):
+        ys = v["curve"]
+        if not ys:
+            continue
+        best = [max(ys[: j + 1]) for j in range(len(ys))]
+        color = f"C{i}"
+        for ax, xs in ((axes[0], list(range(1, len(ys) + 1))), (axes[1], v["wall"])):
+            ax.scatter(xs, ys, s=12, color=color, alpha=0.5)
+            ax.step(xs, best, where="post", color=color, label=f"{variant} (best {best[-1]:.2f})")
+    axes[0].set_xlabel("trials finished")
+    axes[1].set_xlabel("wall time (s)")
+    for ax in axes:
+        ax.set_ylabel("validation accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    n = max((len(v["curve"]) for v in summary["variants"].values()), default=0)
+    fig.suptitle(f"{s.get('algorithm', '')} on {s.get('data', '')} ({s.get('space', '')}), seed {s.get('seed', '')}, "
+                 f"n = {n} trials per variant: points = trials, steps = best so far", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return path

@@ -13,13 +13,17 @@ Example:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
-from .simulated import DATASETS, SimulatedExecutor, check_budget, check_workers
+from gradsign_nas._io import jsonable
+from gradsign_nas.benchmarks.nb201 import DATASETS
+
+from .driver import check_budget, check_workers
+from .ray_env import init_ray
+from .simulated import SimulatedExecutor
 
 VARIANTS = ("vanilla", "assisted")
 
@@ -110,20 +114,8 @@ def run_one(spec: RunSpec, ctx: Context) -> dict:
     for d in DATASETS:
         row[d] = r.test.get(d)
     row.update({"n_evaluations": r.n_evaluations, "n_discarded": r.n_discarded, "sim_time": r.sim_time,
-                "wall_s": r.wall_s, "trajectory": r.trajectory, "stats": _jsonable(r.stats)})
+                "wall_s": r.wall_s, "trajectory": r.trajectory, "stats": jsonable(r.stats)})
     return row
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj
 
 
 def run_chunk(specs: Sequence[RunSpec], ctx: Context) -> list[dict]:
@@ -145,23 +137,6 @@ def _ray_chunk(ctx_box: list, specs: Sequence[RunSpec]) -> list[dict]:
         _WORKER_CTX.clear()
         ctx = _WORKER_CTX[key] = ray.get(ref)
     return run_chunk(specs, ctx)
-
-
-def init_ray(num_cpus: Optional[int] = None, address: Optional[str] = None) -> bool:
-    """Start a local Ray (dashboard off, bound to 127.0.0.1, token auth off) or connect to
-    ``address``; returns whether this call started it (and so should shut it down)."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        # address="local": always a new local instance, never a cluster someone else started here
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
-                 _node_ip_address="127.0.0.1", log_to_driver=False)
-    return True
 
 
 def run_all(specs: Sequence[RunSpec], ctx: Context, workers: Optional[int] = 1, address: Optional[str] = None,

@@ -1,0 +1,115 @@
+"""Writing files so that a reader sees the old file or the new one, never a part; JSON clean-up.
+
+Every file the toolkit writes goes through ``atomic_path`` (or the ``write_*_atomic`` helpers on top
+of it): the data go to a temporary file beside the target, are flushed to disk, get the permissions
+a plain ``open`` would give (``0666 & ~umask``), and replace the target in one ``os.replace``. An
+interrupted write leaves only a temporary file named ``.<name>.<random>.tmp<suffix>``;
+``remove_stale_temps`` clears those.
+
+``jsonable`` turns numpy scalars and arrays, tuples and paths into plain JSON values: the one
+clean-up every record, summary and run file goes through.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Union
+
+PathLike = Union[str, os.PathLike]
+
+__all__ = ["atomic_path", "dumps", "jsonable", "remove_stale_temps", "write_bytes_atomic", "write_json_atomic",
+           "write_text_atomic"]
+
+_TMP_MARK = ".tmp"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_path(path: PathLike, suffix: str = "") -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; on a normal exit it replaces ``path``.
+
+    ``suffix`` ends the temporary name (e.g. ``".npz"`` or ``".png"`` for writers that pick a format
+    from the name). On an exception the temporary file is removed and ``path`` is left as it was.
+
+    Example:
+        >>> with atomic_path(out / "table.npz", suffix=".npz") as tmp:   # doctest: +SKIP
+        ...     np.savez(tmp, scores=scores)
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_MARK + suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:  # what the writer wrote is on disk before it becomes visible
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
+def write_bytes_atomic(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    write_bytes_atomic(path, text.encode())
+
+
+def write_json_atomic(path: PathLike, obj: Any) -> None:
+    """``obj`` as indented JSON at ``path``, written atomically."""
+    write_text_atomic(path, json.dumps(jsonable(obj), indent=2) + "\n")
+
+
+def remove_stale_temps(directory: PathLike) -> int:
+    """Remove what interrupted atomic writes left in ``directory``; returns how many were removed."""
+    n = 0
+    d = Path(directory)
+    if not d.is_dir():
+        return 0
+    for p in d.iterdir():
+        if p.name.startswith(".") and _TMP_MARK in p.name and p.is_file():
+            try:
+                p.unlink()
+                n += 1
+            except OSError:
+                pass
+    return n
+
+
+def _default(obj: Any) -> Any:
+    for attr in ("tolist", "item"):  # numpy arrays and scalars, torch scalars
+        if hasattr(obj, attr):
+            return getattr(obj, attr)()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    raise TypeError(f"expected JSON-serialisable values, but got {type(obj).__name__}")
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """``json.dumps`` that also takes numpy values and paths."""
+    return json.dumps(obj, default=_default, **kwargs)
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` with numpy values, tuples and paths turned into plain JSON values (dict keys as str)."""
+    return json.loads(dumps(obj))

@@ -1,0 +1,76 @@
+"""The one way the toolkit starts (or joins) Ray, and keeps Tune quiet.
+
+``init_ray`` starts a new local Ray instance (dashboard off, bound to 127.0.0.1, token auth off, no
+logs forwarded to the driver) or connects to an existing cluster at ``address``. It is the only
+place that calls ``ray.init``: the fan-out of tabular runs, the Ray Tune executors, live searches
+and parallel scoring all come through here. ``ray_session`` does the same as a context manager that
+shuts down only what it started.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+from gradsign_nas.errors import InputError
+
+__all__ = ["init_ray", "quiet_tune", "ray_session"]
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:  # pragma: no cover - Ray is a declared dependency
+        raise InputError("this needs Ray, but it is not installed; pip install 'ray[tune]'") from None
+    return ray
+
+
+def init_ray(num_cpus: Optional[int] = None, address: Optional[str] = None, num_gpus: Optional[int] = None) -> bool:
+    """Start a local Ray with ``num_cpus`` CPUs (default: all cores) or connect to ``address``;
+    returns whether this call started it (and so should shut it down). A Ray already initialised in
+    this process is used as it is."""
+    ray = _import_ray()
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    if address and address != "local":
+        ray.init(address=address, log_to_driver=False)
+    else:
+        # address="local": always a new local instance, never a cluster someone else started here
+        kwargs = {"num_gpus": num_gpus} if num_gpus is not None else {}
+        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
+                 _node_ip_address="127.0.0.1", log_to_driver=False, **kwargs)
+    return True
+
+
+@contextmanager
+def ray_session(num_cpus: Optional[int] = None, address: Optional[str] = None) -> Iterator[None]:
+    """``init_ray`` for the duration of a ``with`` block; shuts Ray down if it started it."""
+    started = init_ray(num_cpus, address)
+    try:
+        yield
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+
+
+@contextmanager
+def quiet_tune() -> Iterator[None]:
+    """Tune without console tables, result loggers or info/warning logs (the toolkit records and
+    reports itself); errors still show."""
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    loggers = [logging.getLogger(n) for n in ("ray.tune", "ray.train", "ray.air")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
