@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import inspect
 from typing import Any, Optional
 
@@ -42,7 +44,7 @@ def options(name: str) -> dict[str, Any]:
 
 def _lookup(name: str):
     if name not in _ALGORITHMS:
-        raise ValueError(f"unknown algorithm {name!r}; expected one of {', '.join(_ALGORITHMS)}")
+        raise InputError(f"unknown algorithm {name!r}; expected one of {', '.join(_ALGORITHMS)}")
     return _ALGORITHMS[name]
 
 
@@ -57,6 +59,6 @@ def get(name: str, space, seed, assistant: Optional[Any] = None, fidelities: Opt
     valid = options(name)
     unknown = sorted(set(opts) - set(valid))
     if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(unknown)} for {name}; expected "
+        raise InputError(f"unknown option(s) {', '.join(unknown)} for {name}; expected "
                          f"{', '.join(valid) if valid else 'no options'}")
     return cls(space, seed, assistant=assistant, fidelities=fidelities, **opts)

@@ -13,6 +13,8 @@ picks the one with the highest proxy score (see ``gradsign_nas.assist``).
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Mapping, Optional, Union
@@ -49,7 +51,7 @@ def make_rng(seed: Union[int, np.random.Generator, None]) -> np.random.Generator
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or a numpy Generator, but got {seed!r}")
+        raise InputError(f"seed must be a non-negative integer or a numpy Generator, but got {seed!r}")
     return np.random.default_rng(int(seed))
 
 
@@ -65,7 +67,7 @@ class Algorithm(ABC):
         self.space = get_space(space)
         self.rng = make_rng(seed)
         if assistant is not None and not all(hasattr(assistant, a) for a in ("pick", "k", "scorer")):
-            raise ValueError(f"expected an Assistant (gradsign_nas.assist), but got {type(assistant).__name__}")
+            raise InputError(f"expected an Assistant (gradsign_nas.assist), but got {type(assistant).__name__}")
         self.assistant = assistant
         self.fidelities = tuple(fidelities) if fidelities else (None,)
         self._next_id = 0
@@ -88,7 +90,7 @@ class Algorithm(ABC):
         or already saw its result."""
         mine = self._pending.get(getattr(proposal, "trial_id", None))
         if mine is None or mine != proposal:
-            raise ValueError(f"expected an outstanding proposal of this {self.name} search, but got {proposal!r}")
+            raise InputError(f"expected an outstanding proposal of this {self.name} search, but got {proposal!r}")
         return self._pending.pop(proposal.trial_id)
 
     @property
@@ -101,7 +103,7 @@ class Algorithm(ABC):
         """``result.metric`` as a float; ``ValueError`` unless it is a finite number."""
         m = getattr(result, "metric", None)
         if isinstance(m, bool) or not isinstance(m, (int, float, np.integer, np.floating)) or not np.isfinite(m):
-            raise ValueError(f"expected a Result with a finite metric, but got {result!r}")
+            raise InputError(f"expected a Result with a finite metric, but got {result!r}")
         return float(m)
 
     def _assist(self, candidates: list) -> tuple[Hashable, dict[str, Any]]:

@@ -28,6 +28,8 @@ the fidelity the Hyperband schedule gives. Promotions are the schedule's choice 
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,13 +83,13 @@ class BOHB(Algorithm):
         for label, v, lo, hi, closed in checks:
             ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (lo <= v <= hi if closed else lo < v < hi)
             if not ok:
-                raise ValueError(f"expected {label} in {'[' if closed else '('}{lo:g}, {hi:g}{']' if closed else ')'}, but got {v!r}")
+                raise InputError(f"expected {label} in {'[' if closed else '('}{lo:g}, {hi:g}{']' if closed else ')'}, but got {v!r}")
         if self.fidelities != (None,):
             try:
                 if list(self.fidelities) != sorted(self.fidelities) or len(set(self.fidelities)) != len(self.fidelities):
                     raise TypeError
             except TypeError:
-                raise ValueError(f"expected distinct fidelities lowest first, but got {self.fidelities!r}") from None
+                raise InputError(f"expected distinct fidelities lowest first, but got {self.fidelities!r}") from None
         self.eta, self.random_fraction, self.num_samples = float(eta), float(random_fraction), int(num_samples)
         self._decisions = list(self.space.decisions)
         self._modelled = [d for d in self._decisions if len(d.choices) > 1]

@@ -14,6 +14,8 @@ same parent) and evaluates the one with the highest proxy score (the GradSign pa
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 from collections import deque
 
 from .base import Algorithm, Proposal, Result
@@ -21,7 +23,7 @@ from .base import Algorithm, Proposal, Result
 
 def _positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"expected {name} to be a positive integer, but got {value!r}")
+        raise InputError(f"expected {name} to be a positive integer, but got {value!r}")
     return int(value)
 
 

@@ -17,6 +17,8 @@ another sample, a bug of the GradSign paper's released variant).
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import numpy as np
 
 from .base import Algorithm, Proposal, Result
@@ -41,7 +43,7 @@ class Reinforce(Algorithm):
                                  ("init_scale", init_scale, 0.0, np.inf)):
             ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (lo < v < hi or (label == "init_scale" and v == 0))
             if not ok:
-                raise ValueError(f"expected {label} in ({lo:g}, {hi:g}), but got {v!r}")
+                raise InputError(f"expected {label} in ({lo:g}, {hi:g}), but got {v!r}")
         self.learning_rate, self.momentum = float(learning_rate), float(momentum)
         self._decisions = list(self.space.decisions)
         sizes = np.array([len(d.choices) for d in self._decisions])

@@ -10,11 +10,12 @@ architecture's CIFAR-10 test accuracy plus Gaussian noise (sd 0.25 of the rank r
 with test accuracy, about what GradSign reaches). It measures overhead and shows the machinery; the
 real GradSign numbers come from the packaged table and the compare command.
 
-Usage: ``nice .venv/bin/python benchmarks/algorithm_overhead.py --data-dir ../shared/data``
+Usage: ``nice .venv/bin/python benchmarks/algorithm_overhead.py``
 """
 
 from __future__ import annotations
 
+import os
 import argparse
 import time
 
@@ -45,7 +46,7 @@ def one_run(alg, reward, cost, index, budget=12000.0):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", default="../shared/data")
+    ap.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
     ap.add_argument("--runs", type=int, default=50)
     args = ap.parse_args()
     bench = NB201Benchmark(args.data_dir)

@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA", "../shared/data"))
+    ap.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
     ap.add_argument("--proxies", nargs="+", default=list(PROXIES))
     ap.add_argument("--out", default=None, help="write all results as JSON here")
     args = ap.parse_args(argv)

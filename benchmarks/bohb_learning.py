@@ -9,13 +9,14 @@ proposed new configurations. Rows:
   sweep of the cap (1.0 = the uniform kernel: the model cannot learn);
 - fidelities (12, 200) (Hyperband, eta 3), per fidelity;
 - hpbandster 0.7.4's own ``get_config`` on the same fitted data (its uncapped statsmodels bandwidths),
-  the behaviour FINDINGS.md reported as worse than random.
+  the behaviour we measured as worse than random.
 
-Usage: ``nice .venv/bin/python benchmarks/bohb_learning.py --data-dir ../shared/data``
+Usage: ``nice .venv/bin/python benchmarks/bohb_learning.py``
 """
 
 from __future__ import annotations
 
+import os
 import argparse
 import time
 
@@ -60,7 +61,7 @@ def summarise(stats, key=None):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", default="../shared/data")
+    ap.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
     ap.add_argument("--evals", type=int, default=100)
     ap.add_argument("--seeds", type=int, default=20)
     args = ap.parse_args()

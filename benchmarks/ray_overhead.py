@@ -31,22 +31,24 @@ def main(argv=None) -> int:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     import ray
 
-    from gradsign_nas import algorithms
+    from gradsign_nas import algorithms, search_spaces
     from gradsign_nas.benchmarks.live import LiveTrainingEvaluator
-    from gradsign_nas.execution.live import digits_nb201_space, run_live_search
+    from gradsign_nas.execution import init_ray, run_live_search
+    from gradsign_nas.results import read_history
 
-    space = digits_nb201_space(C=args.C, N=1)
+    space = search_spaces.get("nb201", C=args.C, N=1, in_channels=1)
     ev = LiveTrainingEvaluator(space, "digits", fidelities=(args.epochs,), device="cpu", seed=0)
     alg = algorithms.get("rs", space, 0, fidelities=(args.epochs,))
     t0 = time.perf_counter()
-    ray.init(num_cpus=args.cpus, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    init_ray(args.cpus)
     init_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as d:
         t1 = time.perf_counter()
-        run = run_live_search(alg, ev, trials=args.trials, out_dir=d, progress=False)
+        run_live_search(alg, ev, trials=args.trials, out_dir=d, progress=False)
         wall = time.perf_counter() - t1
+        records = read_history(d)
     ray.shutdown()
-    done = sorted((r for r in run.records if r["status"] == "completed"), key=lambda r: r["trial_id"])
+    done = sorted((r for r in records if r["status"] == "completed"), key=lambda r: r["trial_id"])
     train = [r["cost_s"] for r in done]
     slots = [0.0] * args.cpus
     for t in train:  # FIFO list scheduling: each trial starts on the first free slot

@@ -3,7 +3,7 @@
 and optionally the wall time of the whole 500-run comparison of all 8 variants.
 
 Usage:
-    nice .venv/bin/python benchmarks/search_speed.py --data-dir ../shared/data [--runs 200] \
+    nice .venv/bin/python benchmarks/search_speed.py [--runs 200] \
         [--compare --compare-runs 500 --workers 2 [--stand-in-scores]]
 
 Prints one table: per search, the median and mean wall milliseconds per run, and the mean CIFAR-10
@@ -113,7 +113,7 @@ def timed(fn, runs):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA", "../shared/data"))
+    p.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
     p.add_argument("--runs", type=int, default=200)
     p.add_argument("--budget", type=float, default=12000.0)
     p.add_argument("--compare", action="store_true", help="also time the full comparison (all 8 variants)")

@@ -5,7 +5,7 @@ variant, 12,000 simulated seconds, the NAS-Bench-201 protocol on the 12-epoch fi
 scores from the packaged table, K = 10; then BOHB again over both fidelities (12 and 200 epochs).
 
 Usage:
-    nice .venv/bin/python experiments/compare_nb201.py --data-dir ../shared/data --out experiments/results/nb201
+    nice .venv/bin/python experiments/compare_nb201.py --out experiments/results/nb201
     (--variants vanilla when the packaged score table does not exist yet; --runs N for a quicker look)
 
 Writes <out>/fidelity12/ and <out>/bohb_fidelity12_200/ (results.md, results.csv, curves.png,
@@ -25,7 +25,7 @@ SETTINGS = {"seed": "0", "runs": "500", "budget": "12000", "k": "10"}
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Reproduce the README's NB201 comparison table.")
-    p.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA", "../shared/data"))
+    p.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
     p.add_argument("--out", default="experiments/results/nb201")
     p.add_argument("--runs", default=SETTINGS["runs"])
     p.add_argument("--variants", default="vanilla,assisted")

@@ -1,10 +1,10 @@
-"""Live search, vanilla vs GradSign-assisted, every trial a real training run.
+"""Live search, vanilla vs GradSign-assisted, every trial a real training run, timed as a whole.
 
-Defaults reproduce the embedded default of ``gradsign-nas search`` (REA on the digits-sized NB201
-space, 20 trials x 3 epochs per variant, Ray Tune on all local cores). On a GPU machine without Ray:
+The options are those of ``gradsign-nas search`` (the same code: ``gradsign_nas.commands.search``);
+the defaults reproduce its main command. On a GPU machine without Ray, e.g.:
 
-    python3 experiments/live_digits.py --device cuda --dataset cifar10 --epochs 5 --trials 20 --no-ray \\
-        --data-dir ../shared/data --out live-cifar10
+    python3 experiments/live_digits.py --device cuda --data cifar10 --epochs 4 --trials 10 --no-ray \\
+        --data-dir "$GRADSIGN_NAS_DATA" --out live-cifar10
 
 (CIFAR-10: the 10,000-image npz, 20% held out for validation, NB201 at C=16, N=5 unless --C/--N.)
 """
@@ -20,14 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv=None) -> int:
-    from gradsign_nas.commands.live_search import add_live_arguments, run_live
+    from gradsign_nas.commands import search
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_live_arguments(p)
-    p.add_argument("--dataset", dest="data", help="alias of --data")
+    search.add_arguments(p)
     args = p.parse_args(argv)
     t0 = time.perf_counter()
-    rc = run_live(args)
+    rc = search.run(args)
     print(f"experiment wall time: {time.perf_counter() - t0:.1f} s")
     return rc
 

@@ -1,9 +1,10 @@
 """Regenerate search_spaces/nb201_order.npy (official NB201 index -> base-5 op code) from the
 benchmark's own architecture list (vtao_nats_bench.csv, rows in official index order).
 
-    python experiments/make_nb201_order.py --data-dir ../shared/data
+    python experiments/make_nb201_order.py
 """
 
+import os
 import argparse
 import csv
 import sys
@@ -16,7 +17,7 @@ from search_spaces.nb201 import parse_arch_string  # noqa: E402
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data-dir", default="../shared/data")
+    ap.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
     args = ap.parse_args()
     with open(Path(args.data_dir) / "nb201" / "vtao_nats_bench.csv", newline="") as f:
         codes = [parse_arch_string(r["ArchitectureString"]).code for r in csv.DictReader(f)]

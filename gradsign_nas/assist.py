@@ -80,7 +80,7 @@ class TableScorer(ProxyScorer):
         self._memo: dict[Hashable, tuple[float, float]] = {}  # arch object -> (score, seconds)
         bad = [k for k, v in self._scores.items() if not math.isfinite(v)]
         if bad:
-            raise ValueError(f"expected finite proxy scores, but got {self._scores[bad[0]]!r} for {bad[0]!r}")
+            raise InputError(f"expected finite proxy scores, but got {self._scores[bad[0]]!r} for {bad[0]!r}")
 
     @staticmethod
     def _as_dict(values, space, what: str) -> dict[str, float]:
@@ -88,18 +88,18 @@ class TableScorer(ProxyScorer):
             return {_key(k): float(v) for k, v in values.items()}
         arr = np.asarray(values, dtype=np.float64)
         if arr.ndim != 1:
-            raise ValueError(f"expected {what} as a mapping or a 1-D array, but got shape {arr.shape}")
+            raise InputError(f"expected {what} as a mapping or a 1-D array, but got shape {arr.shape}")
         if space is None:
-            raise ValueError(f"expected a space whose index order the {what} array follows, but got space=None")
+            raise InputError(f"expected a space whose index order the {what} array follows, but got space=None")
         from gradsign_nas.search_spaces import get as get_space
 
         space = get_space(space)
         archs = space.all() if hasattr(space, "all") else None
         if archs is None:
-            raise ValueError(f"expected a space that lists its architectures in index order (all()), "
+            raise InputError(f"expected a space that lists its architectures in index order (all()), "
                              f"but {space.name} does not")
         if len(archs) != arr.size:
-            raise ValueError(f"expected {len(archs)} {what} for the {space.name} space, but got {arr.size}")
+            raise InputError(f"expected {len(archs)} {what} for the {space.name} space, but got {arr.size}")
         return {str(a): float(v) for a, v in zip(archs, arr)}
 
     @classmethod
@@ -111,14 +111,14 @@ class TableScorer(ProxyScorer):
         """
         path = os.fspath(path)
         if not os.path.isfile(path):
-            raise ValueError(f"expected a proxy score table at {path}, but the file does not exist")
+            raise InputError(f"expected a proxy score table at {path}, but the file does not exist")
         try:
             with np.load(path, allow_pickle=False) as z:
                 files = set(z.files)
                 key = f"scores_{dataset}"
                 if key not in files:
                     have = sorted(f[len("scores_"):] for f in files if f.startswith("scores_"))
-                    raise ValueError(f"expected scores for dataset {dataset!r} in {path}, but it has only "
+                    raise InputError(f"expected scores for dataset {dataset!r} in {path}, but it has only "
                                      f"{', '.join(have) or 'none'}")
                 scores = z[key]
                 seconds = z[f"seconds_{dataset}"] if f"seconds_{dataset}" in files else None
@@ -129,7 +129,7 @@ class TableScorer(ProxyScorer):
                     except (ValueError, TypeError):
                         meta = {"meta": str(z["meta"])}
         except (OSError, EOFError) as exc:
-            raise ValueError(f"expected a readable npz proxy score table at {path}, but reading it failed: {exc}") from exc
+            raise InputError(f"expected a readable npz proxy score table at {path}, but reading it failed: {exc}") from exc
         if not isinstance(meta, dict):
             meta = {"meta": meta}
         meta.setdefault("path", path)
@@ -143,7 +143,7 @@ class TableScorer(ProxyScorer):
 
         ref = resources.files("gradsign_nas").joinpath("tables", NB201_TABLE)
         if not ref.is_file():
-            raise ValueError(f"expected the packaged GradSign table gradsign_nas/tables/{NB201_TABLE}, but it is "
+            raise InputError(f"expected the packaged GradSign table gradsign_nas/tables/{NB201_TABLE}, but it is "
                              f"missing; create it with `gradsign-nas score-space` or use on-demand scores")
         with resources.as_file(ref) as path:
             return cls.from_file(path, dataset, space="nb201")
@@ -159,7 +159,7 @@ class TableScorer(ProxyScorer):
         if hit is None:
             key = _key(arch)
             if key not in self._scores:
-                raise ValueError(f"expected an architecture in the score table, but got {key!r}")
+                raise InputError(f"expected an architecture in the score table, but got {key!r}")
             hit = self._memo[arch] = (self._scores[key], self._seconds.get(key, 0.0))
         return hit
 
@@ -191,7 +191,7 @@ class OnDemandScorer(ProxyScorer):
         from gradsign_nas.search_spaces import get as get_space
 
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"expected a positive batch size, but got {batch_size!r}")
+            raise InputError(f"expected a positive batch size, but got {batch_size!r}")
         self.space = get_space(space)
         self.proxy_name = proxy
         self.proxy = proxies.get(proxy)
@@ -199,7 +199,7 @@ class OnDemandScorer(ProxyScorer):
         self.directory, self.device = directory, device
         self.num_classes = num_classes if num_classes is not None else NUM_CLASSES.get(dataset)
         if self.num_classes is None:
-            raise ValueError(f"expected num_classes for dataset {dataset!r}, but got None")
+            raise InputError(f"expected num_classes for dataset {dataset!r}, but got None")
         self._batch = None
         self._scores: dict[str, float] = {}
         self._seconds: dict[str, float] = {}
@@ -292,16 +292,16 @@ class Assistant:
 
     def __init__(self, scorer: ProxyScorer, k: int = 10) -> None:
         if not isinstance(scorer, ProxyScorer):
-            raise ValueError(f"expected a ProxyScorer, but got {type(scorer).__name__}")
+            raise InputError(f"expected a ProxyScorer, but got {type(scorer).__name__}")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"expected K (candidates per proposal) >= 1, but got {k!r}")
+            raise InputError(f"expected K (candidates per proposal) >= 1, but got {k!r}")
         self.scorer = scorer
         self.k = int(k)
 
     def pick(self, candidates: Sequence[Hashable]) -> tuple[Hashable, float]:
         """``(arch, score)`` of the highest-scoring candidate; ties go to the earliest."""
         if len(candidates) == 0:
-            raise ValueError("expected at least one candidate to pick from, but got none")
+            raise InputError("expected at least one candidate to pick from, but got none")
         best, best_score = None, -math.inf
         for arch in candidates:
             s = float(self.scorer.score(arch))

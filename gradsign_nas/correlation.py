@@ -19,6 +19,8 @@ Example:
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import json
 import math
 import os
@@ -58,7 +60,7 @@ def correlate(scores: Sequence[float], accuracy: Sequence[float]) -> Correlation
     s = np.asarray(scores, dtype=np.float64)
     a = np.asarray(accuracy, dtype=np.float64)
     if s.shape != a.shape or s.ndim != 1:
-        raise ValueError(f"expected scores and accuracies of the same 1-d length, but got shapes {s.shape} and {a.shape}")
+        raise InputError(f"expected scores and accuracies of the same 1-d length, but got shapes {s.shape} and {a.shape}")
     ok = np.isfinite(s) & np.isfinite(a)
     n = int(ok.sum())
     if n < 2 or np.ptp(s[ok]) == 0 or np.ptp(a[ok]) == 0:
@@ -74,18 +76,18 @@ def sample_indices(total: int, n: Optional[int], seed: int) -> np.ndarray:
     if n is None:
         return np.arange(total)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"expected a sample of at least 2 architectures, but got {n!r}")
+        raise InputError(f"expected a sample of at least 2 architectures, but got {n!r}")
     if n > total:
-        raise ValueError(f"expected a sample of at most the space's {total} architectures, but got {n}")
+        raise InputError(f"expected a sample of at most the space's {total} architectures, but got {n}")
     return np.sort(np.random.default_rng(seed).choice(total, size=int(n), replace=False))
 
 
 def check_space_dataset(space: str, dataset: str) -> None:
     """Raise ``ValueError`` unless accuracies of ``dataset`` exist for ``space``."""
     if space not in SPACE_DATASETS:
-        raise ValueError(f"expected a space with benchmark accuracies, one of {', '.join(SPACE_DATASETS)}, but got {space!r}")
+        raise InputError(f"expected a space with benchmark accuracies, one of {', '.join(SPACE_DATASETS)}, but got {space!r}")
     if dataset not in SPACE_DATASETS[space]:
-        raise ValueError(f"expected a dataset of the {space} benchmark, one of {', '.join(SPACE_DATASETS[space])}, but got {dataset!r}")
+        raise InputError(f"expected a dataset of the {space} benchmark, one of {', '.join(SPACE_DATASETS[space])}, but got {dataset!r}")
 
 
 def load_targets(space: str, dataset: str, directory: Union[str, os.PathLike, None] = None) -> tuple[list, np.ndarray, str]:
@@ -105,7 +107,7 @@ def load_targets(space: str, dataset: str, directory: Union[str, os.PathLike, No
     try:
         from .benchmarks.subsets import load_subset
     except ImportError:
-        raise ValueError(f"expected the {space} subset loader gradsign_nas.benchmarks.subsets.load_subset, "
+        raise InputError(f"expected the {space} subset loader gradsign_nas.benchmarks.subsets.load_subset, "
                          "but this build does not have it yet") from None
     archs, accuracy, _reference = load_subset(space, directory)
     return list(archs), np.asarray(accuracy, dtype=np.float64), "val_accuracy"
@@ -175,14 +177,10 @@ def correlate_proxy(space: str = "nb201", dataset: str = "cifar10", proxy: str =
 
 # -- outputs ---------------------------------------------------------------------------------------------
 def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from ._io import atomic_path
+
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        write(str(tmp))
 
 
 def _write_csv(run: CorrelationRun, tmp: str) -> None:
@@ -232,7 +230,7 @@ def write_outputs(run: CorrelationRun, out: Union[str, os.PathLike]) -> dict[str
     ``summary.json`` into ``out`` (created if needed), each through a temporary file."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"expected --out to be a directory, but {out} is a file")
+        raise InputError(f"expected --out to be a directory, but {out} is a file")
     out.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out / "scores.csv", "png": out / "scatter.png", "summary": out / "summary.json"}
     _atomic_write(paths["csv"], lambda tmp: _write_csv(run, tmp))
@@ -240,6 +238,9 @@ def write_outputs(run: CorrelationRun, out: Union[str, os.PathLike]) -> dict[str
     summary = dict(run.summary(), metric=run.metric, seed=run.seed, batch_size=run.batch_size,
                    n_sampled=len(run.indices), n_nan=run.correlation.n_nan,
                    median_seconds_per_arch=float(np.median(run.seconds)) if len(run.seconds) else None,
+                   # "seconds" is this run's wall time (instant when every score came from the cache);
+                   # this is what computing the scores took when they were computed
+                   scoring_seconds=float(np.nansum(run.seconds)),
                    **run.extra)
     _atomic_write(paths["summary"], lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=2) + "\n"))
     return paths

@@ -9,6 +9,8 @@ Uses matplotlib's Agg backend (no display needed).
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import io
 import os
 import warnings
@@ -36,7 +38,7 @@ def plot_curves(rows: Sequence[dict], budget_s: float, path: Union[str, os.PathL
     from ._io import write_bytes_atomic
 
     if band not in ("sem", "std"):
-        raise ValueError(f"expected band 'sem' or 'std', but got {band!r}")
+        raise InputError(f"expected band 'sem' or 'std', but got {band!r}")
     rows = list(rows)
     grid = np.linspace(0.0, float(budget_s), points)
     groups: dict = {}

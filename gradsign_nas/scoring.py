@@ -26,6 +26,8 @@ Example:
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import json
 import math
 import os
@@ -40,14 +42,14 @@ from .benchmarks._files import cache_dir
 
 __all__ = ["ScoreCache", "default_cache_path", "num_classes_of", "score_archs"]
 
-NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
+from .benchmarks.images import IMAGE_DATASETS, NUM_CLASSES
 _KEY_FIELDS = ("space", "proxy", "dataset", "batch_size", "seed")
 
 
 def num_classes_of(dataset: str) -> int:
     """Classes of the network's output layer for ``dataset`` (images exist for these only)."""
-    if dataset not in NUM_CLASSES:
-        raise ValueError(f"expected a dataset with images, one of {', '.join(NUM_CLASSES)}, but got {dataset!r}")
+    if dataset not in IMAGE_DATASETS:
+        raise InputError(f"expected a dataset with images, one of {', '.join(IMAGE_DATASETS)}, but got {dataset!r}")
     return NUM_CLASSES[dataset]
 
 
@@ -69,7 +71,7 @@ class ScoreCache:
     def __init__(self, path: Union[str, os.PathLike], **key: Any) -> None:
         missing = [k for k in _KEY_FIELDS if k not in key]
         if missing or len(key) != len(_KEY_FIELDS):
-            raise ValueError(f"a score cache is keyed by {', '.join(_KEY_FIELDS)}, but got {sorted(key)}")
+            raise InputError(f"a score cache is keyed by {', '.join(_KEY_FIELDS)}, but got {sorted(key)}")
         self.path = Path(path)
         self.key = {k: key[k] for k in _KEY_FIELDS}
         self._entries: dict[str, tuple[float, float]] = {}
@@ -226,14 +228,14 @@ def score_archs(space, archs: Sequence[Hashable], proxy: str = "gradsign", datas
     space_ref = space if isinstance(space, str) else space_obj
     proxies.get(proxy)  # unknown proxy: ValueError before any work
     if not isinstance(proxy, str):
-        raise ValueError(f"expected a proxy name, but got {type(proxy).__name__}")
+        raise InputError(f"expected a proxy name, but got {type(proxy).__name__}")
     num_classes_of(dataset)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"expected a positive integer batch size, but got {batch_size!r}")
+        raise InputError(f"expected a positive integer batch size, but got {batch_size!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
-        raise ValueError(f"expected a positive number of workers, but got {workers!r}")
+        raise InputError(f"expected a positive number of workers, but got {workers!r}")
     if str(device).split(":")[0] not in ("cpu", "cuda"):
-        raise ValueError(f"expected device 'cpu' or 'cuda', but got {device!r}")
+        raise InputError(f"expected device 'cpu' or 'cuda', but got {device!r}")
     archs = list(archs)
     strings = []
     for a in archs:
@@ -347,11 +349,20 @@ def _run_ray(ctx: tuple, todo: dict, record, address: str, workers: Optional[int
     try:
         import ray
     except ImportError:
-        raise ValueError("scoring with --address needs Ray, but it is not installed; pip install 'ray[tune]'") from None
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    if not ray.is_initialized():
-        ray.init(address=None if address == "local" else address, include_dashboard=False,
-                 log_to_driver=False, **({"num_cpus": workers} if address == "local" and workers else {}))
+        raise InputError("scoring with --address needs Ray, but it is not installed; pip install 'ray[tune]'") from None
+    from .execution.ray_env import init_ray
+
+    started = init_ray(workers if address == "local" else None, address)
+    try:
+        _ray_chunks(ctx, todo, record)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _ray_chunks(ctx: tuple, todo: dict, record) -> None:
+    import ray
+
     n_cpus = int(ray.cluster_resources().get("CPU", 1))
     items = list(todo.items())
     per = max(1, min(16, len(items) // (4 * max(1, n_cpus))))  # a few archs per task: the batch loads once per task

@@ -12,6 +12,8 @@ workers score identical weights.
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import json
 import os
 import queue
@@ -21,7 +23,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-DATASET_CLASSES = {"cifar10": 10, "cifar100": 100}
+from .benchmarks.images import IMAGE_DATASETS, NUM_CLASSES
 
 
 def _worker(kind: str, device_index: int, tasks, results, datasets: Sequence[str], batch_size: int,
@@ -45,7 +47,7 @@ def _worker(kind: str, device_index: int, tasks, results, datasets: Sequence[str
             arch = space.from_index(index)
             for d in datasets:
                 torch.manual_seed(seed)
-                net = space.build(arch, num_classes=DATASET_CLASSES[d]).to(device)
+                net = space.build(arch, num_classes=NUM_CLASSES[d]).to(device)
                 x, y = batches[d]
                 t0 = time.perf_counter()
                 s = gradsign(net, x, y, chunk_size=chunk_size)
@@ -65,17 +67,17 @@ def score_space(indices: Iterable[int], datasets: Sequence[str] = ("cifar10", "c
 
     indices = [int(i) for i in indices]
     for d in datasets:
-        if d not in DATASET_CLASSES:
-            raise ValueError(f"dataset must be one of {', '.join(DATASET_CLASSES)}, but got {d!r}")
+        if d not in IMAGE_DATASETS:
+            raise InputError(f"expected datasets among {', '.join(IMAGE_DATASETS)}, but got {d!r}")
     n_gpu = 0
     if gpu_procs:
         import torch
 
         n_gpu = torch.cuda.device_count()
         if n_gpu == 0:
-            raise ValueError(f"--gpu-procs {gpu_procs} asks for GPU workers, but no CUDA device is visible")
+            raise InputError(f"--gpu-procs {gpu_procs} asks for GPU workers, but no CUDA device is visible")
     if gpu_procs * n_gpu + cpu_procs < 1:
-        raise ValueError("at least one worker is needed, but got 0 GPU and 0 CPU processes")
+        raise InputError("at least one worker is needed, but got 0 GPU and 0 CPU processes")
     ctx = mp.get_context("spawn")
     tasks, results = ctx.Queue(), ctx.Queue()
     chunks = [indices[i:i + chunk] for i in range(0, len(indices), chunk)]
@@ -136,7 +138,7 @@ def write_table(path, result: dict, datasets: Sequence[str], batch_size: int, se
     path = Path(path)
     n = 15625
     if len(result["indices"]) != n or not np.array_equal(np.sort(result["indices"]), np.arange(n)):
-        raise ValueError(f"a score table needs all {n} NB201 architectures, but got {len(result['indices'])}")
+        raise InputError(f"a score table needs all {n} NB201 architectures, but got {len(result['indices'])}")
     order = np.argsort(result["indices"])
     arrays = {}
     for d in datasets:
@@ -147,7 +149,8 @@ def write_table(path, result: dict, datasets: Sequence[str], batch_size: int, se
             "index": "NB201 official index", "wall_s": round(result["wall_s"], 1), **(extra_meta or {})}
     arrays["meta"] = np.asarray(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    from ._io import atomic_path
+
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
     return path

@@ -8,6 +8,8 @@ a user's own space object too.
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 from importlib import import_module
 from typing import Callable, Union
 
@@ -28,9 +30,9 @@ ENTRY_POINT_GROUP = "gradsign_nas.search_spaces"
 def register(name: str, factory: Callable[[], SearchSpace], *, overwrite: bool = False) -> None:
     """Register a space factory (a class or a function returning a ``SearchSpace``) under ``name``."""
     if not isinstance(name, str) or not name:
-        raise ValueError(f"a search-space name must be a non-empty string, but got {name!r}")
+        raise InputError(f"a search-space name must be a non-empty string, but got {name!r}")
     if not overwrite and (name in _REGISTRY or name in _BUILTIN):
-        raise ValueError(f"a search space named {name!r} is already registered; pass overwrite=True to replace it")
+        raise InputError(f"a search space named {name!r} is already registered; pass overwrite=True to replace it")
     _REGISTRY[name] = factory
 
 
@@ -49,7 +51,7 @@ def get(space: Union[str, SearchSpace], **kwargs) -> SearchSpace:
     """The search space called ``space`` (or ``space`` itself if it already is one)."""
     if isinstance(space, SearchSpace):
         if kwargs:
-            raise ValueError("options can only be given with a space name, not with a space object")
+            raise InputError("options can only be given with a space name, not with a space object")
         return space
     if space in _REGISTRY:
         obj = _REGISTRY[space](**kwargs)
@@ -59,8 +61,8 @@ def get(space: Union[str, SearchSpace], **kwargs) -> SearchSpace:
     else:
         eps = _entry_points()
         if space not in eps:
-            raise ValueError(f"unknown search space {space!r}; expected one of {', '.join(available())}")
+            raise InputError(f"unknown search space {space!r}; expected one of {', '.join(available())}")
         obj = eps[space].load()(**kwargs)
     if not isinstance(obj, SearchSpace):
-        raise ValueError(f"search space {space!r} did not produce a SearchSpace but a {type(obj).__name__}")
+        raise InputError(f"search space {space!r} did not produce a SearchSpace but a {type(obj).__name__}")
     return obj

@@ -10,6 +10,8 @@ In a reduction cell the ops that read the two cell inputs have stride 2.
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import torch
 from torch import nn
 
@@ -50,7 +52,7 @@ class FactorizedReduce(nn.Module):
     def __init__(self, c_in: int, c_out: int, affine: bool = True) -> None:
         super().__init__()
         if c_out % 2:
-            raise ValueError(f"FactorizedReduce needs an even number of output channels, but got {c_out}")
+            raise InputError(f"FactorizedReduce needs an even number of output channels, but got {c_out}")
         self.relu = nn.ReLU(inplace=False)
         self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
         self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
@@ -76,7 +78,7 @@ def make_op(name: str, c: int, stride: int, affine: bool = True) -> nn.Module:
         return DilConv(c, 3, stride, 2, 2, affine)
     if name == "dil_conv_5x5":
         return DilConv(c, 5, stride, 4, 2, affine)
-    raise ValueError(f"unknown DARTS op {name!r}")
+    raise InputError(f"unknown DARTS op {name!r}")
 
 
 class Cell(nn.Module):
@@ -149,7 +151,7 @@ class NetworkCIFAR(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4:
-            raise ValueError(f"expected images as a 4-d tensor [N, C, H, W], but got shape {tuple(x.shape)}")
+            raise InputError(f"expected images as a 4-d tensor [N, C, H, W], but got shape {tuple(x.shape)}")
         s0 = s1 = self.stem(x)
         self.auxiliary_logits = None
         for i, cell in enumerate(self.cells):

@@ -11,6 +11,8 @@ first and ``none`` outputs zeros of the new width.
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import torch
 from torch import nn
 
@@ -50,7 +52,7 @@ def make_edge(name: str, c_in: int, c_out: int) -> nn.Module:
     if name == "avg_pool_3x3":
         pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
         return pool if same else nn.Sequential(ReLUConvBN(c_in, c_out, 1, 1, 0), pool)
-    raise ValueError(f"unknown NB201 op {name!r}")
+    raise InputError(f"unknown NB201 op {name!r}")
 
 
 class SizedCell(InferCell):
@@ -73,7 +75,7 @@ class SizeNetwork(TinyNetwork):
     def __init__(self, channels: tuple, ops: tuple, num_classes: int = 10, in_channels: int = 3) -> None:
         nn.Module.__init__(self)
         if len(channels) % 3 != 2:
-            raise ValueError(f"expected 3N+2 layer widths, but got {len(channels)}: {channels!r}")
+            raise InputError(f"expected 3N+2 layer widths, but got {len(channels)}: {channels!r}")
         n = len(channels) // 3
         reductions = [False] * n + [True] + [False] * n + [True] + [False] * n
         self.stem = nn.Sequential(nn.Conv2d(in_channels, channels[0], 3, padding=1, bias=False),

@@ -14,6 +14,8 @@ directly, its projection is added to the concatenation.
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import torch
 from torch import nn
 
@@ -38,7 +40,7 @@ def make_op(name: str, c: int) -> nn.Module:
         return ConvBNReLU(c, c, 1)
     if name == "maxpool3x3":
         return nn.MaxPool2d(3, stride=1, padding=1)
-    raise ValueError(f"unknown NB101 op {name!r}")
+    raise InputError(f"unknown NB101 op {name!r}")
 
 
 def vertex_channels(c_in: int, c_out: int, matrix: tuple) -> list[int]:
@@ -58,7 +60,7 @@ def vertex_channels(c_in: int, c_out: int, matrix: tuple) -> list[int]:
                 if matrix[v][dst]:
                     ch[v] = max(ch[v], ch[dst])
     if any(c <= 0 for c in ch):
-        raise ValueError(f"cell {matrix!r} leaves a vertex without channels; it must be pruned first")
+        raise InputError(f"cell {matrix!r} leaves a vertex without channels; it must be pruned first")
     return ch
 
 
@@ -116,5 +118,5 @@ class NB101Network(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4:
-            raise ValueError(f"expected images as a 4-d tensor [N, C, H, W], but got shape {tuple(x.shape)}")
+            raise InputError(f"expected images as a 4-d tensor [N, C, H, W], but got shape {tuple(x.shape)}")
         return self.classifier(self.global_pooling(self.cells(self.stem(x))).flatten(1))

@@ -3,6 +3,8 @@ and checked by parameter count against the benchmark's own numbers."""
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import torch
 from torch import nn
 
@@ -34,7 +36,7 @@ def make_op(name: str, C: int) -> nn.Module:
         return ReLUConvBN(C, C, 3, 1, 1)
     if name == "avg_pool_3x3":
         return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-    raise ValueError(f"unknown NB201 op {name!r}")
+    raise InputError(f"unknown NB201 op {name!r}")
 
 
 class InferCell(nn.Module):
@@ -90,6 +92,6 @@ class TinyNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4:
-            raise ValueError(f"expected images as a 4-d tensor [N, C, H, W], but got shape {tuple(x.shape)}")
+            raise InputError(f"expected images as a 4-d tensor [N, C, H, W], but got shape {tuple(x.shape)}")
         out = self.lastact(self.cells(self.stem(x)))
         return self.classifier(self.global_pooling(out).flatten(1))

@@ -13,6 +13,8 @@ different choice), which is exactly NAS-Bench-201's one-edge mutation.
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Hashable, Mapping, Sequence
@@ -29,9 +31,9 @@ class Decision:
 
     def __post_init__(self) -> None:
         if len(self.choices) < 1:
-            raise ValueError(f"decision {self.name!r} needs at least one choice, but got none")
+            raise InputError(f"decision {self.name!r} needs at least one choice, but got none")
         if len(set(self.choices)) != len(self.choices):
-            raise ValueError(f"decision {self.name!r} has repeated choices: {self.choices!r}")
+            raise InputError(f"decision {self.name!r} has repeated choices: {self.choices!r}")
 
 
 class SearchSpace(ABC):
@@ -76,7 +78,7 @@ class SearchSpace(ABC):
         """Raise ``ValueError`` unless ``arch`` belongs to this space."""
         arch_type = getattr(self, "arch_type", None)
         if arch_type is not None and not isinstance(arch, arch_type):
-            raise ValueError(
+            raise InputError(
                 f"expected an architecture of the {self.name} space ({arch_type.__name__}), "
                 f"but got {type(arch).__name__}: {arch!r}"
             )
@@ -91,7 +93,7 @@ class SearchSpace(ABC):
         config = self.encode(arch)
         mutable = [d for d in self.decisions if len(d.choices) > 1]
         if not mutable:
-            raise ValueError(f"the {self.name} space has no decision with two or more choices to mutate")
+            raise InputError(f"the {self.name} space has no decision with two or more choices to mutate")
         d = mutable[int(rng.integers(len(mutable)))]
         others = [c for c in d.choices if c != config[d.name]]
         config[d.name] = others[int(rng.integers(len(others)))]

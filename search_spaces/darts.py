@@ -25,6 +25,8 @@ with one, weight 0.4; pass ``auxiliary=True`` to include it), no drop-path at sc
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Mapping, Sequence
@@ -47,25 +49,25 @@ def _input_pairs(node: int) -> tuple[str, ...]:
 def _check_cell(pairs: Any, which: str) -> tuple:
     """Validate and canonicalise one cell's 8 (input, op) pairs."""
     if not isinstance(pairs, (tuple, list)) or len(pairs) != 8:
-        raise ValueError(f"a DARTS {which} cell is 8 (input node, op) pairs, but got {pairs!r}")
+        raise InputError(f"a DARTS {which} cell is 8 (input node, op) pairs, but got {pairs!r}")
     out = []
     for k, node in enumerate(NODES):
         two = []
         for pair in pairs[2 * k: 2 * k + 2]:
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise ValueError(f"expected an (input node, op) pair in the DARTS {which} cell, but got {pair!r}")
+                raise InputError(f"expected an (input node, op) pair in the DARTS {which} cell, but got {pair!r}")
             i, op = pair
             if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < node:
-                raise ValueError(f"node {node} of the DARTS {which} cell takes inputs 0..{node - 1}, but got {i!r}")
+                raise InputError(f"node {node} of the DARTS {which} cell takes inputs 0..{node - 1}, but got {i!r}")
             if isinstance(op, (int, np.integer)) and not isinstance(op, bool):
                 if not 0 <= int(op) < len(OPS):
-                    raise ValueError(f"a DARTS op code is 0..{len(OPS) - 1}, but got {op!r}")
+                    raise InputError(f"a DARTS op code is 0..{len(OPS) - 1}, but got {op!r}")
                 op = OPS[int(op)]
             if op not in OPS:
-                raise ValueError(f"unknown DARTS op {op!r}; expected one of {', '.join(OPS)}")
+                raise InputError(f"unknown DARTS op {op!r}; expected one of {', '.join(OPS)}")
             two.append((int(i), str(op)))
         if two[0][0] == two[1][0]:
-            raise ValueError(f"node {node} of the DARTS {which} cell needs two different inputs, but both are {two[0][0]}")
+            raise InputError(f"node {node} of the DARTS {which} cell needs two different inputs, but both are {two[0][0]}")
         out.extend(sorted(two))
     return tuple(out)
 
@@ -108,28 +110,28 @@ class DartsArch:
 def parse_genotype_string(text: str) -> DartsArch:
     """Parse ``normal:|op~i|op~j|+...;reduce:|...`` (see the module docstring)."""
     if not isinstance(text, str):
-        raise ValueError(f"expected a DARTS genotype string, but got {type(text).__name__}")
+        raise InputError(f"expected a DARTS genotype string, but got {type(text).__name__}")
     parts = text.strip().split(";")
     example = "'normal:|sep_conv_3x3~0|skip_connect~1|+|...|+|...|+|...|;reduce:|...|'"
     if len(parts) != 2 or not parts[0].startswith("normal:") or not parts[1].startswith("reduce:"):
-        raise ValueError(f"expected a DARTS genotype string like {example}, but got {text!r}")
+        raise InputError(f"expected a DARTS genotype string like {example}, but got {text!r}")
     cells = []
     for part in parts:
         body = part.split(":", 1)[1]
         nodes = body.split("+")
         if len(nodes) != 4:
-            raise ValueError(f"a DARTS cell string has 4 nodes separated by '+', but got {len(nodes)} in {text!r}")
+            raise InputError(f"a DARTS cell string has 4 nodes separated by '+', but got {len(nodes)} in {text!r}")
         pairs = []
         for node in nodes:
             if not (node.startswith("|") and node.endswith("|")):
-                raise ValueError(f"each node of a DARTS cell string is wrapped in '|', but got {node!r}")
+                raise InputError(f"each node of a DARTS cell string is wrapped in '|', but got {node!r}")
             edges = node[1:-1].split("|")
             if len(edges) != 2:
-                raise ValueError(f"each DARTS node has 2 inputs, but got {node!r}")
+                raise InputError(f"each DARTS node has 2 inputs, but got {node!r}")
             for edge in edges:
                 op, sep, src = edge.rpartition("~")
                 if not sep or not src.isdigit():
-                    raise ValueError(f"a DARTS edge reads 'op~input', but got {edge!r} in {text!r}")
+                    raise InputError(f"a DARTS edge reads 'op~input', but got {edge!r} in {text!r}")
                 pairs.append((int(src), op))
         cells.append(pairs)
     return DartsArch(tuple(cells[0]), tuple(cells[1]))
@@ -153,7 +155,7 @@ class DartsSpace(SearchSpace):
 
     def __init__(self, C: int = 32, layers: int = 8, auxiliary: bool = False) -> None:
         if C < 2 or C % 2 or layers < 3:
-            raise ValueError(f"DARTS needs an even C >= 2 and layers >= 3, but got C={C}, layers={layers}")
+            raise InputError(f"DARTS needs an even C >= 2 and layers >= 3, but got C={C}, layers={layers}")
         self.C, self.layers, self.auxiliary = int(C), int(layers), bool(auxiliary)
         decisions = []
         for cell in CELLS:
@@ -172,7 +174,7 @@ class DartsSpace(SearchSpace):
         if set(config) != set(self._names):
             missing = sorted(set(self._names) - set(config))
             extra = sorted(set(config) - set(self._names))
-            raise ValueError(f"a DARTS config needs exactly the {len(self._names)} decision keys, "
+            raise InputError(f"a DARTS config needs exactly the {len(self._names)} decision keys, "
                              f"but got missing={missing} extra={extra}")
         cells = []
         for cell in CELLS:
@@ -180,7 +182,7 @@ class DartsSpace(SearchSpace):
             for node in NODES:
                 choice = str(config[f"{cell}_inputs_{node}"])
                 if choice not in _input_pairs(node):
-                    raise ValueError(f"{cell}_inputs_{node} must be one of {_input_pairs(node)}, but got {choice!r}")
+                    raise InputError(f"{cell}_inputs_{node} must be one of {_input_pairs(node)}, but got {choice!r}")
                 i, j = (int(v) for v in choice.split("_"))
                 pairs += [(i, str(config[f"{cell}_op_{node}_a"])), (j, str(config[f"{cell}_op_{node}_b"]))]
             cells.append(tuple(pairs))
@@ -213,9 +215,9 @@ class DartsSpace(SearchSpace):
         auxiliary = kwargs.pop("auxiliary", self.auxiliary)
         op_affine = kwargs.pop("op_affine", True)
         if kwargs:
-            raise ValueError(f"unknown build options for darts: {sorted(kwargs)}")
+            raise InputError(f"unknown build options for darts: {sorted(kwargs)}")
         if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, but got {num_classes!r}")
+            raise InputError(f"num_classes must be a positive integer, but got {num_classes!r}")
         return NetworkCIFAR(arch.normal, arch.reduce, C=int(C), layers=int(layers),
                             num_classes=int(num_classes), auxiliary=bool(auxiliary),
                             op_affine=bool(op_affine))

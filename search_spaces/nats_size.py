@@ -14,6 +14,8 @@ network with ``N=1`` (same parameter count, same outputs from the same weights).
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -35,10 +37,10 @@ class NATSSizeArch:
 
     def __post_init__(self) -> None:
         if not isinstance(self.channels, tuple) or len(self.channels) != NUM_LAYERS:
-            raise ValueError(f"a NATS size architecture has {NUM_LAYERS} layer widths, but got {self.channels!r}")
+            raise InputError(f"a NATS size architecture has {NUM_LAYERS} layer widths, but got {self.channels!r}")
         for c in self.channels:
             if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or int(c) not in CHANNELS:
-                raise ValueError(f"a layer width is one of {CHANNELS}, but got {c!r}")
+                raise InputError(f"a layer width is one of {CHANNELS}, but got {c!r}")
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
 
     def __str__(self) -> str:
@@ -77,22 +79,22 @@ class NATSSizeSpace(SearchSpace):
 
     def decode(self, config: Mapping[str, Any]) -> NATSSizeArch:
         if set(config) != set(LAYER_NAMES):
-            raise ValueError(f"a NATS size config needs exactly the keys {LAYER_NAMES}, but got {sorted(config)}")
+            raise InputError(f"a NATS size config needs exactly the keys {LAYER_NAMES}, but got {sorted(config)}")
         values = []
         for n in LAYER_NAMES:
             v = config[n]
             try:
                 values.append(int(v))  # Ray / ConfigSpace may hand back strings or numpy scalars
             except (TypeError, ValueError):
-                raise ValueError(f"{n} must be one of {CHANNELS}, but got {v!r}") from None
+                raise InputError(f"{n} must be one of {CHANNELS}, but got {v!r}") from None
         return NATSSizeArch(tuple(values))
 
     def parse(self, text: str) -> NATSSizeArch:
         if not isinstance(text, str):
-            raise ValueError(f"expected a NATS size arch string like '8:16:24:32:64', but got {type(text).__name__}")
+            raise InputError(f"expected a NATS size arch string like '8:16:24:32:64', but got {type(text).__name__}")
         parts = text.strip().split(":")
         if len(parts) != NUM_LAYERS or not all(p.strip().isdigit() for p in parts):
-            raise ValueError(f"expected a NATS size arch string like '8:16:24:32:64', but got {text!r}")
+            raise InputError(f"expected a NATS size arch string like '8:16:24:32:64', but got {text!r}")
         return NATSSizeArch(tuple(int(p) for p in parts))
 
     def contains(self, arch: Any) -> bool:
@@ -108,9 +110,9 @@ class NATSSizeSpace(SearchSpace):
 
         in_channels = kwargs.pop("in_channels", 3)
         if kwargs:
-            raise ValueError(f"unknown build options for nats_size: {sorted(kwargs)}; expected in_channels")
+            raise InputError(f"unknown build options for nats_size: {sorted(kwargs)}; expected in_channels")
         if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, but got {num_classes!r}")
+            raise InputError(f"num_classes must be a positive integer, but got {num_classes!r}")
         if isinstance(in_channels, bool) or not isinstance(in_channels, (int, np.integer)) or in_channels < 1:
-            raise ValueError(f"in_channels must be a positive integer, but got {in_channels!r}")
+            raise InputError(f"in_channels must be a positive integer, but got {in_channels!r}")
         return SizeNetwork(arch.channels, self.cell.ops, num_classes=int(num_classes), in_channels=int(in_channels))

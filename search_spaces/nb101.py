@@ -30,6 +30,8 @@ single change can alter).
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -75,22 +77,22 @@ class NB101Arch:
         try:
             m = np.array(self.matrix, dtype=np.int64)
         except (TypeError, ValueError):
-            raise ValueError(f"an NB101 matrix is 7 rows of 7 zeros and ones, but got {self.matrix!r}") from None
+            raise InputError(f"an NB101 matrix is 7 rows of 7 zeros and ones, but got {self.matrix!r}") from None
         if m.shape != (NUM_VERTICES, NUM_VERTICES) or not np.isin(m, (0, 1)).all():
-            raise ValueError(f"an NB101 matrix is 7 rows of 7 zeros and ones, but got {self.matrix!r}")
+            raise InputError(f"an NB101 matrix is 7 rows of 7 zeros and ones, but got {self.matrix!r}")
         if np.tril(m).any():
-            raise ValueError(f"an NB101 matrix must be strictly upper-triangular (edges go forward), but got {self.matrix!r}")
+            raise InputError(f"an NB101 matrix must be strictly upper-triangular (edges go forward), but got {self.matrix!r}")
         ops = tuple(self.ops) if isinstance(self.ops, (tuple, list)) else self.ops
         if not isinstance(ops, tuple) or len(ops) != NUM_VERTICES - 2 or any(op not in OPS for op in ops):
-            raise ValueError(f"an NB101 cell has 5 interior ops from {', '.join(OPS)}, but got {self.ops!r}")
+            raise InputError(f"an NB101 cell has 5 interior ops from {', '.join(OPS)}, but got {self.ops!r}")
         live = _live_vertices(m)
         if 0 not in live or NUM_VERTICES - 1 not in live:
-            raise ValueError(f"an NB101 cell needs a path from input to output, but {_rows(m)} has none")
+            raise InputError(f"an NB101 cell needs a path from input to output, but {_rows(m)} has none")
         dead = [v for v in range(NUM_VERTICES) if v not in live]
         m[dead, :] = 0
         m[:, dead] = 0
         if m.sum() > MAX_EDGES:
-            raise ValueError(f"an NB101 cell has at most {MAX_EDGES} edges after pruning, but {_rows(m)} has {int(m.sum())}")
+            raise InputError(f"an NB101 cell has at most {MAX_EDGES} edges after pruning, but {_rows(m)} has {int(m.sum())}")
         ops = tuple(OPS[0] if v in dead else ops[v - 1] for v in range(1, NUM_VERTICES - 1))
         object.__setattr__(self, "matrix", tuple(tuple(int(b) for b in row) for row in m))
         object.__setattr__(self, "ops", ops)
@@ -123,17 +125,17 @@ def _rows(m: np.ndarray) -> str:
 def parse_cell_string(text: str) -> NB101Arch:
     """Parse ``rows|ops`` (see the module docstring); raises ``ValueError`` naming what is wrong."""
     if not isinstance(text, str):
-        raise ValueError(f"expected an NB101 cell string, but got {type(text).__name__}")
+        raise InputError(f"expected an NB101 cell string, but got {type(text).__name__}")
     example = "'0111100/0010000/0001000/0000100/0000010/0000001/0000000|conv3x3-bn-relu,...'"
     rows, sep, ops = text.strip().partition("|")
     row_list = rows.split("/")
     if not sep or len(row_list) != NUM_VERTICES or any(len(r) != NUM_VERTICES or set(r) - {"0", "1"} for r in row_list):
-        raise ValueError(f"expected an NB101 cell string of 7 rows of 7 bits and 5 ops like {example}, but got {text!r}")
+        raise InputError(f"expected an NB101 cell string of 7 rows of 7 bits and 5 ops like {example}, but got {text!r}")
     matrix = tuple(tuple(int(b) for b in r) for r in row_list)
     op_list = tuple(o.strip() for o in ops.split(","))
     for op in op_list:
         if op not in OPS:
-            raise ValueError(f"unknown NB101 op {op!r} in {text!r}; expected one of {', '.join(OPS)}")
+            raise InputError(f"unknown NB101 op {op!r} in {text!r}; expected one of {', '.join(OPS)}")
     return NB101Arch(matrix, op_list)
 
 
@@ -155,7 +157,7 @@ class NB101Space(SearchSpace):
 
     def __init__(self, stem_channels: int = 128, stacks: int = 3, cells_per_stack: int = 3) -> None:
         if stem_channels < 1 or stacks < 1 or cells_per_stack < 1:
-            raise ValueError(f"NB101 needs positive sizes, but got stem_channels={stem_channels}, "
+            raise InputError(f"NB101 needs positive sizes, but got stem_channels={stem_channels}, "
                              f"stacks={stacks}, cells_per_stack={cells_per_stack}")
         self.stem_channels, self.stacks, self.cells_per_stack = int(stem_channels), int(stacks), int(cells_per_stack)
         self._decisions = tuple([Decision(n, (0, 1)) for n in EDGE_NAMES] + [Decision(n, OPS) for n in OP_NAMES])
@@ -167,12 +169,12 @@ class NB101Space(SearchSpace):
     def decode(self, config: Mapping[str, Any]) -> NB101Arch:
         names = set(EDGE_NAMES) | set(OP_NAMES)
         if set(config) != names:
-            raise ValueError(f"an NB101 config needs exactly the keys edge_i_j and op_1..op_5, but got {sorted(config)}")
+            raise InputError(f"an NB101 config needs exactly the keys edge_i_j and op_1..op_5, but got {sorted(config)}")
         m = np.zeros((NUM_VERTICES, NUM_VERTICES), dtype=np.int64)
         for name, (i, j) in zip(EDGE_NAMES, EDGES):
             bit = config[name]
             if bit not in (0, 1) or isinstance(bit, float):
-                raise ValueError(f"{name} must be 0 or 1, but got {bit!r}")
+                raise InputError(f"{name} must be 0 or 1, but got {bit!r}")
             m[i, j] = int(bit)
         return NB101Arch(tuple(map(tuple, m)), tuple(str(config[n]) for n in OP_NAMES))
 
@@ -185,7 +187,7 @@ class NB101Space(SearchSpace):
         ops = list(ops)
         if len(ops) == NUM_VERTICES:
             if ops[0] != 0 or ops[-1] != 1 or any(o not in FILE_OP_CODES for o in ops[1:-1]):
-                raise ValueError(f"expected 7 NB101 op codes [0, 2..4 x5, 1], but got {ops!r}")
+                raise InputError(f"expected 7 NB101 op codes [0, 2..4 x5, 1], but got {ops!r}")
             ops = [FILE_OP_CODES[o] for o in ops[1:-1]]
         m = np.asarray(matrix)
         if m.size == NUM_VERTICES ** 2:
@@ -242,9 +244,9 @@ class NB101Space(SearchSpace):
         stacks = kwargs.pop("stacks", self.stacks)
         cells = kwargs.pop("cells_per_stack", self.cells_per_stack)
         if kwargs:
-            raise ValueError(f"unknown build options for nb101: {sorted(kwargs)}")
+            raise InputError(f"unknown build options for nb101: {sorted(kwargs)}")
         if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, but got {num_classes!r}")
+            raise InputError(f"num_classes must be a positive integer, but got {num_classes!r}")
         matrix, ops = arch.pruned()
         return NB101Network(matrix, ops, stem_channels=int(stem), stacks=int(stacks),
                             cells_per_stack=int(cells), num_classes=int(num_classes))

@@ -13,6 +13,8 @@ a linear classifier. Its parameter count equals the one NAS-Bench-201 reports.
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -37,10 +39,10 @@ class NB201Arch:
 
     def __post_init__(self) -> None:
         if not isinstance(self.ops, tuple) or len(self.ops) != len(EDGES):
-            raise ValueError(f"an NB201 cell has 6 edge ops, but got {self.ops!r}")
+            raise InputError(f"an NB201 cell has 6 edge ops, but got {self.ops!r}")
         for op in self.ops:
             if op not in OPS:
-                raise ValueError(f"unknown NB201 op {op!r}; expected one of {', '.join(OPS)}")
+                raise InputError(f"unknown NB201 op {op!r}; expected one of {', '.join(OPS)}")
         parts, k = [], 0
         for node in range(1, 4):
             parts.append("|" + "|".join(f"{self.ops[k + j]}~{j}" for j in range(node)) + "|")
@@ -73,27 +75,27 @@ class NB201Arch:
 def parse_arch_string(text: str) -> NB201Arch:
     """Parse the official NB201 arch string; raises ``ValueError`` naming what is wrong."""
     if not isinstance(text, str):
-        raise ValueError(f"expected an NB201 arch string, but got {type(text).__name__}")
+        raise InputError(f"expected an NB201 arch string, but got {type(text).__name__}")
     s = text.strip()
     nodes = s.split("+")
     if len(nodes) != 3:
-        raise ValueError(
+        raise InputError(
             f"expected an NB201 arch string of 3 nodes like '|nor_conv_3x3~0|+|none~0|skip_connect~1|+|...|', "
             f"but got {text!r}"
         )
     ops = []
     for node, part in enumerate(nodes, start=1):
         if not (part.startswith("|") and part.endswith("|")):
-            raise ValueError(f"node {node} of NB201 arch string {text!r} must be wrapped in '|', but got {part!r}")
+            raise InputError(f"node {node} of NB201 arch string {text!r} must be wrapped in '|', but got {part!r}")
         edges = part[1:-1].split("|")
         if len(edges) != node:
-            raise ValueError(f"node {node} of NB201 arch string {text!r} needs {node} inputs, but got {len(edges)}")
+            raise InputError(f"node {node} of NB201 arch string {text!r} needs {node} inputs, but got {len(edges)}")
         for j, edge in enumerate(edges):
             op, sep, src = edge.rpartition("~")
             if not sep or src != str(j):
-                raise ValueError(f"edge {edge!r} of NB201 arch string {text!r} should read 'op~{j}'")
+                raise InputError(f"edge {edge!r} of NB201 arch string {text!r} should read 'op~{j}'")
             if op not in OPS:
-                raise ValueError(f"unknown NB201 op {op!r} in {text!r}; expected one of {', '.join(OPS)}")
+                raise InputError(f"unknown NB201 op {op!r} in {text!r}; expected one of {', '.join(OPS)}")
             ops.append(op)
     return NB201Arch(tuple(ops))
 
@@ -125,7 +127,7 @@ class NB201Space(SearchSpace):
 
     def __init__(self, C: int = 16, N: int = 5, in_channels: int = 3) -> None:
         if C < 1 or N < 1 or in_channels < 1:
-            raise ValueError(f"NB201 needs C, N and in_channels >= 1, but got C={C}, N={N}, in_channels={in_channels}")
+            raise InputError(f"NB201 needs C, N and in_channels >= 1, but got C={C}, N={N}, in_channels={in_channels}")
         self.C, self.N, self.in_channels = int(C), int(N), int(in_channels)
         self._decisions = tuple(Decision(name, OPS) for name in EDGE_NAMES)
 
@@ -137,7 +139,7 @@ class NB201Space(SearchSpace):
         missing = [n for n in EDGE_NAMES if n not in config]
         extra = [n for n in config if n not in EDGE_NAMES]
         if missing or extra:
-            raise ValueError(f"an NB201 config needs exactly the keys {EDGE_NAMES}, but got {sorted(config)}")
+            raise InputError(f"an NB201 config needs exactly the keys {EDGE_NAMES}, but got {sorted(config)}")
         return NB201Arch(tuple(str(config[n]) for n in EDGE_NAMES))
 
     def parse(self, text: str) -> NB201Arch:
@@ -155,7 +157,7 @@ class NB201Space(SearchSpace):
     def from_index(self, index: int) -> NB201Arch:
         """The architecture with official NAS-Bench-201 index ``index`` (0..15624)."""
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < NUM_ARCHS:
-            raise ValueError(f"an NB201 index is an integer in 0..{NUM_ARCHS - 1}, but got {index!r}")
+            raise InputError(f"an NB201 index is an integer in 0..{NUM_ARCHS - 1}, but got {index!r}")
         return NB201Arch.from_code(int(_order()[0][int(index)]))
 
     def all(self) -> list[NB201Arch]:
@@ -174,11 +176,11 @@ class NB201Space(SearchSpace):
         N = int(kwargs.pop("N", self.N))
         in_channels = int(kwargs.pop("in_channels", self.in_channels))
         if kwargs:
-            raise ValueError(f"unknown build options for nb201: {sorted(kwargs)}; expected C, N, in_channels")
+            raise InputError(f"unknown build options for nb201: {sorted(kwargs)}; expected C, N, in_channels")
         if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, but got {num_classes!r}")
+            raise InputError(f"num_classes must be a positive integer, but got {num_classes!r}")
         if C < 1 or N < 1 or in_channels < 1:
-            raise ValueError(f"NB201 needs C, N and in_channels >= 1, but got C={C}, N={N}, in_channels={in_channels}")
+            raise InputError(f"NB201 needs C, N and in_channels >= 1, but got C={C}, N={N}, in_channels={in_channels}")
         return TinyNetwork(arch.ops, C=C, N=N, num_classes=int(num_classes), in_channels=in_channels)
 
     def is_connected(self, arch: NB201Arch) -> bool:

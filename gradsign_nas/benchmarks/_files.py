@@ -6,13 +6,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
+from .._io import atomic_path
 from ..errors import DataError
 
 ENV_DATA = "GRADSIGN_NAS_DATA"
@@ -123,24 +123,30 @@ def download(directory: Union[str, os.PathLike, None] = None, keys: Optional[Ite
         if target.is_file() and sha256(target) == f.sha256:
             done.append(target)
             continue
+        made = [p for p in reversed(target.parents) if not p.exists()]  # folders to remove again on failure
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
         try:
-            with os.fdopen(fd, "wb") as out:
+            with atomic_path(target) as tmp:
+                with open(tmp, "wb") as out:
+                    try:
+                        with urllib.request.urlopen(f.url, timeout=timeout) as resp:
+                            shutil.copyfileobj(resp, out)
+                    except (urllib.error.URLError, OSError, TimeoutError) as e:
+                        reason = getattr(e, "reason", e)
+                        raise DataError(f"could not download {f.path} from {f.url} ({reason}); check the network "
+                                        f"or copy the file into {d} by hand") from None
+                got = sha256(tmp)
+                if got != f.sha256:
+                    raise DataError(f"downloaded {f.path} has sha256 {got[:12]}..., expected {f.sha256[:12]}...; "
+                                    "the source may have changed")
+        except BaseException:
+            for p in reversed(made):  # leave no empty folder behind
                 try:
-                    with urllib.request.urlopen(f.url, timeout=timeout) as resp:
-                        shutil.copyfileobj(resp, out)
-                except (urllib.error.URLError, OSError, TimeoutError) as e:
-                    reason = getattr(e, "reason", e)
-                    raise DataError(f"could not download {f.path} from {f.url} ({reason}); check the network or copy the file into {d} by hand.") from None
-            got = sha256(Path(tmp))
-            if got != f.sha256:
-                raise DataError(f"downloaded {f.path} has sha256 {got[:12]}..., expected {f.sha256[:12]}...; the source may have changed.")
-            os.replace(tmp, target)
-            if progress:
-                print(f"fetched {f.path}")
-            done.append(target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+                    p.rmdir()
+                except OSError:
+                    pass
+            raise
+        if progress:
+            print(f"fetched {f.path}")
+        done.append(target)
     return done

@@ -8,6 +8,8 @@ float tensors and int64 labels.
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 from typing import NamedTuple
 
 import numpy as np
@@ -28,12 +30,12 @@ class Split(NamedTuple):
 def stratified_split(y: np.ndarray, valid_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, valid)``: ``valid_fraction`` of every class (at least one) goes to valid."""
     if not 0.0 < float(valid_fraction) < 1.0:
-        raise ValueError(f"valid_fraction must lie strictly between 0 and 1, but got {valid_fraction!r}")
+        raise InputError(f"valid_fraction must lie strictly between 0 and 1, but got {valid_fraction!r}")
     train, valid = [], []
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
         if len(idx) < 2:
-            raise ValueError(f"class {c} needs at least 2 samples to split, but has {len(idx)}")
+            raise InputError(f"class {c} needs at least 2 samples to split, but has {len(idx)}")
         k = min(len(idx) - 1, max(1, int(round(valid_fraction * len(idx)))))
         valid.append(idx[:k])
         train.append(idx[k:])

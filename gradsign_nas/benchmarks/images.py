@@ -7,6 +7,8 @@ a batch of 64 from CIFAR-10 holds 6 or 7 images of every class.
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import os
 from typing import Union
 
@@ -21,11 +23,12 @@ MEAN_STD = {
 }
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
 _FILE_KEY = {"cifar10": "cifar10_images", "cifar100": "cifar100_images"}
+IMAGE_DATASETS = tuple(_FILE_KEY)  # the data sets whose images are in the data directory
 
 
 def _read_npz(dataset: str, directory) -> tuple[np.ndarray, np.ndarray]:
     if dataset not in _FILE_KEY:
-        raise ValueError(f"images are available for {', '.join(_FILE_KEY)}, but got dataset {dataset!r}")
+        raise InputError(f"images are available for {', '.join(_FILE_KEY)}, but got dataset {dataset!r}")
     path = locate(_FILE_KEY[dataset], directory)
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -40,9 +43,9 @@ def _read_npz(dataset: str, directory) -> tuple[np.ndarray, np.ndarray]:
 def select_balanced(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of ``n`` samples, round-robin over the classes in seeded order (balanced where possible)."""
     if n < 1:
-        raise ValueError(f"batch size must be at least 1, but got {n}")
+        raise InputError(f"batch size must be at least 1, but got {n}")
     if n > len(y):
-        raise ValueError(f"batch size {n} exceeds the {len(y)} images available")
+        raise InputError(f"batch size {n} exceeds the {len(y)} images available")
     classes = rng.permutation(np.unique(y))
     pools = {c: list(rng.permutation(np.flatnonzero(y == c))) for c in classes}
     picked: list[int] = []

@@ -62,7 +62,7 @@ def _as_nchw_float(x: np.ndarray) -> np.ndarray:
     if x.ndim == 3:
         x = x[:, None]
     if x.ndim != 4:
-        raise ValueError(f"expected images as [N, C, H, W] or [N, H, W, C], but got shape {x.shape}")
+        raise InputError(f"expected images as [N, C, H, W] or [N, H, W, C], but got shape {x.shape}")
     if x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
         x = x.transpose(0, 3, 1, 2)
     scale = 255.0 if x.dtype == np.uint8 else 1.0
@@ -82,10 +82,10 @@ def _read_image_folder(root: Path, image_size: Optional[int]):
     try:
         from PIL import Image
     except ImportError:  # pragma: no cover - Pillow ships with matplotlib
-        raise ValueError(f"reading the image folder {root} needs Pillow (pip install pillow), but it is not installed") from None
+        raise InputError(f"reading the image folder {root} needs Pillow (pip install pillow), but it is not installed") from None
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     if not classes:
-        raise ValueError(f"expected an image folder {root}/<class>/<image>, but found no class folders")
+        raise InputError(f"expected an image folder {root}/<class>/<image>, but found no class folders")
     xs, ys, mode = [], [], None
     for label, name in enumerate(classes):
         for f in sorted((root / name).iterdir()):
@@ -99,10 +99,10 @@ def _read_image_folder(root: Path, image_size: Optional[int]):
             xs.append(np.asarray(img, dtype=np.uint8))
             ys.append(label)
     if not xs:
-        raise ValueError(f"expected images ({', '.join(IMAGE_SUFFIXES)}) under {root}/<class>/, but found none")
+        raise InputError(f"expected images ({', '.join(IMAGE_SUFFIXES)}) under {root}/<class>/, but found none")
     shapes = {a.shape for a in xs}
     if len(shapes) > 1:
-        raise ValueError(f"expected images of one size in {root}, but got sizes {sorted(shapes)[:3]}...; pass image_size")
+        raise InputError(f"expected images of one size in {root}, but got sizes {sorted(shapes)[:3]}...; pass image_size")
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
 
 
@@ -135,10 +135,10 @@ def load_data(data: Any = "digits", *, valid_fraction: float = 0.2, seed: int = 
         elif path.suffix == ".npz" and path.is_file():
             with np.load(path, allow_pickle=False) as z:
                 if "x" not in z or "y" not in z:
-                    raise ValueError(f"expected arrays x and y in {path}, but got {sorted(z.files)}")
+                    raise InputError(f"expected arrays x and y in {path}, but got {sorted(z.files)}")
                 x, y = z["x"], z["y"]
         else:
-            raise ValueError(f"expected data 'digits', 'cifar10', an image folder or an .npz file, but got {str(data)!r}")
+            raise InputError(f"expected data 'digits', 'cifar10', an image folder or an .npz file, but got {str(data)!r}")
         x, y = _limit(np.asarray(x), np.asarray(y).astype(np.int64), limit, seed)
         x = _as_nchw_float(x)
     elif isinstance(data, (tuple, list)) and len(data) in (2, 4):
@@ -149,13 +149,13 @@ def load_data(data: Any = "digits", *, valid_fraction: float = 0.2, seed: int = 
                            (_as_nchw_float(xt), yt.astype(np.int64), _as_nchw_float(xv), yv.astype(np.int64))))
         x, y = _as_nchw_float(arrays[0]), arrays[1].astype(np.int64)
         if len(x) != len(y):
-            raise ValueError(f"expected as many labels as images, but got {len(y)} labels for {len(x)} images")
+            raise InputError(f"expected as many labels as images, but got {len(y)} labels for {len(x)} images")
         xt, yt, xv, yv = _split_arrays(x, y, valid_fraction, seed)
         return Split(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (xt, yt, xv, yv)))
     else:
-        raise ValueError(f"expected data 'digits', 'cifar10', a path, or (x, y) tensors, but got {type(data).__name__}")
+        raise InputError(f"expected data 'digits', 'cifar10', a path, or (x, y) tensors, but got {type(data).__name__}")
     if len(x) != len(y):
-        raise ValueError(f"expected as many labels as images, but got {len(y)} labels for {len(x)} images")
+        raise InputError(f"expected as many labels as images, but got {len(y)} labels for {len(x)} images")
     xt, yt, xv, yv = _split_arrays(x, y, valid_fraction, seed)
     xt, xv = _standardise(xt, xv, mean, std)
     return Split(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (xt, yt, xv, yv)))
@@ -222,15 +222,15 @@ class LiveTrainingEvaluator(Evaluator):
         self.space = get_space(space)
         fids = tuple(int(f) for f in fidelities)
         if not fids or any(f < 1 for f in fids) or list(fids) != sorted(set(fids)):
-            raise ValueError(f"fidelities must be increasing positive epoch counts, but got {tuple(fidelities)!r}")
+            raise InputError(f"fidelities must be increasing positive epoch counts, but got {tuple(fidelities)!r}")
         self.fidelities = fids
         self.schedule_epochs = int(schedule_epochs or fids[-1])
         if self.schedule_epochs < fids[-1]:
-            raise ValueError(f"schedule_epochs must be at least the highest fidelity {fids[-1]}, but got {schedule_epochs}")
+            raise InputError(f"schedule_epochs must be at least the highest fidelity {fids[-1]}, but got {schedule_epochs}")
         if optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adam', but got {optimizer!r}")
+            raise InputError(f"optimizer must be 'sgd' or 'adam', but got {optimizer!r}")
         if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be positive, but got {batch_size}")
+            raise InputError(f"batch_size must be positive, but got {batch_size}")
         self.optimizer = optimizer
         self.lr = float(lr if lr is not None else (0.1 if optimizer == "sgd" else 1e-3))
         if not math.isfinite(self.lr) or self.lr <= 0:
@@ -238,7 +238,7 @@ class LiveTrainingEvaluator(Evaluator):
         self.momentum, self.weight_decay, self.batch_size = float(momentum), float(weight_decay), int(batch_size)
         self.device = resolve_device(device)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, but got {seed!r}")
+            raise InputError(f"seed must be a non-negative integer, but got {seed!r}")
         self.seed = int(seed)
         self.build_options = dict(build_options or {})
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -330,13 +330,13 @@ class LiveTrainingEvaluator(Evaluator):
 
         epochs = int(epochs)
         if not 1 <= epochs <= self.schedule_epochs:
-            raise ValueError(f"epochs must be in 1..{self.schedule_epochs}, but got {epochs}")
+            raise InputError(f"epochs must be in 1..{self.schedule_epochs}, but got {epochs}")
         model = self.build(arch).to(self.device)
         opt = self._optimizer(model)
         start, curve, seconds = 0, [], 0.0
         if state is not None:
             if state.get("arch") != str(arch):
-                raise ValueError(f"expected a checkpoint of {arch}, but got one of {state.get('arch')}")
+                raise InputError(f"expected a checkpoint of {arch}, but got one of {state.get('arch')}")
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             start, curve, seconds = int(state["epoch"]), list(state["curve"]), float(state["seconds"])

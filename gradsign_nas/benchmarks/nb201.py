@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import csv
 import hashlib
 import os
@@ -126,9 +128,10 @@ class NB201Benchmark:
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp.npz")
-                np.savez(tmp, **{k: (v.astype("U") if k == "arch" else v) for k, v in tables.items()})
-                os.replace(tmp, path)
+                from .._io import atomic_path
+
+                with atomic_path(path, suffix=".npz") as tmp:
+                    np.savez(tmp, **{k: (v.astype("U") if k == "arch" else v) for k, v in tables.items()})
             except OSError:
                 pass  # read-only cache dir: work from memory
         return tables
@@ -139,7 +142,7 @@ class NB201Benchmark:
     def column(self, metric: str) -> np.ndarray:
         """One metric for all architectures, in official index order."""
         if metric not in self._tables or metric == "arch":
-            raise ValueError(f"unknown NB201 metric {metric!r}; expected one of {', '.join(METRICS)}")
+            raise InputError(f"unknown NB201 metric {metric!r}; expected one of {', '.join(METRICS)}")
         return self._tables[metric]
 
     def index_of(self, arch) -> int:

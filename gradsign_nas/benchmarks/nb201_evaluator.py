@@ -20,6 +20,8 @@ Example:
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import os
 from typing import Any, Hashable, Union
 
@@ -89,7 +91,7 @@ class NB201TabularEvaluator(Evaluator):
         if fidelity is None:
             return FIDELITIES[-1]
         if fidelity not in self._reward:
-            raise ValueError(f"NB201 tabular fidelities are {FIDELITIES} epochs, but got {fidelity!r}")
+            raise InputError(f"NB201 tabular fidelities are {FIDELITIES} epochs, but got {fidelity!r}")
         return int(fidelity)
 
     def evaluate(self, arch: Hashable, fidelity: Any = 12) -> Result:

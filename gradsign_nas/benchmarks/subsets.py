@@ -7,6 +7,8 @@ read with ``ast.literal_eval``, which evaluates literals only and runs no code.
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import ast
 import json
 import os
@@ -49,7 +51,7 @@ def load_subset(space: str, directory: Union[str, os.PathLike, None] = None,
         (500, ['epe_nas', 'fisher', 'flops'])
     """
     if space not in _SOURCES:
-        raise ValueError(f"subsets exist for {', '.join(_SOURCES)}, but got space {space!r}")
+        raise InputError(f"subsets exist for {', '.join(_SOURCES)}, but got space {space!r}")
     from ..search_spaces import get
 
     key, top = _SOURCES[space]

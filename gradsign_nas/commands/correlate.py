@@ -6,6 +6,8 @@ instant."""
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import argparse
 import json
 import sys
@@ -44,18 +46,18 @@ def run(args: argparse.Namespace) -> int:
     check_space_dataset(args.space, args.dataset)
     proxies.get(args.proxy)
     if args.sample is not None and args.sample < 2:
-        raise ValueError(f"expected --sample of at least 2 architectures, but got {args.sample}")
+        raise InputError(f"expected --sample of at least 2 architectures, but got {args.sample}")
     if args.batch_size < 1:
-        raise ValueError(f"expected a positive --batch-size, but got {args.batch_size}")
+        raise InputError(f"expected a positive --batch-size, but got {args.batch_size}")
     if args.workers is not None and args.workers < 1:
-        raise ValueError(f"expected a positive number of --workers, but got {args.workers}")
+        raise InputError(f"expected a positive number of --workers, but got {args.workers}")
     out = Path(args.out) if args.out else Path("out") / "correlate" / f"{args.space}-{args.dataset}-{args.proxy}-s{args.seed}"
     if out.exists() and not out.is_dir():
-        raise ValueError(f"expected --out to be a directory, but {out} is a file")
+        raise InputError(f"expected --out to be a directory, but {out} is a file")
     targets = load_targets(args.space, args.dataset, args.data_dir)
     total = len(targets[0])
     if args.sample is not None and args.sample > total:
-        raise ValueError(f"expected --sample of at most the {total} architectures of {args.space}, but got {args.sample}")
+        raise InputError(f"expected --sample of at most the {total} architectures of {args.space}, but got {args.sample}")
 
     result = correlate_proxy(args.space, args.dataset, args.proxy, sample=total if args.all else args.sample,
                              seed=args.seed, batch_size=args.batch_size, directory=args.data_dir,

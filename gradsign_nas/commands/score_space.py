@@ -1,47 +1,75 @@
-"""Score every NB201 architecture (or the first --limit) with GradSign on fixed real CIFAR-10 and CIFAR-100
-batches, using GPU and CPU workers side by side, and write the score table assisted searches look up."""
+"""Score every NB201 architecture (or the first --limit) with GradSign on fixed real CIFAR-10 and
+CIFAR-100 batches, with GPU and CPU workers side by side, and write the score table that assisted
+searches look up (--out). Prints the throughput; with --json one JSON summary as the last line."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+
+from ._options import add_data_dir, positive_int, split_list
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--datasets", default="cifar10,cifar100")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--gpu-procs", type=int, default=0, help="scoring processes per visible GPU")
-    p.add_argument("--cpu-procs", type=int, default=None, help="single-threaded CPU scoring processes (default: all cores, minus GPU feeders)")
-    p.add_argument("--limit", type=int, default=None, help="score only the first N indices (for timing)")
-    p.add_argument("--chunk", type=int, default=8, help="architectures per work item")
-    p.add_argument("--out", default=None, help="npz table to write (only with all 15,625 architectures)")
-    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    p.add_argument("--datasets", default="cifar10,cifar100",
+                   help="image batches to score on, comma-separated: cifar10, cifar100 (default both)")
+    p.add_argument("--batch-size", type=int, default=64, help="images in the scoring batch (default 64)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the batch choice and torch.manual_seed before every build (default 0)")
+    add_data_dir(p, "the CIFAR images")
+    p.add_argument("--gpu-procs", type=int, default=0, help="scoring processes per visible GPU (default 0)")
+    p.add_argument("--cpu-procs", type=int, default=None,
+                   help="single-threaded CPU scoring processes (default: all cores minus the GPU feeders)")
+    p.add_argument("--limit", type=int, default=None, help="score only the first N indices, for timing (default all)")
+    p.add_argument("--chunk", type=int, default=8, help="architectures per work item (default 8)")
+    p.add_argument("--out", default=None, metavar="FILE.npz",
+                   help="the score table to write (only with all 15,625 architectures; default: none)")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line on stdout")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..benchmarks import load_batch
-    from ..space_scoring import score_space, write_table
+    from gradsign_nas.benchmarks import load_batch
+    from gradsign_nas.benchmarks.images import IMAGE_DATASETS
+    from gradsign_nas.errors import InputError
+    from gradsign_nas.space_scoring import score_space, write_table
 
-    datasets = [d for d in args.datasets.split(",") if d]
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be at least 1, but got {args.batch_size}")
+    from ._options import check_out_dir
+
+    datasets = split_list("--datasets", args.datasets, IMAGE_DATASETS)
+    positive_int("--batch-size", args.batch_size)
+    positive_int("--seed", args.seed, 0)
+    positive_int("--chunk", args.chunk)
+    positive_int("--gpu-procs", args.gpu_procs, 0)
+    if args.cpu_procs is not None:
+        positive_int("--cpu-procs", args.cpu_procs, 0)
     if args.limit is not None and not 1 <= args.limit <= 15625:
-        raise ValueError(f"--limit must be in 1..15625, but got {args.limit}")
+        raise InputError(f"expected --limit in 1..15625, but got {args.limit}")
     if args.out and args.limit is not None:
-        raise ValueError("--out writes a whole-space table, so it cannot be combined with --limit")
+        raise InputError("expected either --out (a whole-space table) or --limit, but got both")
+    if args.out:  # checked before hours of scoring, not after
+        out = os.path.abspath(args.out)
+        if os.path.isdir(out):
+            raise InputError(f"expected --out to be an .npz file, but {args.out} is a directory")
+        check_out_dir(os.path.dirname(out))
     for d in datasets:  # fail on missing data before any work starts
         load_batch(d, args.batch_size, args.seed, args.data_dir)
     cpu = args.cpu_procs if args.cpu_procs is not None else max(1, (os.cpu_count() or 1) - args.gpu_procs)
+    if cpu + args.gpu_procs < 1:
+        raise InputError("expected at least one scoring process, but got --gpu-procs 0 and --cpu-procs 0")
     n = args.limit or 15625
     res = score_space(range(n), datasets, args.batch_size, args.seed, args.data_dir, args.gpu_procs, cpu, args.chunk)
+    import numpy as np
+
     summary = {"n": n, "wall_s": round(res["wall_s"], 2), "archs_per_s": round(n / res["wall_s"], 2),
                "gpu_procs": args.gpu_procs, "cpu_procs": cpu, "by_worker": res["by_worker"],
-               "median_s": {d: float(f"{float(__import__('numpy').nanmedian(res['seconds'][d])):.4f}") for d in datasets}}
+               "median_s": {d: round(float(np.nanmedian(res["seconds"][d])), 4) for d in datasets}}
     if args.out:
         write_table(args.out, res, datasets, args.batch_size, args.seed, {"workers": f"{args.gpu_procs} per GPU + {cpu} CPU"})
         summary["table"] = args.out
-    print(json.dumps(summary))
+    print(f"scored {n} architectures x {len(datasets)} batches in {summary['wall_s']} s "
+          f"({summary['archs_per_s']} archs/s)" + (f"; wrote {args.out}" if args.out else ""))
+    if args.json:
+        from gradsign_nas._io import dumps
+
+        print(dumps(summary))
     return 0

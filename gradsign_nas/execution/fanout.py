@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional, Sequence
 
@@ -79,10 +81,10 @@ def run_seed(seed: int, run: int) -> int:
 def make_specs(algorithms: Sequence[str], variants: Sequence[str], runs: int, seed: int) -> list[RunSpec]:
     """Every (algorithm, variant, run) with its seed."""
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
-        raise ValueError(f"runs must be a positive integer, but got {runs!r}")
+        raise InputError(f"runs must be a positive integer, but got {runs!r}")
     for v in variants:
         if v not in VARIANTS:
-            raise ValueError(f"expected variants among {', '.join(VARIANTS)}, but got {v!r}")
+            raise InputError(f"expected variants among {', '.join(VARIANTS)}, but got {v!r}")
     seeds = [run_seed(seed, r) for r in range(runs)]
     return [RunSpec(a, v, r, seeds[r]) for a in algorithms for v in variants for r in range(runs)]
 
@@ -92,7 +94,7 @@ def build_algorithm(spec: RunSpec, ctx: Context):
     assistant = None
     if spec.variant == "assisted":
         if ctx.scorer is None:
-            raise ValueError("expected proxy scores for an assisted run, but got none (missing score table)")
+            raise InputError("expected proxy scores for an assisted run, but got none (missing score table)")
         from gradsign_nas.assist import Assistant
 
         assistant = Assistant(ctx.scorer, k=ctx.k)

@@ -7,6 +7,8 @@ here to compare against.
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 from typing import Callable
 
 from ._gradsign import gradsign, gradsign_reference
@@ -34,7 +36,7 @@ def register(name: str, fn: ProxyFn, *, overwrite: bool = False) -> None:
     """Add a proxy ``fn(model, inputs, targets) -> float`` under ``name``."""
     _load_baselines()
     if not overwrite and name in _REGISTRY:
-        raise ValueError(f"a proxy named {name!r} is already registered; pass overwrite=True to replace it")
+        raise InputError(f"a proxy named {name!r} is already registered; pass overwrite=True to replace it")
     _REGISTRY[name] = fn
 
 
@@ -47,5 +49,5 @@ def get(name: str) -> ProxyFn:
     """The proxy called ``name``."""
     _load_baselines()
     if name not in _REGISTRY:
-        raise ValueError(f"unknown proxy {name!r}; expected one of {', '.join(sorted(_REGISTRY))}")
+        raise InputError(f"unknown proxy {name!r}; expected one of {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]

@@ -21,6 +21,8 @@ of one, the sample and its negation). Any other score that comes out NaN is also
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import copy
 import math
 from typing import Callable
@@ -75,7 +77,7 @@ def _data_proxy(fn: Callable) -> Callable:
     def proxy(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
         x, y = check_batch(model, inputs, targets)
         if y is None:
-            raise ValueError(f"the {fn.__name__} proxy needs targets (class indices), but got None")
+            raise InputError(f"the {fn.__name__} proxy needs targets (class indices), but got None")
         net = _copy(model)
         if _is_degenerate(net, x):
             return DEGENERATE
@@ -160,7 +162,7 @@ def jacob_cov(net, x, y) -> float:
     ``-sum(log(v + 1e-5) + 1 / (v + 1e-5))``. Needs at least two samples. Eigenvalues are computed
     for the symmetric matrix (``eigvalsh``) and tiny negative round-off is clipped to 0."""
     if x.shape[0] < 2:
-        raise ValueError(f"jacob_cov needs a batch of at least 2 samples, but got {x.shape[0]}")
+        raise InputError(f"jacob_cov needs a batch of at least 2 samples, but got {x.shape[0]}")
     x = x.clone().requires_grad_(True)
     out = net(x)
     out.backward(torch.ones_like(out))
@@ -181,7 +183,7 @@ def naswot(net, x, y) -> float:
     ``-inf`` when ``K`` is singular. Raises ``ValueError`` if the model has no ``nn.ReLU`` modules."""
     relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
     if not relus:
-        raise ValueError("naswot needs a network with nn.ReLU modules, but found none")
+        raise InputError("naswot needs a network with nn.ReLU modules, but found none")
     n = x.shape[0]
     kernel = torch.zeros(n, n, dtype=torch.float64)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import contextlib
 from typing import Iterator
 
@@ -12,27 +14,27 @@ from torch import nn
 def check_batch(model: nn.Module, inputs, targets=None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Validate a minibatch and move it to the model's device and dtype."""
     if not isinstance(inputs, torch.Tensor):
-        raise ValueError(f"inputs must be a torch.Tensor of images [B, C, H, W], but got {type(inputs).__name__}")
+        raise InputError(f"inputs must be a torch.Tensor of images [B, C, H, W], but got {type(inputs).__name__}")
     if inputs.dim() != 4:
-        raise ValueError(f"inputs must be images of shape [B, C, H, W], but got shape {tuple(inputs.shape)}")
+        raise InputError(f"inputs must be images of shape [B, C, H, W], but got shape {tuple(inputs.shape)}")
     if inputs.shape[0] == 0:
-        raise ValueError("the batch is empty: a proxy needs at least one sample, but got 0")
+        raise InputError("the batch is empty: a proxy needs at least one sample, but got 0")
     first = next(iter(model.parameters()), None)
     if first is None:
-        raise ValueError("the model has no parameters to score")
+        raise InputError("the model has no parameters to score")
     expected_c = _first_conv_in_channels(model)
     if expected_c is not None and inputs.shape[1] != expected_c:
-        raise ValueError(f"the model expects {expected_c}-channel images, but the batch has shape {tuple(inputs.shape)}")
+        raise InputError(f"the model expects {expected_c}-channel images, but the batch has shape {tuple(inputs.shape)}")
     x = inputs.to(device=first.device, dtype=first.dtype)
     if not torch.isfinite(x).all():
-        raise ValueError("inputs contain NaN or infinite values")
+        raise InputError("inputs contain NaN or infinite values")
     y = None
     if targets is not None:
         if not isinstance(targets, torch.Tensor) or targets.dim() != 1 or targets.shape[0] != inputs.shape[0]:
             shape = tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__
-            raise ValueError(f"targets must be a 1-d tensor of {inputs.shape[0]} class indices, but got {shape}")
+            raise InputError(f"targets must be a 1-d tensor of {inputs.shape[0]} class indices, but got {shape}")
         if targets.dtype.is_floating_point:
-            raise ValueError(f"targets must be integer class indices, but got dtype {targets.dtype}")
+            raise InputError(f"targets must be integer class indices, but got dtype {targets.dtype}")
         y = targets.to(device=first.device, dtype=torch.long)
     return x, y
 

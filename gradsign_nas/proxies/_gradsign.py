@@ -10,6 +10,8 @@ stays bounded by ``chunk_size``.
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import math
 
 import torch
@@ -26,7 +28,7 @@ METHODS = ("auto", "vmap", "hooks")
 def _sign_sums(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk_size: int | None) -> dict[str, torch.Tensor]:
     names = weight_names(model)
     if not names:
-        raise ValueError("the model has no Conv2d or Linear weights for GradSign to score")
+        raise InputError("the model has no Conv2d or Linear weights for GradSign to score")
     all_params = dict(model.named_parameters())
     scored = {n: all_params[n].detach() for n in names}
     fixed = {n: p.detach() for n, p in all_params.items() if n not in scored}
@@ -75,11 +77,11 @@ def gradsign(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, redu
         True
     """
     if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, but got {reduction!r}")
+        raise InputError(f"reduction must be one of {REDUCTIONS}, but got {reduction!r}")
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive integer or None, but got {chunk_size!r}")
+        raise InputError(f"chunk_size must be a positive integer or None, but got {chunk_size!r}")
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, but got {method!r}")
+        raise InputError(f"method must be one of {METHODS}, but got {method!r}")
     on_cuda = any(p.is_cuda for p in model.parameters())
     if method == "hooks" or (method == "auto" and on_cuda):
         from ._gradsign_hooks import gradsign_hooks
@@ -98,7 +100,7 @@ def reduce_sign_sums(totals, reduction: str) -> float:
     if reduction == "mean":
         score /= sum(t.numel() for t in totals)
     if not math.isfinite(score):
-        raise ValueError("GradSign produced a non-finite score; the network's gradients are not finite")
+        raise InputError("GradSign produced a non-finite score; the network's gradients are not finite")
     return float(score)
 
 
@@ -106,7 +108,7 @@ def gradsign_reference(model: nn.Module, inputs: torch.Tensor, targets: torch.Te
     """The specification, slowly: one forward/backward per sample in train mode (for tests and the
     speed benchmark; do not use it for scoring)."""
     if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, but got {reduction!r}")
+        raise InputError(f"reduction must be one of {REDUCTIONS}, but got {reduction!r}")
     x, y = check_batch(model, inputs, targets)
     names = set(weight_names(model))
     params = {n: p for n, p in model.named_parameters() if n in names}

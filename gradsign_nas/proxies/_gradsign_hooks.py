@@ -13,6 +13,8 @@ Measured against ``gradsign`` (vmap) by ``benchmarks/proxy_speed.py``; it is not
 
 from __future__ import annotations
 
+from gradsign_nas.errors import InputError
+
 import contextlib
 from typing import Iterator
 
@@ -55,12 +57,12 @@ def gradsign_hooks(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
                    chunk_size: int | None = 32) -> float:
     """GradSign (same definition and arguments as ``gradsign``) from hooks and one pass per chunk."""
     if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, but got {reduction!r}")
+        raise InputError(f"reduction must be one of {REDUCTIONS}, but got {reduction!r}")
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive integer or None, but got {chunk_size!r}")
+        raise InputError(f"chunk_size must be a positive integer or None, but got {chunk_size!r}")
     layers = weight_layers(model)
     if not layers:
-        raise ValueError("the model has no Conv2d or Linear weights for GradSign to score")
+        raise InputError("the model has no Conv2d or Linear weights for GradSign to score")
     if any(isinstance(m, nn.Conv2d) and (m.groups != 1 or m.padding_mode != "zeros") for _, m in layers) \
             or any(isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, nn.BatchNorm2d)
                    for m in model.modules()):

@@ -1,0 +1,173 @@
+"""Every command and every Python block of README.md, run the way a user runs them, at small sizes.
+
+Commands are read from README.md itself (indented code blocks; a trailing backslash continues a
+line), run as ``python -m gradsign_nas ...`` in a fresh working folder with a few options appended
+that make them small (argparse keeps the last value of an option). A README command this file does
+not know fails ``test_every_readme_command_is_covered``, so a new command cannot go untested, and a
+refactor that breaks a README command turns CI red.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, data_dir
+
+README = ROOT / "README.md"
+
+# what each gradsign-nas command gets appended to make it small
+SMALL = {
+    "search": ["--trials", "2", "--epochs", "1", "--no-progress"],
+    "table-search": ["--budget", "3000"],
+    "compare": ["--runs", "2", "--budget", "1500", "--workers", "1", "--no-progress"],
+    "correlate": ["--sample", "4", "--batch-size", "8", "--workers", "1", "--no-progress", "--no-cache"],
+    "score-space": ["--gpu-procs", "0", "--cpu-procs", "1", "--limit", "2"],  # and no --out (a whole-space table)
+    "data": [],
+}
+NOT_RUN_HERE = ("python3 -m venv",  # the set-up: .ci/run performs it before this suite runs
+                "GRADSIGN_NAS_DATA=../shared/data .venv/bin/python -m pytest",  # this suite itself
+                "export ")
+
+
+def _blocks() -> tuple[list[str], list[str]]:
+    """(shell commands, python blocks) of README.md in order."""
+    text = README.read_text()
+    python = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    commands, current = [], ""
+    for line in text.splitlines():
+        if not line.startswith("    ") or not line.strip():
+            continue
+        body = line[4:]
+        if current:
+            current += " " + body.strip()
+        elif re.match(r"(\.venv/bin/|bash |python3 |GRADSIGN_NAS_DATA=|export )", body):
+            current = body.strip()
+        else:
+            continue
+        if current.endswith("\\"):
+            current = current[:-1].rstrip()
+            continue
+        commands.append(re.sub(r"\s+#.*$", "", current))
+        current = ""
+    return commands, python
+
+
+COMMANDS, PYTHON = _blocks()
+
+
+def _cli(cmd: str) -> list[str] | None:
+    """``gradsign-nas`` arguments of a README command line, or None if it is not one."""
+    argv = shlex.split(cmd)
+    if argv and argv[0].endswith("gradsign-nas"):
+        return argv[1:]
+    return None
+
+
+def _scripts() -> list[str]:
+    return [c for c in COMMANDS if re.match(r"\.venv/bin/python (benchmarks|experiments)/", c)]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("readme")
+
+
+def _env() -> dict:
+    env = dict(os.environ, GRADSIGN_NAS_DATA=str(data_dir()), RAY_AUTH_MODE="disabled")
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def run_cli(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gradsign_nas", *argv], cwd=cwd, env=_env(), capture_output=True,
+                          text=True, timeout=900)
+
+
+def small(argv: list[str]) -> list[str]:
+    if argv[0] == "score-space" and "--out" in argv:
+        i = argv.index("--out")
+        argv = argv[:i] + argv[i + 2:]
+    return argv + SMALL[argv[0]]
+
+
+def test_every_readme_command_is_covered():
+    assert any(_cli(c) == ["search"] for c in COMMANDS), "the README's main command is gone"
+    for c in COMMANDS:
+        argv = _cli(c)
+        if argv is not None:
+            assert argv and argv[0] in SMALL, f"README command not under test: {c}"
+        else:
+            assert c.startswith(NOT_RUN_HERE) or c in _scripts() or c.startswith("bash experiments/"), \
+                f"README command not under test: {c}"
+    assert len(PYTHON) >= 3  # load_best, the tour, your own search space
+
+
+def test_main_command_resume_and_load_best(workdir):
+    """The README's main command (2 trials x 1 epoch, through Ray as by default), its resume, and the
+    README's load_best block on its output."""
+    main = small(["search"])
+    first = run_cli(main, workdir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "best assisted" in first.stdout
+    for variant in ("vanilla", "assisted"):
+        run_dir = workdir / "live-search" / f"rea-{variant}"
+        assert len((run_dir / "history.jsonl").read_text().splitlines()) == 2
+        assert {"run.json", "best.json", "best_model.pt"} <= {p.name for p in run_dir.iterdir()}
+        assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no Tune or temporary files left
+    again = run_cli(main, workdir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "2 recorded trials replayed" in again.stderr
+    assert len((workdir / "live-search" / "rea-vanilla" / "history.jsonl").read_text().splitlines()) == 2
+    load = next(b for b in PYTHON if "load_best" in b)
+    r = subprocess.run([sys.executable, "-c", load], cwd=workdir, env=_env(), capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "parameters" in r.stdout
+
+
+@pytest.mark.parametrize("cmd", [c for c in COMMANDS if _cli(c) not in (None, ["search"])])
+def test_readme_command(cmd, workdir):
+    argv = small(_cli(cmd))
+    r = run_cli(argv, workdir)
+    assert r.returncode == 0, f"{cmd}\n{r.stderr[-3000:]}"
+    if argv[0] == "table-search" and "--out" in argv:  # and it resumes from its record
+        again = run_cli(argv + ["--json"], workdir)
+        assert again.returncode == 0 and "replayed" in again.stderr
+    if "--json" in argv:
+        import json
+
+        json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("i", range(len(PYTHON)))
+def test_readme_python_block(i, workdir):
+    block = PYTHON[i]
+    if "load_best" in block:
+        pytest.skip("run on the main command's output in test_main_command_resume_and_load_best")
+    r = subprocess.run([sys.executable, "-c", block], cwd=workdir, env=_env(), capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+@pytest.mark.parametrize("cmd", _scripts())
+def test_readme_script_parses_its_options(cmd):
+    """The scripts behind the README's tables take minutes to hours; here they must at least start."""
+    script = shlex.split(cmd)[1]
+    r = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, env=_env(), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_gpu_script_fails_loudly_without_its_data(tmp_path):
+    env = {k: v for k, v in _env().items() if k != "GRADSIGN_NAS_DATA"}
+    r = subprocess.run(["bash", str(ROOT / "experiments" / "gpu_score_space.sh"), "probe"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "GRADSIGN_NAS_DATA" in r.stderr
