@@ -135,9 +135,12 @@ def best_key(rec: Mapping[str, Any]) -> tuple:
     """What ``best`` maximises: the fidelity reached (``extra["fidelity_reached"]`` where a scheduler
     stopped a trial early, else the proposal's; higher first; one that is not a number counts as 0),
     then the metric."""
-    f = (rec.get("extra") or {}).get("fidelity_reached", rec.get("fidelity"))
-    f = float(f) if isinstance(f, (int, float)) and not isinstance(f, bool) else 0.0
-    return (f, float(rec["metric"]))
+    return _key((rec.get("extra") or {}).get("fidelity_reached", rec.get("fidelity")), rec["metric"])
+
+
+def _key(fidelity: Any, metric: Any) -> tuple:
+    f = float(fidelity) if isinstance(fidelity, (int, float)) and not isinstance(fidelity, bool) else 0.0
+    return (f, float(metric))
 
 
 def _sha256(data: bytes) -> str:
@@ -169,7 +172,9 @@ class History:
         self.run_info = jsonable(dict(run_info)) if run_info is not None else None
         self.records: list[dict] = []
         self.best: Optional[dict] = None
+        self._best_key: tuple = ()
         self.best_changes: list[dict] = []  # every record that improved the best, in order
+        self.n_records = 0  # records resolved (in memory only the best ones are kept in ``records``)
         self._file = None
         if self.directory is None:
             return
@@ -202,6 +207,7 @@ class History:
         for r in records:
             self._track(r)
         self.records = records
+        self.n_records = len(records)
         self._file = open(self.path, "a")
         self._reconcile_best()
 
@@ -214,22 +220,31 @@ class History:
     def _track(self, rec: dict) -> bool:
         if rec.get("status") != "completed":
             return False
-        if self.best is None or best_key(rec) > best_key(self.best):
-            self.best = rec
+        key = best_key(rec)
+        if self.best is None or key > self._best_key:
+            self.best, self._best_key = rec, key
             self.best_changes.append(rec)
             return True
         return False
 
+    def improves(self, fidelity: Any, metric: Any) -> bool:
+        """Whether a completed evaluation at ``fidelity`` with ``metric`` would be the new best."""
+        return self.best is None or _key(fidelity, metric) > self._best_key
+
     def append(self, record: Mapping[str, Any]) -> bool:
         """Append one record (flushed, and fsynced unless ``fsync=False``); returns whether it is the
         new best. ``best.json`` is rewritten when it is (use ``save_best_weights`` for weights)."""
-        rec = jsonable(dict(record))
-        if self._file is not None:
-            self._file.write(dumps(rec) + "\n")
+        if self._file is None:  # in memory only: kept as given (the simulated executor's hot path)
+            rec = record if isinstance(record, dict) else dict(record)
+        else:
+            line = dumps(dict(record))
+            rec = json.loads(line)
+            self._file.write(line + "\n")
             self._file.flush()
             if self.fsync:
                 os.fsync(self._file.fileno())
         self.records.append(rec)
+        self.n_records += 1
         improved = self._track(rec)
         if improved and self.directory is not None:
             self.write_best()

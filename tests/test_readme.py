@@ -126,7 +126,7 @@ def test_main_command_resume_and_load_best(workdir):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "2 recorded trials replayed" in again.stderr
     assert len((workdir / "live-search" / "rea-vanilla" / "history.jsonl").read_text().splitlines()) == 2
-    load = next(b for b in PYTHON if "load_best" in b)
+    load = next(b for b in PYTHON if "live-search/" in b)
     r = subprocess.run([sys.executable, "-c", load], cwd=workdir, env=_env(), capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -150,7 +150,7 @@ def test_readme_command(cmd, workdir):
 @pytest.mark.parametrize("i", range(len(PYTHON)))
 def test_readme_python_block(i, workdir):
     block = PYTHON[i]
-    if "load_best" in block:
+    if "live-search/" in block:
         pytest.skip("run on the main command's output in test_main_command_resume_and_load_best")
     r = subprocess.run([sys.executable, "-c", block], cwd=workdir, env=_env(), capture_output=True, text=True,
                        timeout=600)

@@ -101,7 +101,7 @@ class RunResult:
         return asdict(self)
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     """A proposal handed out by ``Driver.next`` and not yet resolved."""
 
@@ -145,6 +145,7 @@ class Driver:
         self.n_completed = self.n_discarded = self.n_failed = self.n_replayed = 0
         self.clock = 0.0
         self._space = getattr(algorithm, "space", None)
+        self._persist = self.history.directory is not None
         self._bar = None
         if progress is not None:
             import sys
@@ -169,7 +170,7 @@ class Driver:
             if self.budget_s is not None and now >= self.budget_s and not budget_exempt(p):
                 self.algorithm.discard(p)  # this slot's budget is spent; the slot ends
                 continue
-            return Pending(n, p, self.resolved, slot, now, time.time())
+            return Pending(n, p, self.resolved, slot, now)
 
     def next(self) -> Optional[Pending]:
         """The next proposal to evaluate, or ``None`` when none can be asked now (every slot busy, or
@@ -200,10 +201,14 @@ class Driver:
             dur += float(pc or 0.0)
         return dur
 
-    def overruns(self, pend: Pending, result: Result) -> bool:
-        """Whether ``result`` would end after the budget (and ``pend`` is not budget-exempt)."""
-        return (self.budget_s is not None and pend.sim_start + self.duration(pend, result) > self.budget_s
-                and not budget_exempt(pend.proposal))
+    def end_time(self, pend: Pending, result: Result) -> float:
+        """The simulated time ``pend`` ends at with ``result``."""
+        return pend.sim_start + self.duration(pend, result)
+
+    def overruns(self, pend: Pending, end: float) -> bool:
+        """Whether an evaluation ending at simulated time ``end`` overruns the budget (and ``pend`` is
+        not budget-exempt)."""
+        return self.budget_s is not None and end > self.budget_s and not budget_exempt(pend.proposal)
 
     def _index(self, arch: Any, extra: dict) -> Optional[int]:
         if extra.get("index") is not None:
@@ -229,15 +234,18 @@ class Driver:
                 "proxy": meta.get("proxy"), "proxy_cost_s": meta.get("proxy_cost_s"), "source": meta.get("source"),
                 "worker": worker if worker is not None else pend.slot, "extra": extra}
 
-    def complete(self, pend: Pending, result: Result, worker: Any = None, _recorded: Optional[dict] = None) -> dict:
+    def complete(self, pend: Pending, result: Result, worker: Any = None, end: Optional[float] = None,
+                 _recorded: Optional[dict] = None) -> dict:
         """``pend`` was evaluated: tell the algorithm (or discard it if it overran the budget), record
-        it, and return the record (``record["status"]``; ``is_best(record)`` says if it is the best)."""
+        it, and return the record (``record["status"]``; ``is_best(record)`` says if it is the best).
+        ``end``: its simulated end time, if the caller computed it (``end_time``)."""
         self.outstanding.pop(pend.n, None)
         p = pend.proposal
-        proxy_cost = _recorded.get("proxy_cost_s") if _recorded is not None else None
-        end = pend.sim_start + self.duration(pend, result, proxy_cost)
-        over = self.budget_s is not None and end > self.budget_s and not budget_exempt(p)
-        if over:
+        if _recorded is not None:
+            end = pend.sim_start + self.duration(pend, result, _recorded.get("proxy_cost_s"))
+        elif end is None:
+            end = pend.sim_start + self.duration(pend, result)
+        if self.overruns(pend, end):
             self.algorithm.discard(p)
             self.n_discarded += 1
             status = "discarded"  # the slot's search ends, as in NB201's scripts
@@ -254,9 +262,17 @@ class Driver:
                                  f"resuming, but it is {status} (a different budget or settings?)")
             self._tick()
             return _recorded
+        if not self._persist and (status != "completed" or not self.history.improves(
+                result.extra.get("fidelity_reached", p.fidelity), result.metric)):
+            # nothing to write and not a new best: skip building the record (the simulated hot path)
+            self.history.n_records += 1
+            if self._bar is not None:
+                self._tick()
+            return {"ask": pend.n, "status": status}
         rec = self._record(pend, status, result, end, worker)
         self.history.append(rec)
-        self._tick(rec)
+        if self._bar is not None:
+            self._tick(rec)
         return rec
 
     def fail(self, pend: Pending, error: str = "", _recorded: Optional[dict] = None) -> dict:

@@ -66,14 +66,15 @@ class SimulatedExecutor:
             pend = driver.next()
             while pend is not None:  # every free worker starts at once
                 res = evaluate(pend.proposal.arch, pend.proposal.fidelity)
-                if driver.overruns(pend, res):
-                    driver.complete(pend, res)  # discarded now; the worker's search ends
+                end = driver.end_time(pend, res)
+                if driver.overruns(pend, end):
+                    driver.complete(pend, res, end=end)  # discarded now; the worker's search ends
                 else:
-                    heapq.heappush(heap, (pend.sim_start + driver.duration(pend, res), seq, pend, res))
+                    heapq.heappush(heap, (end, seq, pend, res))
                     seq += 1
                 pend = driver.next()
             if not heap:
                 break
-            _, _, pend, res = heapq.heappop(heap)
-            driver.complete(pend, res)
+            end, _, pend, res = heapq.heappop(heap)
+            driver.complete(pend, res, end=end)
         return driver.result(time.perf_counter() - wall0)
