@@ -12,6 +12,18 @@ def data_dir() -> Path:
     return p if p.is_absolute() else (ROOT / p).resolve()
 
 
+class CountingEvaluator:
+    """Wraps an evaluator and counts the evaluations it does in this process."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+        self.space, self.fidelities = inner.space, inner.fidelities
+
+    def evaluate(self, arch, fidelity=None):
+        self.calls += 1
+        return self.inner.evaluate(arch, fidelity)
+
+
 @pytest.fixture(scope="session")
 def data_path() -> Path:
     return data_dir()

@@ -14,17 +14,7 @@ from gradsign_nas.plots import plot_curves
 from gradsign_nas.results import History, read_best, read_history
 from gradsign_nas.stats import markdown_table, p_values, summarize, table_csv
 
-
-class CountingEvaluator:
-    """Wraps an evaluator and counts evaluations."""
-
-    def __init__(self, inner):
-        self.inner, self.calls = inner, 0
-        self.space, self.fidelities = inner.space, inner.fidelities
-
-    def evaluate(self, arch, fidelity=None):
-        self.calls += 1
-        return self.inner.evaluate(arch, fidelity)
+from conftest import CountingEvaluator
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ from gradsign_nas.benchmarks.nb201_evaluator import NB201TabularEvaluator
 from gradsign_nas.execution import RayTuneExecutor, SimulatedExecutor, run_live_search, sequential_search
 from gradsign_nas.results import History, read_best, read_history
 
+from conftest import CountingEvaluator
+
 EXECUTORS = ["simulated", "ray-table", "live-sequential", "live-ray"]
 # fields that legitimately differ between two runs: wall-clock times, measured training seconds (and
 # the simulated times derived from them), and where a trial ran
@@ -31,18 +33,6 @@ def stable(records):
         r["extra"] = {k: v for k, v in r["extra"].items() if k not in VOLATILE_EXTRA}
         out.append(r)
     return out
-
-
-class Counting:
-    """An evaluator wrapper that counts evaluations in this process."""
-
-    def __init__(self, inner):
-        self.inner, self.calls = inner, 0
-        self.space, self.fidelities = inner.space, inner.fidelities
-
-    def evaluate(self, arch, fidelity=None):
-        self.calls += 1
-        return self.inner.evaluate(arch, fidelity)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +83,7 @@ def test_a_resumed_search_records_what_an_uninterrupted_one_records(kind, tmp_pa
     stale = read_best(full_dir)
     (cut / "best.json").write_text(json.dumps(dict(stale, ask=999)))
     (cut / ".best.json.x1.tmp").write_text("left by an interrupted write")
-    counter = Counting(table) if kind == "simulated" else None
+    counter = CountingEvaluator(table) if kind == "simulated" else None
     resumed = search(kind, cut, table, live_evaluator, live_space, counter)
     assert resumed.n_replayed == keep
     assert stable(read_history(cut)) == stable(read_history(full_dir))
