@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 import os
 import time
 from abc import ABC, abstractmethod
@@ -81,12 +82,24 @@ class TableScorer(ProxyScorer):
         bad = [k for k, v in self._scores.items() if not math.isfinite(v)]
         if bad:
             raise InputError(f"expected finite proxy scores, but got {self._scores[bad[0]]!r} for {bad[0]!r}")
+        bad = [k for k, v in self._seconds.items() if not (math.isfinite(v) and v >= 0)]
+        if bad:
+            raise InputError(f"expected finite, non-negative scoring seconds, but got {self._seconds[bad[0]]!r} "
+                             f"for {bad[0]!r}")
 
     @staticmethod
     def _as_dict(values, space, what: str) -> dict[str, float]:
         if isinstance(values, Mapping):
-            return {_key(k): float(v) for k, v in values.items()}
-        arr = np.asarray(values, dtype=np.float64)
+            out = {}
+            for k, v in values.items():
+                if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                    raise InputError(f"expected numeric {what}, but {_key(k)!r} has {v!r}")
+                out[_key(k)] = float(v)
+            return out
+        try:
+            arr = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"expected numeric {what}, but got an array of {np.asarray(values).dtype}") from None
         if arr.ndim != 1:
             raise InputError(f"expected {what} as a mapping or a 1-D array, but got shape {arr.shape}")
         if space is None:
@@ -113,7 +126,10 @@ class TableScorer(ProxyScorer):
         if not os.path.isfile(path):
             raise InputError(f"expected a proxy score table at {path}, but the file does not exist")
         try:
-            with np.load(path, allow_pickle=False) as z:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise InputError(f"expected an npz archive of arrays at {path}, but it holds a single array")
+            with loaded as z:
                 files = set(z.files)
                 key = f"scores_{dataset}"
                 if key not in files:
@@ -128,13 +144,19 @@ class TableScorer(ProxyScorer):
                         meta = json.loads(str(z["meta"]))
                     except (ValueError, TypeError):
                         meta = {"meta": str(z["meta"])}
-        except (OSError, EOFError) as exc:
-            raise InputError(f"expected a readable npz proxy score table at {path}, but reading it failed: {exc}") from exc
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"expected a readable npz proxy score table at {path}, but it is not one "
+                             f"({type(exc).__name__})") from None
         if not isinstance(meta, dict):
             meta = {"meta": meta}
         meta.setdefault("path", path)
         meta.setdefault("dataset", dataset)
-        return cls(scores, seconds, space=space, meta=meta)
+        try:
+            return cls(scores, seconds, space=space, meta=meta)
+        except InputError as e:
+            raise InputError(f"{e} (in {path})") from None
 
     @classmethod
     def nb201(cls, dataset: str = "cifar10") -> "TableScorer":

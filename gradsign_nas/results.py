@@ -147,6 +147,24 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+LOCK_FILE = ".lock"
+
+
+def _lock(directory: Path):
+    """Hold an exclusive lock on ``directory`` (one writer per run directory). The operating system
+    releases it when the holder exits, however it ends, so a killed run never blocks the next one."""
+    import fcntl
+
+    f = open(directory / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise InputError(f"expected no other process to be writing to {directory}, but another run holds it; "
+                         "wait for that run to end or use another output directory") from None
+    return f
+
+
 # -- the recorder -----------------------------------------------------------------------------------
 class History:
     """The record of one run, in ``directory`` (created if missing) or only in memory (``None``).
@@ -198,6 +216,7 @@ class History:
             raise InputError(f"expected a writable run directory at {d}, but it cannot be created ({e.strerror})") from None
         if not os.access(d, os.W_OK):
             raise InputError(f"expected a writable run directory at {d}, but it is not writable")
+        self._lock = _lock(d)
         remove_stale_temps(d)
         if self.run_info is not None and stored is None:
             write_json_atomic(d / RUN_FILE, self.run_info)
@@ -307,6 +326,10 @@ class History:
     def close(self) -> None:
         if self._file is not None and not self._file.closed:
             self._file.close()
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.close()  # releases the lock
+            self._lock = None
 
     def __enter__(self) -> "History":
         return self

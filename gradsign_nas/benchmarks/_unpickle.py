@@ -18,9 +18,36 @@ _ALLOWED = {
 _SAFE_BUILTINS = {"list", "dict", "tuple", "set", "frozenset", "int", "float", "str", "bytes", "bool", "complex"}
 
 
-def _numpy_scalar(dtype, data=None):
-    if not isinstance(dtype, np.dtype) or dtype.hasobject:
-        raise UnsafePickleError(f"pickle asked for a numpy scalar of dtype {dtype!r}; only plain numeric dtypes are admitted.")
+_NUMERIC_KINDS = "biufc"  # bool, signed and unsigned integers, floats, complex
+
+
+class _DtypeSpec:
+    """What a pickle says about a numpy dtype, kept as plain data. The real dtype is built only from a
+    numeric type code and a byte order: a pickle cannot hand over a dtype object whose state it
+    rewrote (e.g. an object dtype with its flags cleared, which would make ``np.frombuffer`` read
+    file bytes as object pointers)."""
+
+    def __init__(self, code=None, align=False, copy=False) -> None:
+        if not isinstance(code, str) or len(code) > 8:
+            raise UnsafePickleError(f"pickle asked for a numpy dtype {code!r}; only numeric type codes are admitted.")
+        try:
+            dt = np.dtype(code)
+        except TypeError:
+            raise UnsafePickleError(f"pickle asked for an unknown numpy dtype {code!r}.") from None
+        if dt.kind not in _NUMERIC_KINDS or dt.hasobject or dt.fields is not None or dt.subdtype is not None:
+            raise UnsafePickleError(f"pickle asked for a numpy dtype {code!r}; only plain numeric dtypes are admitted.")
+        self.dtype = dt
+        self.byteorder = "="
+
+    def __setstate__(self, state) -> None:
+        order = state[1] if isinstance(state, tuple) and len(state) > 1 else "="
+        self.byteorder = order if order in ("<", ">", "=", "|") else "="
+
+
+def _numpy_scalar(spec, data=None):
+    if not isinstance(spec, _DtypeSpec):
+        raise UnsafePickleError("pickle holds a numpy scalar without a numeric dtype.")
+    dtype = spec.dtype.newbyteorder(spec.byteorder) if spec.byteorder in "<>" else spec.dtype
     if not isinstance(data, bytes) or len(data) != dtype.itemsize:
         raise UnsafePickleError("pickle holds a malformed numpy scalar.")
     return np.frombuffer(data, dtype=dtype)[0]
@@ -29,7 +56,7 @@ def _numpy_scalar(dtype, data=None):
 class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in _ALLOWED:
-            return _numpy_scalar if name == "scalar" else np.dtype
+            return _numpy_scalar if name == "scalar" else _DtypeSpec
         if module == "builtins" and name in _SAFE_BUILTINS:
             import builtins
 

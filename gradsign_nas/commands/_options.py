@@ -36,9 +36,8 @@ def add_data_dir(p: argparse.ArgumentParser, what: str = "the benchmark data fil
                    help=f"directory of {what} (default: $GRADSIGN_NAS_DATA, else ~/.cache/gradsign-nas/data)")
 
 
-def add_address(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--address", default=None, metavar="HOST:PORT",
-                   help=f"an existing Ray cluster to {what} (default: a local Ray on this machine)")
+def add_address(p: argparse.ArgumentParser, what: str, default: str = "a local Ray on this machine") -> None:
+    p.add_argument("--address", default=None, metavar="HOST:PORT", help=f"an existing Ray cluster to {what} (default: {default})")
 
 
 def add_workers(p: argparse.ArgumentParser, default_help: str) -> None:
@@ -74,9 +73,20 @@ def add_tabular(p: argparse.ArgumentParser) -> None:
 
 
 # -- checks -----------------------------------------------------------------------------------------
-def positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InputError(f"expected {name} to be an integer >= {minimum}, but got {value!r}")
+# upper bounds that protect the machine: beyond them a run cannot finish in reasonable time or fills
+# the disk, so it is refused rather than left to run for hours
+MAX_K = 10_000
+MAX_RUNS = 100_000
+MAX_EPOCHS = 10_000
+MAX_BATCH = 1_000_000
+MAX_PROCS = 1024
+
+
+def positive_int(name: str, value: Any, minimum: int = 1, maximum: Optional[int] = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (
+            maximum is not None and value > maximum):
+        bound = f"in {minimum}..{maximum:,}" if maximum is not None else f">= {minimum}"
+        raise InputError(f"expected {name} to be an integer {bound}, but got {value!r}")
     return value
 
 
@@ -109,10 +119,14 @@ def check_tabular(args: argparse.Namespace) -> tuple:
     if args.space not in TABULAR_SPACES:
         raise InputError(f"expected a space with a full tabular benchmark ({', '.join(TABULAR_SPACES)}), but got "
                          f"{args.space!r}; a live search trains networks of any space: gradsign-nas search --space {args.space}")
+    from gradsign_nas.execution.driver import MAX_BUDGET_S, MAX_WORKERS
+
     positive_number("--budget", args.budget)
-    positive_int("--k", args.k)
+    if args.budget > MAX_BUDGET_S:
+        raise InputError(f"expected --budget of at most {MAX_BUDGET_S:.0e} simulated seconds, but got {args.budget:g}")
+    positive_int("--k", args.k, 1, MAX_K)
     positive_int("--seed", args.seed, 0)
-    positive_int("--sim-workers", args.sim_workers)
+    positive_int("--sim-workers", args.sim_workers, 1, MAX_WORKERS)
     try:
         fids = tuple(sorted({int(x) for x in str(args.fidelities).split(",") if x.strip()}))
     except ValueError:
@@ -189,8 +203,8 @@ def _user_table(path: str, dataset: str, space):
                 raise InputError(f"expected {space.name} architecture strings in {path}, but got {key!r}") from None
         try:
             scorer = TableScorer(data)
-        except (TypeError, ValueError) as e:
-            raise InputError(f"expected finite numeric scores in {path}, but {e}") from None
+        except InputError as e:
+            raise InputError(f"{e} (in {path})") from None
     missing = sum(1 for a in space.all() if a not in scorer)
     if missing:
         raise InputError(f"expected a score for every {space.name} architecture in {path}, but {missing} are missing")

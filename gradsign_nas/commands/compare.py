@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..benchmarks.nb201 import DATASETS
 from ._options import VARIANTS, add_address, add_common, add_tabular, add_workers, check_algorithms, check_out_dir, \
-    check_tabular, load_evaluator, load_scorer, positive_int, split_list
+    check_tabular, load_evaluator, load_scorer, positive_int, split_list, MAX_PROCS, MAX_RUNS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -75,9 +75,9 @@ def run(args: argparse.Namespace) -> int:
     fidelities = check_tabular(args)
     algos = check_algorithms(args.algorithms.split(","))
     variants = split_list("--variants", args.variants, VARIANTS)
-    positive_int("--runs", args.runs)
+    positive_int("--runs", args.runs, 1, MAX_RUNS)
     if args.workers is not None:
-        positive_int("--workers", args.workers)
+        positive_int("--workers", args.workers, 1, MAX_PROCS)
     out = check_out_dir(args.out)
     evaluator = load_evaluator(args)
     scorer = load_scorer(args, evaluator.space) if "assisted" in variants else None

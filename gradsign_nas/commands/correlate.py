@@ -14,6 +14,8 @@ import sys
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ._options import add_address, add_common, add_data_dir, add_workers
+
     p.add_argument("--space", default="nb201", help="nb201 (default), nb101 or darts")
     p.add_argument("--dataset", default="cifar10", help="cifar10 (default) or cifar100 (nb201 only)")
     p.add_argument("--proxy", default="gradsign", help="a proxy from gradsign_nas.proxies.available() (default gradsign)")
@@ -21,19 +23,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     which.add_argument("--sample", type=int, default=None, metavar="N",
                        help="architectures drawn without replacement (default: 1000 for nb201, all for nb101/darts)")
     which.add_argument("--all", action="store_true", help="score every architecture of the space")
-    p.add_argument("--seed", type=int, default=0, help="seeds the sample, the image batch and each network's init (default 0)")
     p.add_argument("--batch-size", type=int, default=64, help="images in the scoring minibatch (default 64)")
-    p.add_argument("--data-dir", default=None, help="data directory (default: $GRADSIGN_NAS_DATA)")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="output directory (default out/correlate/<space>-<dataset>-<proxy>-s<seed>)")
-    p.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
-    p.add_argument("--workers", type=int, default=None, help="scoring processes (default: all CPUs; on CUDA one per GPU)")
+    add_data_dir(p)
+    add_workers(p, "default: all CPUs; on CUDA one per GPU")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--address", default=None, help="score as Ray tasks on this cluster ('local' starts one)")
+    add_address(p, "score on as Ray tasks, or 'local' to start one here", default="local processes, no Ray")
     cache = p.add_mutually_exclusive_group()
     cache.add_argument("--cache", default=None, metavar="FILE", help="score cache file (default: under the cache dir)")
     cache.add_argument("--no-cache", action="store_true", help="neither read nor write the score cache")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_common(p, seed_help="seeds the sample, the image batch and each network's init (default 0)",
+               out_help="output directory (default out/correlate/<space>-<dataset>-<proxy>-s<seed>)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,13 +46,19 @@ def run(args: argparse.Namespace) -> int:
     proxies.get(args.proxy)
     if args.sample is not None and args.sample < 2:
         raise InputError(f"expected --sample of at least 2 architectures, but got {args.sample}")
-    if args.batch_size < 1:
-        raise InputError(f"expected a positive --batch-size, but got {args.batch_size}")
-    if args.workers is not None and args.workers < 1:
-        raise InputError(f"expected a positive number of --workers, but got {args.workers}")
+    from ._options import MAX_BATCH, MAX_PROCS, check_out_dir, positive_int
+
+    positive_int("--batch-size", args.batch_size, 1, MAX_BATCH)
+    positive_int("--seed", args.seed, 0)
+    if args.workers is not None:
+        positive_int("--workers", args.workers, 1, MAX_PROCS)
     out = Path(args.out) if args.out else Path("out") / "correlate" / f"{args.space}-{args.dataset}-{args.proxy}-s{args.seed}"
-    if out.exists() and not out.is_dir():
-        raise InputError(f"expected --out to be a directory, but {out} is a file")
+    check_out_dir(str(out))
+    if args.cache is not None:
+        cache = Path(args.cache)
+        if cache.is_dir():
+            raise InputError(f"expected --cache to be a file, but {cache} is a directory")
+        check_out_dir(str(cache.parent) if str(cache.parent) else ".")
     targets = load_targets(args.space, args.dataset, args.data_dir)
     total = len(targets[0])
     if args.sample is not None and args.sample > total:

@@ -15,6 +15,11 @@ def run(args: argparse.Namespace) -> int:
     from ..benchmarks import _files
     from ..errors import DataError
 
+    d = _files.data_dir(args.data_dir)
+    if d.exists() and not d.is_dir():
+        raise DataError(f"expected --data-dir to be a directory, but {d} is a file")
+    if args.timeout is None or not args.timeout > 0 or args.timeout == float("inf"):
+        raise DataError(f"expected --timeout to be a positive number of seconds, but got {args.timeout}")
     if args.action == "download":
         paths = _files.download(args.data_dir, timeout=args.timeout)
         print(f"{len(paths)} files present and verified in {_files.data_dir(args.data_dir)}")

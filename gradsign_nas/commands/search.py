@@ -73,17 +73,21 @@ def validate(args: argparse.Namespace) -> list[str]:
         raise InputError(f"expected --algorithm among {', '.join(algorithms.available())}, but got {args.algorithm!r}")
     if args.space not in search_spaces.available():
         raise InputError(f"expected --space among {', '.join(search_spaces.available())}, but got {args.space!r}")
-    positive_int("--trials", args.trials)
-    positive_int("--epochs", args.epochs)
-    positive_int("--batch-size", args.batch_size)
+    from gradsign_nas.execution.driver import MAX_TRIALS
+
+    from ._options import MAX_BATCH, MAX_EPOCHS, MAX_K
+
+    positive_int("--trials", args.trials, 1, MAX_TRIALS)
+    positive_int("--epochs", args.epochs, 1, MAX_EPOCHS)
+    positive_int("--batch-size", args.batch_size, 1, MAX_BATCH)
     positive_int("--seed", args.seed, 0)
     if args.limit is not None:
         positive_int("--limit", args.limit, 2)
-    if args.lr is not None:
-        positive_number("--lr", args.lr)
+    if args.lr is not None and not positive_number("--lr", args.lr) <= 10:
+        raise InputError(f"expected --lr of at most 10 (larger rates diverge at once), but got {args.lr:g}")
     positive_number("--cpus-per-trial", args.cpus_per_trial)
     if "assisted" in variants:
-        positive_int("--k", args.k)
+        positive_int("--k", args.k, 1, MAX_K)
         if args.proxy not in proxies.available():
             raise InputError(f"expected --proxy among {', '.join(proxies.available())}, but got {args.proxy!r}")
     if args.data_dir is not None and args.data != "cifar10":
@@ -100,12 +104,26 @@ def validate(args: argparse.Namespace) -> list[str]:
         if given:
             raise _refuse(given[0], "applies to Ray trials only, but --no-ray runs them in this process")
     else:
+        if args.max_failures is not None:
+            positive_int("--max-failures", args.max_failures, 0, 1000)
+        if args.num_cpus is not None:
+            positive_int("--num-cpus", args.num_cpus, 1, 4096)
+        if args.address is None:  # a trial that asks for more than this machine has would wait forever
+            import os
+
+            cpus = args.num_cpus or os.cpu_count() or 1
+            if args.cpus_per_trial > cpus:
+                raise InputError(f"expected --cpus-per-trial of at most the {cpus} CPUs of the local Ray, "
+                                 f"but got {args.cpus_per_trial:g}")
         if args.gpus_per_trial is not None:
             positive_number("--gpus-per-trial", args.gpus_per_trial, allow_zero=True)
-        if args.max_failures is not None:
-            positive_int("--max-failures", args.max_failures, 0)
-        if args.num_cpus is not None:
-            positive_int("--num-cpus", args.num_cpus)
+            if args.gpus_per_trial > 0 and args.address is None:
+                import torch
+
+                gpus = torch.cuda.device_count()
+                if args.gpus_per_trial > gpus:
+                    raise InputError(f"expected --gpus-per-trial of at most the {gpus} GPUs of this machine, "
+                                     f"but got {args.gpus_per_trial:g}")
     from gradsign_nas.benchmarks.live import resolve_device
 
     resolve_device(args.device)

@@ -36,6 +36,19 @@ from gradsign_nas.results import TEST_KEYS, History
 
 __all__ = ["Driver", "Pending", "RunResult", "budget_exempt", "check_budget", "check_workers"]
 
+MAX_CONSECUTIVE_FAILURES = 50
+MAX_BUDGET_S = 1e8  # simulated seconds: about 900,000 NB201 evaluations
+MAX_WORKERS = 4096
+MAX_TRIALS = 1_000_000
+
+
+def _finite_result(result: Result) -> bool:
+    try:
+        m, c = float(result.metric), float(result.cost_s)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(m) and math.isfinite(c) and c >= 0
+
 
 def budget_exempt(proposal: Proposal) -> bool:
     """Whether the algorithm marked ``proposal`` as exempt from the budget check
@@ -48,20 +61,20 @@ def _is_number(x: Any) -> bool:
 
 
 def check_budget(budget_s: Any) -> float:
-    if not _is_number(budget_s) or not math.isfinite(budget_s) or not budget_s > 0:
-        raise InputError(f"budget must be a positive, finite number of seconds, but got {budget_s!r}")
+    if not _is_number(budget_s) or not math.isfinite(budget_s) or not 0 < budget_s <= MAX_BUDGET_S:
+        raise InputError(f"budget must be a positive number of seconds up to {MAX_BUDGET_S:.0e}, but got {budget_s!r}")
     return float(budget_s)
 
 
 def check_workers(workers: Any) -> int:
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InputError(f"workers must be a positive integer, but got {workers!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise InputError(f"workers must be an integer in 1..{MAX_WORKERS}, but got {workers!r}")
     return workers
 
 
 def check_trials(trials: Any) -> int:
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise InputError(f"trials must be a positive integer, but got {trials!r}")
+    if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= MAX_TRIALS:
+        raise InputError(f"trials must be an integer in 1..{MAX_TRIALS:,}, but got {trials!r}")
     return trials
 
 
@@ -146,6 +159,7 @@ class Driver:
         self.clock = 0.0
         self._space = getattr(algorithm, "space", None)
         self._persist = self.history.directory is not None
+        self._consecutive_failures = 0
         self._bar = None
         if progress is not None:
             import sys
@@ -239,8 +253,16 @@ class Driver:
         """``pend`` was evaluated: tell the algorithm (or discard it if it overran the budget), record
         it, and return the record (``record["status"]``; ``is_best(record)`` says if it is the best).
         ``end``: its simulated end time, if the caller computed it (``end_time``)."""
-        self.outstanding.pop(pend.n, None)
         p = pend.proposal
+        if _recorded is None and not _finite_result(result):
+            # a diverged training run (NaN loss) fails; a table that gives such numbers is corrupt,
+            # and under a simulated-seconds budget it would never end the search
+            if self.budget_s is not None:
+                raise DataError(f"expected a finite metric and a finite cost >= 0 for {p.arch}, but the evaluator "
+                                f"returned metric {result.metric!r} and cost {result.cost_s!r}")
+            return self.fail(pend, f"non-finite result: metric {result.metric!r}, cost {result.cost_s!r}")
+        self.outstanding.pop(pend.n, None)
+        self._consecutive_failures = 0
         if _recorded is not None:
             end = pend.sim_start + self.duration(pend, result, _recorded.get("proxy_cost_s"))
         elif end is None:
@@ -276,8 +298,14 @@ class Driver:
         return rec
 
     def fail(self, pend: Pending, error: str = "", _recorded: Optional[dict] = None) -> dict:
-        """``pend``'s evaluation failed: discard it, free its slot, record the failure."""
+        """``pend``'s evaluation failed: discard it, free its slot, record the failure. Raises
+        ``DataError`` after ``MAX_CONSECUTIVE_FAILURES`` failures in a row (a search that cannot
+        evaluate anything would otherwise ask forever)."""
         self.outstanding.pop(pend.n, None)
+        self._consecutive_failures += 1
+        if _recorded is None and self._consecutive_failures > MAX_CONSECUTIVE_FAILURES:
+            raise DataError(f"expected evaluations to succeed, but {self._consecutive_failures} failed in a row "
+                            f"(the last: {str(error)[:200]}); stopping the search")
         self.algorithm.discard(pend.proposal)
         self.n_failed += 1
         self.resolved += 1

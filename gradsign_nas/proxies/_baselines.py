@@ -163,7 +163,7 @@ def jacob_cov(net, x, y) -> float:
     for the symmetric matrix (``eigvalsh``) and tiny negative round-off is clipped to 0."""
     if x.shape[0] < 2:
         raise InputError(f"jacob_cov needs a batch of at least 2 samples, but got {x.shape[0]}")
-    x = x.clone().requires_grad_(True)
+    x = x.detach().clone().requires_grad_(True)
     out = net(x)
     out.backward(torch.ones_like(out))
     jac = x.grad.detach().reshape(x.shape[0], -1).double().cpu().numpy()

@@ -22,6 +22,8 @@ def check_batch(model: nn.Module, inputs, targets=None) -> tuple[torch.Tensor, t
     first = next(iter(model.parameters()), None)
     if first is None:
         raise InputError("the model has no parameters to score")
+    if inputs.is_meta or first.is_meta:
+        raise InputError("expected tensors that hold data, but got meta tensors (a model or batch on the 'meta' device)")
     expected_c = _first_conv_in_channels(model)
     if expected_c is not None and inputs.shape[1] != expected_c:
         raise InputError(f"the model expects {expected_c}-channel images, but the batch has shape {tuple(inputs.shape)}")
@@ -36,7 +38,31 @@ def check_batch(model: nn.Module, inputs, targets=None) -> tuple[torch.Tensor, t
         if targets.dtype.is_floating_point:
             raise InputError(f"targets must be integer class indices, but got dtype {targets.dtype}")
         y = targets.to(device=first.device, dtype=torch.long)
+    classes = _probe_forward(model, x)
+    if y is not None and classes is not None and (int(y.min()) < 0 or int(y.max()) >= classes):
+        raise InputError(f"expected class indices in 0..{classes - 1} for a network with {classes} outputs, "
+                         f"but the targets range over {int(y.min())}..{int(y.max())}")
     return x, y
+
+
+def _probe_forward(model: nn.Module, x: torch.Tensor) -> int | None:
+    """Run the network on one sample (eval mode, no grad, nothing changed) so that images it cannot
+    take fail with one sentence here rather than deep inside a proxy; returns its number of outputs."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x[:1])
+    except (RuntimeError, ValueError, IndexError) as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"expected images the network can take, but a forward pass on a batch of shape "
+                         f"{tuple(x.shape)} failed: {first_line[:200]}") from None
+    finally:
+        for m, training in modes:
+            m.training = training
+    if isinstance(out, torch.Tensor) and out.dim() == 2:
+        return int(out.shape[1])
+    return None
 
 
 def _first_conv_in_channels(model: nn.Module) -> int | None:
