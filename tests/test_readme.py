@@ -121,7 +121,7 @@ def test_main_command_resume_and_load_best(workdir):
         run_dir = workdir / "live-search" / f"rea-{variant}"
         assert len((run_dir / "history.jsonl").read_text().splitlines()) == 2
         assert {"run.json", "best.json", "best_model.pt"} <= {p.name for p in run_dir.iterdir()}
-        assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no Tune or temporary files left
+        assert not [p for p in run_dir.iterdir() if p.name.startswith(".") and p.name != ".lock"]  # no Tune or temp files
     again = run_cli(main, workdir)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "2 recorded trials replayed" in again.stderr
