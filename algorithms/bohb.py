@@ -67,14 +67,19 @@ class BOHB(Algorithm):
         min_points_in_model: results needed before fitting (default decisions + 1).
         min_bandwidth: lower bound of each bandwidth (1e-3).
         max_bandwidth: cap on categorical bandwidths as a fraction of the uniform ``(c-1)/c`` (0.5).
+        dedupe: a new configuration already proposed at the same fidelity is drawn again (up to
+            ``MAX_REDRAWS`` times), so the search never pays twice for one evaluation (default True;
+            False: the model may propose its favourite again and again).
     """
+
+    MAX_REDRAWS = 20
 
     name = "bohb"
 
     def __init__(self, space, seed, assistant=None, fidelities=None, *, eta: float = 3,
                  random_fraction: float = 1 / 3, top_n_percent: int = 15, num_samples: int = 64,
                  bandwidth_factor: float = 3.0, min_points_in_model=None, min_bandwidth: float = 1e-3,
-                 max_bandwidth: float = 0.5) -> None:
+                 max_bandwidth: float = 0.5, dedupe: bool = True) -> None:
         super().__init__(space, seed, assistant, fidelities)
         checks = (("eta", eta, 1.0, math.inf, False), ("random_fraction", random_fraction, 0.0, 1.0, True),
                   ("top_n_percent", top_n_percent, 0.0, 100.0, False), ("num_samples", num_samples, 0.0, math.inf, False),
@@ -91,6 +96,11 @@ class BOHB(Algorithm):
             except TypeError:
                 raise InputError(f"expected distinct fidelities lowest first, but got {self.fidelities!r}") from None
         self.eta, self.random_fraction, self.num_samples = float(eta), float(random_fraction), int(num_samples)
+        if not isinstance(dedupe, bool):
+            raise InputError(f"expected dedupe to be True or False, but got {dedupe!r}")
+        self.dedupe = dedupe
+        self._proposed: set = set()  # (arch, fidelity) of every new configuration proposed
+        self._n_new = 0
         self._decisions = list(self.space.decisions)
         self._modelled = [d for d in self._decisions if len(d.choices) > 1]
         self._fixed = {d.name: d.choices[0] for d in self._decisions if len(d.choices) == 1}
@@ -127,24 +137,34 @@ class BOHB(Algorithm):
         config.update({d.name: d.choices[int(v)] for d, v in zip(self._modelled, vector)})
         return self.space.decode(config)
 
-    def _new_config(self) -> tuple[Any, dict]:
-        k = self.assistant.k if self.assistant is not None else 1
+    def _draw(self, k: int) -> tuple[list, str]:
         if self.model.ready and self.rng.random() >= self.random_fraction:
-            cands = [self._decode(v) for v in self.model.propose(k, self.num_samples)]
-            source = "model"
-        else:
-            cands = [self.space.sample(self.rng) for _ in range(k)]
-            source = "random"
+            return [self._decode(v) for v in self.model.propose(k, self.num_samples)], "model"
+        return [self.space.sample(self.rng) for _ in range(k)], "random"
+
+    def _new_config(self, fidelity: Any) -> tuple[Any, dict]:
+        k = self.assistant.k if self.assistant is not None else 1
+        cands, source = self._draw(k)
+        if self.dedupe:  # never pay twice for an architecture already proposed at this fidelity
+            for _ in range(self.MAX_REDRAWS):
+                fresh = [c for c in cands if (c, fidelity) not in self._proposed]
+                if fresh:
+                    cands = fresh
+                    break
+                cands, source = self._draw(k)
+        self._n_new += 1
         if self.assistant is None:
+            self._proposed.add((cands[0], fidelity))
             return cands[0], {"source": source}
         arch, meta = self._assist(cands)
+        self._proposed.add((arch, fidelity))
         return arch, {"source": source, **meta}
 
     def ask(self) -> Proposal:
         bracket = next((b for b in self._brackets if b.queue), None) or self._new_bracket()
         job = bracket.queue.pop(0)
         if job is None:
-            arch, meta = self._new_config()
+            arch, meta = self._new_config(bracket.budgets[bracket.rung])
         else:
             arch, meta = job[0], {**job[1], "promoted": True}
             if "proxy_cost_s" in meta:
@@ -204,4 +224,5 @@ class BOHB(Algorithm):
             if rows:
                 by_fid[str(f)] = summary(rows)
         return {**summary(self._first), "by_fidelity": by_fid, "model_fidelity": None if self.model.budget is None else self.fidelities[self.model.budget],
-                "open_brackets": len(self._brackets)}
+                "open_brackets": len(self._brackets), "new_configs": self._n_new,
+                "unique_new_configs": len(self._proposed)}

@@ -1,15 +1,18 @@
-"""Regularized (aging) evolution (Real et al. 2019) with NAS-Bench-201's settings.
+"""Regularized (aging) evolution (Real et al. 2019) as NAS-Bench-201's script runs it.
 
-A population of the ``population_size`` (10) most recently evaluated architectures. Until the
-population is filled by results, every proposal is a uniform random sample (also when several asks
-are outstanding at once). After that, each proposal is a mutation of a parent: ``sample_size`` (3)
-members drawn uniformly *with replacement*, the best of them is the parent, and ``space.mutate``
-changes exactly one decision to a different choice (NB201: one edge to a different op). Every result
-joins the population and the oldest member is removed.
+Checked against D-X-Y/AutoDL-Projects, exps/algos/R_EA.py at commit 28e4b84 (``regularized_evolution``,
+``mutate_arch_func``): a population of the ``population_size`` (10) most recently evaluated
+architectures, filled with uniform random samples (not budget-checked there; our executors honour
+that through ``meta["initial"]``); then each proposal mutates a parent: ``sample_size`` (3) members
+drawn uniformly *with replacement*, the best of them is the parent, and ``space.mutate`` changes one
+decision to a different choice (NB201: NB201's node-then-edge rule, see ``NB201Space.mutate``;
+``mutation="uniform"``: one of the decisions uniformly). Every result joins the population and the
+oldest member is removed.
 
-Assisted rule: where REA would propose one random sample (initial population) or one mutation of
-the tournament's parent, it draws K of them (K random samples, or K independent mutations of the
-same parent) and evaluates the one with the highest proxy score (the GradSign paper's G-REA).
+Assisted rule (GradSign's released G-REA, cmu-catalyst/GradSign autodl/R_EA.py, the loop marked
+``G-REA``): each mutation is the best-scored of K independent mutations of the same parent; the
+initial population stays plain random. ``assist_initial=True`` (ours) also makes each initial
+sample the best-scored of K random samples.
 """
 
 from __future__ import annotations
@@ -39,20 +42,34 @@ class RegularizedEvolution(Algorithm):
     name = "rea"
 
     def __init__(self, space, seed, assistant=None, fidelities=None, *, population_size: int = 10,
-                 sample_size: int = 3) -> None:
+                 sample_size: int = 3, mutation: str = "space", assist_initial: bool = False) -> None:
         super().__init__(space, seed, assistant, fidelities)
         self.population_size = _positive_int("population_size", population_size)
         self.sample_size = _positive_int("sample_size", sample_size)
+        if mutation not in ("space", "uniform"):
+            raise InputError(f"expected mutation 'space' (the space's own rule) or 'uniform', but got {mutation!r}")
+        if not isinstance(assist_initial, bool):
+            raise InputError(f"expected assist_initial to be True or False, but got {assist_initial!r}")
+        self.mutation, self.assist_initial = mutation, assist_initial
         self.population: deque = deque()  # (arch, reward), oldest first
+
+    def _mutate(self, parent):
+        if self.mutation == "uniform":
+            from gradsign_nas.search_spaces.base import SearchSpace
+
+            return SearchSpace.mutate(self.space, parent, self.rng)
+        return self.space.mutate(parent, self.rng)
 
     def ask(self) -> Proposal:
         if len(self.population) < self.population_size:
+            if self.assistant is None or not self.assist_initial:
+                return self._proposal(self.space.sample(self.rng), source="random", initial=True)
             arch, meta = self._choose(lambda: self.space.sample(self.rng))
             return self._proposal(arch, source="random", initial=True, **meta)
         members = self.population
         picks = self.rng.integers(len(members), size=self.sample_size)
         parent = max((members[int(i)] for i in picks), key=lambda m: m[1])[0]
-        arch, meta = self._choose(lambda: self.space.mutate(parent, self.rng))
+        arch, meta = self._choose(lambda: self._mutate(parent))
         return self._proposal(arch, source="mutation", parent=str(parent), **meta)
 
     def tell(self, proposal: Proposal, result: Result) -> None:

@@ -25,10 +25,11 @@ __all__ = ["plot_curves"]
 
 def plot_curves(rows: Sequence[dict], budget_s: float, path: Union[str, os.PathLike, None] = None,
                 datasets: Sequence[str] = DATASETS, points: int = 200, band: str = "sem",
-                title: str = "") -> bytes:
+                title: str = "", ceiling: dict | None = None) -> bytes:
     """Draw the best-so-far curves of ``rows`` (compact run results: the mean over runs as steps with a
     band) and return the PNG bytes; also write them to ``path`` (atomically) when given. ``title``
-    goes above the panels, followed by the number of runs per algorithm and variant."""
+    goes above the panels, followed by the number of runs per algorithm and variant; ``ceiling``
+    (``{dataset: accuracy}``) draws the protocol's ceiling as a dotted line."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -69,6 +70,9 @@ def plot_curves(rows: Sequence[dict], budget_s: float, path: Union[str, os.PathL
             if half.any():
                 lows.append(np.nanmin((mean - std)[half]))
                 highs.append(np.nanmax((mean + std)[half]))
+        if ceiling is not None and d in ceiling:
+            ax.axhline(ceiling[d], color="black", ls=":", lw=1, label="protocol ceiling")
+            highs.append(ceiling[d])
         if lows:
             pad = 0.1 * (max(highs) - min(lows)) + 0.1
             ax.set_ylim(min(lows) - pad, max(highs) + pad)

@@ -27,12 +27,12 @@ from .benchmarks.images import IMAGE_DATASETS, NUM_CLASSES
 
 
 def _worker(kind: str, device_index: int, tasks, results, datasets: Sequence[str], batch_size: int,
-            seed: int, data_dir: str, chunk_size) -> None:
+            seed: int, data_dir: str, chunk_size, proxy_names: Sequence[str] = ("gradsign",)) -> None:
     import torch
 
     torch.set_num_threads(1)
+    from gradsign_nas import proxies
     from gradsign_nas.benchmarks import load_batch
-    from gradsign_nas.proxies import gradsign
     from gradsign_nas.search_spaces import get
 
     device = torch.device(f"cuda:{device_index}" if kind == "gpu" else "cpu")
@@ -45,22 +45,26 @@ def _worker(kind: str, device_index: int, tasks, results, datasets: Sequence[str
         out = []
         for index in chunk:
             arch = space.from_index(index)
-            for d in datasets:
-                torch.manual_seed(seed)
-                net = space.build(arch, num_classes=NUM_CLASSES[d]).to(device)
-                x, y = batches[d]
-                t0 = time.perf_counter()
-                s = gradsign(net, x, y, chunk_size=chunk_size)
-                if kind == "gpu":
-                    torch.cuda.synchronize(device)
-                out.append((d, index, s, time.perf_counter() - t0))
+            for name in proxy_names:
+                fn = proxies.get(name)
+                kw = {"chunk_size": chunk_size} if name == "gradsign" else {}
+                for d in datasets:
+                    torch.manual_seed(seed)
+                    net = space.build(arch, num_classes=NUM_CLASSES[d]).to(device)
+                    x, y = batches[d]
+                    t0 = time.perf_counter()
+                    s = float(fn(net, x, y, **kw))
+                    if kind == "gpu":
+                        torch.cuda.synchronize(device)
+                    out.append((name, d, index, s, time.perf_counter() - t0))
         results.put((f"{kind}{device_index}", out))
 
 
 def score_space(indices: Iterable[int], datasets: Sequence[str] = ("cifar10", "cifar100"), batch_size: int = 64,
                 seed: int = 0, data_dir=None, gpu_procs: int = 0, cpu_procs: int = 1, chunk: int = 8,
-                chunk_size=None, progress: bool = True) -> dict:
-    """Score ``indices`` with GradSign on each dataset's batch; returns arrays and per-worker counts."""
+                chunk_size=None, progress: bool = True, proxies: Sequence[str] = ("gradsign",)) -> dict:
+    """Score ``indices`` with each of ``proxies`` (default GradSign) on each dataset's batch; returns
+    ``scores[proxy][dataset]`` and ``seconds[proxy][dataset]`` arrays and per-worker counts."""
     import multiprocessing as mp
 
     from gradsign_nas.benchmarks import data_dir as resolve
@@ -87,17 +91,20 @@ def score_space(indices: Iterable[int], datasets: Sequence[str] = ("cifar10", "c
     dd = str(resolve(data_dir))
     for g in range(n_gpu):
         for _ in range(gpu_procs):
-            procs.append(ctx.Process(target=_worker, args=("gpu", g, tasks, results, list(datasets), batch_size, seed, dd, chunk_size)))
+            procs.append(ctx.Process(target=_worker, args=("gpu", g, tasks, results, list(datasets), batch_size, seed,
+                                                           dd, chunk_size, list(proxies))))
     for c in range(cpu_procs):
-        procs.append(ctx.Process(target=_worker, args=("cpu", c, tasks, results, list(datasets), batch_size, seed, dd, chunk_size)))
+        procs.append(ctx.Process(target=_worker, args=("cpu", c, tasks, results, list(datasets), batch_size, seed, dd,
+                                                       chunk_size, list(proxies))))
     for _ in procs:
         tasks.put(None)
     t0 = time.perf_counter()
     for p in procs:
         p.start()
     pos = {i: k for k, i in enumerate(indices)}
-    scores = {d: np.full(len(indices), np.nan) for d in datasets}
-    seconds = {d: np.full(len(indices), np.nan) for d in datasets}
+    scores = {q: {d: np.full(len(indices), np.nan) for d in datasets} for q in proxies}
+    seconds = {q: {d: np.full(len(indices), np.nan) for d in datasets} for q in proxies}
+    per_arch = len(datasets) * len(proxies)
     by_worker: dict[str, int] = {}
     bar = None
     if progress:
@@ -113,13 +120,13 @@ def score_space(indices: Iterable[int], datasets: Sequence[str] = ("cifar10", "c
                 if not any(p.is_alive() for p in procs):
                     raise RuntimeError("all scoring workers exited before the work was done") from None
                 continue
-            for d, index, s, dt in out:
-                scores[d][pos[index]] = s
-                seconds[d][pos[index]] = dt
-            by_worker[who] = by_worker.get(who, 0) + len(out) // len(datasets)
+            for q, d, index, s, dt in out:
+                scores[q][d][pos[index]] = s
+                seconds[q][d][pos[index]] = dt
+            by_worker[who] = by_worker.get(who, 0) + len(out) // per_arch
             done += 1
             if bar is not None:
-                bar.update(len(out) // len(datasets))
+                bar.update(len(out) // per_arch)
     finally:
         if bar is not None:
             bar.close()
@@ -132,7 +139,8 @@ def score_space(indices: Iterable[int], datasets: Sequence[str] = ("cifar10", "c
             "by_worker": by_worker}
 
 
-def write_table(path, result: dict, datasets: Sequence[str], batch_size: int, seed: int, extra_meta=None) -> Path:
+def write_table(path, result: dict, datasets: Sequence[str], batch_size: int, seed: int, extra_meta=None,
+                proxy: str = "gradsign") -> Path:
     """Write the score table (npz, no pickle): ``scores_<dataset>``, ``seconds_<dataset>`` in official
     index order, and ``meta`` (a JSON string recording batch, seed and how it was made)."""
     path = Path(path)
@@ -142,9 +150,9 @@ def write_table(path, result: dict, datasets: Sequence[str], batch_size: int, se
     order = np.argsort(result["indices"])
     arrays = {}
     for d in datasets:
-        arrays[f"scores_{d}"] = result["scores"][d][order]
-        arrays[f"seconds_{d}"] = result["seconds"][d][order].astype(np.float32)
-    meta = {"proxy": "gradsign", "reduction": "sum", "batch_size": batch_size, "batch_seed": seed,
+        arrays[f"scores_{d}"] = result["scores"][proxy][d][order]
+        arrays[f"seconds_{d}"] = result["seconds"][proxy][d][order].astype(np.float32)
+    meta = {"proxy": proxy, **({"reduction": "sum"} if proxy == "gradsign" else {}), "batch_size": batch_size, "batch_seed": seed,
             "init": f"torch.manual_seed({seed}) before each build", "datasets": list(datasets),
             "index": "NB201 official index", "wall_s": round(result["wall_s"], 1), **(extra_meta or {})}
     arrays["meta"] = np.asarray(json.dumps(meta))

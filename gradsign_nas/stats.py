@@ -21,7 +21,7 @@ import numpy as np
 
 from .benchmarks.nb201 import DATASETS
 
-__all__ = ["DATASETS", "markdown_table", "p_values", "summarize", "table_csv"]
+__all__ = ["DATASETS", "ceiling_table", "markdown_table", "p_values", "summarize", "table_csv"]
 
 
 def _values(rows: Iterable[dict], algorithm: str, variant: str, dataset: str) -> np.ndarray:
@@ -85,6 +85,30 @@ def markdown_table(summary: dict, pvals: dict, datasets: Sequence[str] = DATASET
         if a in pvals:
             lines.append(f"| {a} | p (assisted > vanilla) | " + " | ".join(_fmt_p(pvals[a].get(d)) for d in datasets) + " |")
     return "\n".join(lines) + "\n"
+
+
+def ceiling_table(rows: Sequence[dict], ceiling: dict, datasets: Sequence[str] = DATASETS) -> tuple[str, dict]:
+    """The gap of every algorithm x variant to the protocol's ceiling (``ceiling["test"]`` minus the
+    mean), and the share of runs whose best network is the ceiling's architecture. Returns the
+    Markdown table and ``{algorithm: {variant: {"gap": {dataset: gap}, "found": share}}}``."""
+    out: dict = {}
+    for r in rows:
+        out.setdefault(r["algorithm"], {}).setdefault(r["variant"], []).append(r)
+    lines = [f"| protocol ceiling: index {ceiling['index']} | | " + " | ".join(
+                 f"{ceiling['test'][d]:.2f}" for d in datasets) + " | all runs |",
+             "|---|---|" + "---|" * len(datasets) + "---|"]
+    result: dict = {}
+    for a, variants in out.items():
+        for v, rs in variants.items():
+            gaps = {}
+            for d in datasets:
+                vals = _values(rs, a, v, d)
+                gaps[d] = float(ceiling["test"][d] - vals.mean()) if vals.size else None
+            found = float(np.mean([r.get("best_index") == ceiling["index"] for r in rs]))
+            result.setdefault(a, {})[v] = {"gap": gaps, "found": found}
+            lines.append(f"| {a} | {v}: gap, found | " + " | ".join(
+                "" if gaps[d] is None else f"-{gaps[d]:.2f}" for d in datasets) + f" | {100 * found:.1f} % |")
+    return "\n".join(lines) + "\n", result
 
 
 def table_csv(summary: dict, pvals: dict, datasets: Sequence[str] = DATASETS) -> str:

@@ -8,7 +8,7 @@ BOHB's configuration space), and how to build its ``torch.nn.Module`` (``build``
 A new space is one subclass. Only ``decisions``, ``decode``, ``parse`` and ``build`` are required;
 ``encode`` falls back to ``decode``'s inverse for architectures that expose ``as_dict()``, and
 ``sample`` / ``mutate`` default to uniform draws over the decisions (one decision changed to a
-different choice), which is exactly NAS-Bench-201's one-edge mutation.
+different choice); NB201 overrides ``mutate`` with NAS-Bench-201's node-then-edge rule.
 """
 
 from __future__ import annotations

@@ -145,6 +145,20 @@ class NB201Space(SearchSpace):
     def parse(self, text: str) -> NB201Arch:
         return parse_arch_string(text)
 
+    def mutate(self, arch: NB201Arch, rng) -> NB201Arch:
+        """NAS-Bench-201's mutation (D-X-Y/AutoDL-Projects, exps/algos/R_EA.py at commit 28e4b84,
+        ``mutate_arch_func``, lines 90-100; the same in GradSign's autodl/R_EA.py): a node 1..3
+        uniformly, then one of its incoming edges uniformly (so the edge into node 1 changes with
+        p = 1/3, each edge into node 3 with p = 1/9), then a different op uniformly.
+        ``SearchSpace.mutate`` (one of the six edges uniformly) is REA's ``mutation="uniform"``."""
+        self.check(arch)
+        node = int(rng.integers(3))  # nodes 1, 2, 3 have 1, 2, 3 incoming edges
+        edge = (0, 1, 3)[node] + int(rng.integers(node + 1))
+        others = [op for op in OPS if op != arch.ops[edge]]
+        ops = list(arch.ops)
+        ops[edge] = others[int(rng.integers(len(others)))]
+        return NB201Arch(tuple(ops))
+
     def contains(self, arch: Any) -> bool:
         return isinstance(arch, NB201Arch)
 

@@ -343,3 +343,57 @@ def test_bad_input():
         a.tell(q, Result(metric=1.0))  # still outstanding after the rejected tells
     with pytest.raises(ValueError):
         algorithms.get("rs", "nb201", 0, assistant=object())
+
+
+# -- faithful defaults (NAS-Bench-201's and GradSign's released scripts) -----------------------------
+def test_nb201_mutation_picks_a_node_then_one_of_its_edges():
+    """R_EA.py's rule: the edge into node 1 changes with p = 1/3, each edge into node 3 with p = 1/9;
+    REA's mutation="uniform" changes each of the six edges with p = 1/6."""
+    import numpy as np
+
+    from gradsign_nas import algorithms as algs, search_spaces
+    from gradsign_nas.search_spaces.base import SearchSpace
+
+    space = search_spaces.get("nb201")
+    rng = np.random.default_rng(0)
+    parent = space.from_index(6111)
+    n = 9000
+    counts = {"space": np.zeros(6), "uniform": np.zeros(6)}
+    for kind, mutate in (("space", space.mutate), ("uniform", lambda a, r: SearchSpace.mutate(space, a, r))):
+        for _ in range(n):
+            child = mutate(parent, rng)
+            diff = [i for i in range(6) if child.ops[i] != parent.ops[i]]
+            assert len(diff) == 1
+            counts[kind][diff[0]] += 1
+    assert np.allclose(counts["space"] / n, [1 / 3, 1 / 6, 1 / 6, 1 / 9, 1 / 9, 1 / 9], atol=0.02)
+    assert np.allclose(counts["uniform"] / n, [1 / 6] * 6, atol=0.02)
+    rea = algs.get("rea", "nb201", 0, mutation="uniform")
+    assert rea.mutation == "uniform"
+    with pytest.raises(ValueError, match="mutation"):
+        algs.get("rea", "nb201", 0, mutation="sideways")
+
+
+def test_assisted_rea_leaves_the_initial_population_random_unless_asked():
+    from gradsign_nas import algorithms as algs
+    from gradsign_nas.assist import Assistant, TableScorer
+
+    assistant = Assistant(TableScorer.nb201("cifar10"), k=10)
+    plain = algs.get("rea", "nb201", 0, assistant=assistant, fidelities=(12,))
+    first = [plain.ask() for _ in range(10)]
+    assert all("proxy" not in p.meta for p in first)  # GradSign's G-REA: initial population unassisted
+    ours = algs.get("rea", "nb201", 0, assistant=assistant, fidelities=(12,), assist_initial=True)
+    assert all("proxy" in ours.ask().meta for _ in range(10))
+
+
+def test_bohb_never_pays_twice_for_an_architecture_at_one_fidelity(data_path):
+    from gradsign_nas import algorithms as algs
+    from gradsign_nas.benchmarks.nb201_evaluator import NB201TabularEvaluator
+    from gradsign_nas.execution import SimulatedExecutor
+
+    ev = NB201TabularEvaluator.from_directory(data_path)
+    alg = algs.get("bohb", "nb201", 3, fidelities=(12,))
+    r = SimulatedExecutor(alg, ev, 12000).run()
+    assert r.stats["unique_new_configs"] == r.stats["new_configs"]
+    alg = algs.get("bohb", "nb201", 3, fidelities=(12,), dedupe=False)
+    r = SimulatedExecutor(alg, ev, 12000).run()
+    assert r.stats["unique_new_configs"] < r.stats["new_configs"]  # the model's favourite, again and again

@@ -55,6 +55,15 @@ class NB201TabularEvaluator(Evaluator):
         self._index: dict = {}
         self._results: dict = {}
 
+    def ceiling(self, fidelity: Any = 12) -> dict:
+        """The protocol's ceiling: the architecture with the highest search reward at ``fidelity``
+        (the first in index order on a tie) and its test accuracies; no search scored by that reward
+        can report more on average. ``{"index", "arch", "reward", "test": {dataset: accuracy}}``."""
+        f = self._fidelity(fidelity)
+        i = int(np.argmax(self._reward[f]))
+        return {"index": i, "arch": str(self.space.from_index(i)), "reward": self._reward[f][i], "fidelity": f,
+                "test": {m[: -len("_test")]: col[i] for m, col in zip(TEST_METRICS, self._test)}}
+
     @classmethod
     def from_directory(cls, directory: Union[str, os.PathLike, None] = None) -> "NB201TabularEvaluator":
         """Load the NB201 tables from a data directory (see ``gradsign_nas.benchmarks.data_dir``)."""

@@ -100,19 +100,23 @@ def run(args: argparse.Namespace) -> int:
     pvals = stats.p_values(rows, DATASETS)
     results = {a: {v: {d: {"mean": c["mean"], "std": c["std"]} for d, c in cells.items()}
                    for v, cells in vs.items()} for a, vs in summary.items()}
-    line = {"runs": args.runs, "budget": float(args.budget), "results": results, "p_values": pvals}
+    ceiling = evaluator.ceiling(max(fidelities))
+    ceiling_md, ceiling_by = stats.ceiling_table(rows, ceiling, DATASETS)
+    line = {"runs": args.runs, "budget": float(args.budget), "results": results, "p_values": pvals,
+            "ceiling": {"index": ceiling["index"], "test": ceiling["test"], "found": {
+                a: {v: c["found"] for v, c in vs.items()} for a, vs in ceiling_by.items()}}}
     config = {"space": "nb201", "algorithms": algos, "variants": variants, "runs": args.runs, "budget_s": float(args.budget),
               "seed": args.seed, "k": args.k, "fidelities": list(fidelities), "charge_proxy_time": args.charge_proxy_time,
               "scores": args.score_table or args.scores, "score_dataset": args.score_dataset, "sim_workers": args.sim_workers}
     out.mkdir(parents=True, exist_ok=True)
-    md = stats.markdown_table(summary, pvals, DATASETS)
+    md = stats.markdown_table(summary, pvals, DATASETS) + "\n" + ceiling_md
     write_text_atomic(out / "results.md", md)
     write_text_atomic(out / "results.csv", stats.table_csv(summary, pvals, DATASETS))
     write_text_atomic(out / "runs.csv", _runs_csv(rows))
     write_json_atomic(out / "runs.json", {"config": config, "runs": rows})
-    write_json_atomic(out / "summary.json", {**line, "config": config, "n": summary,
+    write_json_atomic(out / "summary.json", {**line, "config": config, "n": summary, "ceiling_detail": ceiling_by,
                                              "algorithm_stats": _mean_stats(rows), "wall_s": wall})
-    plot_curves(rows, args.budget, out / "curves.png", DATASETS,
+    plot_curves(rows, args.budget, out / "curves.png", DATASETS, ceiling=ceiling["test"],
                 title=f"{', '.join(algos)} on NAS-Bench-201 (searched on cifar10-valid, test accuracy of the best found), "
                       f"seed {args.seed}, budget {args.budget:,.0f} s")
     if args.json:

@@ -1,6 +1,7 @@
-"""Score every NB201 architecture (or the first --limit) with GradSign on fixed real CIFAR-10 and
-CIFAR-100 batches, with GPU and CPU workers side by side, and write the score table that assisted
-searches look up (--out). Prints the throughput; with --json one JSON summary as the last line."""
+"""Score every NB201 architecture (or the first --limit) with GradSign (or any --proxies) on fixed
+real CIFAR-10 and CIFAR-100 batches, with GPU and CPU workers side by side, and write the score
+tables that assisted searches and correlate --scores table look up (--out; with several proxies a
+path with {proxy} in it). Prints the throughput; with --json one JSON summary as the last line."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from ._options import add_data_dir, positive_int, split_list
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--proxies", default="gradsign",
+                   help="proxies to score, comma-separated, from gradsign_nas.proxies.available() (default gradsign)")
     p.add_argument("--datasets", default="cifar10,cifar100",
                    help="image batches to score on, comma-separated: cifar10, cifar100 (default both)")
     p.add_argument("--batch-size", type=int, default=64, help="images in the scoring batch (default 64)")
@@ -23,7 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None, help="score only the first N indices, for timing (default all)")
     p.add_argument("--chunk", type=int, default=8, help="architectures per work item (default 8)")
     p.add_argument("--out", default=None, metavar="FILE.npz",
-                   help="the score table to write (only with all 15,625 architectures; default: none)")
+                   help="the score table to write (only with all 15,625 architectures; with several --proxies a "
+                        "path containing {proxy}, e.g. tables/nb201_{proxy}.npz; default: none)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line on stdout")
 
 
@@ -35,7 +39,12 @@ def run(args: argparse.Namespace) -> int:
 
     from ._options import check_out_dir
 
+    from gradsign_nas import proxies as proxy_registry
+
     datasets = split_list("--datasets", args.datasets, IMAGE_DATASETS)
+    names = split_list("--proxies", args.proxies, proxy_registry.available())
+    if args.out and len(names) > 1 and "{proxy}" not in args.out:
+        raise InputError(f"expected --out to contain {{proxy}} when scoring {len(names)} proxies, but got {args.out!r}")
     positive_int("--batch-size", args.batch_size)
     positive_int("--seed", args.seed, 0)
     positive_int("--chunk", args.chunk)
@@ -47,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out and args.limit is not None:
         raise InputError("expected either --out (a whole-space table) or --limit, but got both")
     if args.out:  # checked before hours of scoring, not after
-        out = os.path.abspath(args.out)
+        out = os.path.abspath(args.out.replace("{proxy}", names[0]))
         if os.path.isdir(out):
             raise InputError(f"expected --out to be an .npz file, but {args.out} is a directory")
         check_out_dir(os.path.dirname(out))
@@ -57,17 +66,23 @@ def run(args: argparse.Namespace) -> int:
     if cpu + args.gpu_procs < 1:
         raise InputError("expected at least one scoring process, but got --gpu-procs 0 and --cpu-procs 0")
     n = args.limit or 15625
-    res = score_space(range(n), datasets, args.batch_size, args.seed, args.data_dir, args.gpu_procs, cpu, args.chunk)
+    res = score_space(range(n), datasets, args.batch_size, args.seed, args.data_dir, args.gpu_procs, cpu, args.chunk,
+                      proxies=names)
     import numpy as np
 
     summary = {"n": n, "wall_s": round(res["wall_s"], 2), "archs_per_s": round(n / res["wall_s"], 2),
                "gpu_procs": args.gpu_procs, "cpu_procs": cpu, "by_worker": res["by_worker"],
-               "median_s": {d: round(float(np.nanmedian(res["seconds"][d])), 4) for d in datasets}}
+               "median_s": {q: {d: round(float(np.nanmedian(res["seconds"][q][d])), 4) for d in datasets}
+                            for q in names}}
     if args.out:
-        write_table(args.out, res, datasets, args.batch_size, args.seed, {"workers": f"{args.gpu_procs} per GPU + {cpu} CPU"})
-        summary["table"] = args.out
-    print(f"scored {n} architectures x {len(datasets)} batches in {summary['wall_s']} s "
-          f"({summary['archs_per_s']} archs/s)" + (f"; wrote {args.out}" if args.out else ""))
+        summary["tables"] = []
+        for q in names:
+            path = args.out.replace("{proxy}", q)
+            write_table(path, res, datasets, args.batch_size, args.seed,
+                        {"workers": f"{args.gpu_procs} per GPU + {cpu} CPU"}, proxy=q)
+            summary["tables"].append(path)
+    print(f"scored {n} architectures x {len(datasets)} batches x {len(names)} proxies in {summary['wall_s']} s "
+          f"({summary['archs_per_s']} archs/s)" + (f"; wrote {', '.join(summary['tables'])}" if args.out else ""))
     if args.json:
         from gradsign_nas._io import dumps
 
