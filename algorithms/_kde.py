@@ -147,8 +147,10 @@ class CategoricalKDEModel:
         x = np.atleast_2d(np.asarray(x, dtype=np.int64))
         return np.exp(self._log_density(x, gd, gbw) if good else self._log_density(x, bd, bbw))
 
-    def propose(self, k: int = 1, num_samples: int = 64) -> np.ndarray:
-        """``k`` independent model picks ([k, D]): each the best ``l/g`` of ``num_samples`` draws from ``l``."""
+    def propose(self, k: int = 1, num_samples: int = 64, exclude=None) -> np.ndarray:
+        """``k`` independent model picks ([k, D]): each the best ``l/g`` of ``num_samples`` draws from ``l``
+        (``exclude(x) -> bool mask``: draws not to pick, e.g. configurations already proposed; a pick
+        whose draws are all excluded is the best of them anyway)."""
         gd, gbw, bd, bbw = self._fitted[self.budget]
         n, D = k * num_samples, len(self.sizes)
         datum = gd[self.rng.integers(len(gd), size=n)]
@@ -156,5 +158,7 @@ class CategoricalKDEModel:
         shift = 1 + np.floor(self.rng.random((n, D)) * (self.sizes - 1)[None, :]).astype(np.int64)
         x = np.where(move, (datum + shift) % self.sizes[None, :], datum)
         score = self._log_density(x, gd, gbw) - self._log_density(x, bd, bbw)
+        if exclude is not None:
+            score = np.where(exclude(x), -np.inf, score)
         best = score.reshape(k, num_samples).argmax(axis=1)
         return x.reshape(k, num_samples, D)[np.arange(k), best]

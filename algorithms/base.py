@@ -73,6 +73,7 @@ class Algorithm(ABC):
         self._next_id = 0
         self._pending: dict[int, Proposal] = {}
         self._scored: set = set()  # architectures whose proxy score this search already paid for
+        self._lookups = 0  # proxy scores asked for, repeats included
 
     @property
     def variant(self) -> str:
@@ -111,12 +112,39 @@ class Algorithm(ABC):
         pick's score) and ``proxy_cost_s`` (what computing the scores of candidates not scored before
         in this search cost)."""
         arch, score = self.assistant.pick(candidates)
+        self._lookups += len(candidates)
         cost = 0.0
         for c in candidates:
             if c not in self._scored:
                 self._scored.add(c)
                 cost += float(self.assistant.scorer.cost_s(c))
         return arch, {"proxy": float(score), "proxy_cost_s": cost, "candidates": len(candidates)}
+
+    @property
+    def proxy_scores(self) -> int:
+        """How many proxy scores this search asked for, repeats included (its proxy budget: best-of-K
+        asks K per evaluation); ``len(self._scored)`` is how many distinct architectures that was."""
+        return self._lookups
+
+    def _warm_up(self, m: int, take: int) -> list[tuple[Hashable, dict[str, Any]]]:
+        """Zero-cost warm-up: score ``m`` uniform samples and return the ``take`` best distinct ones,
+        best first, each with its ``proxy`` score; the first carries the ``proxy_cost_s`` of all ``m``."""
+        scorer = self.assistant.scorer
+        pool = [self.space.sample(self.rng) for _ in range(m)]
+        self._lookups += m
+        cost, seen, ranked = 0.0, set(), []
+        for i, c in enumerate(pool):
+            if c not in self._scored:
+                self._scored.add(c)
+                cost += float(scorer.cost_s(c))
+            if c not in seen:
+                seen.add(c)
+                ranked.append((-float(scorer.score(c)), i, c))
+        ranked.sort(key=lambda t: (t[0], t[1]))
+        out = [(c, {"proxy": -s, "proxy_cost_s": 0.0, "warmup": m}) for s, _, c in ranked[:take]]
+        if out:
+            out[0][1]["proxy_cost_s"] = cost
+        return out
 
     def _choose(self, draw) -> tuple[Hashable, dict[str, Any]]:
         """One draw (vanilla), or the assistant's pick of K draws from the same distribution."""

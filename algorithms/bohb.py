@@ -32,7 +32,7 @@ from gradsign_nas.errors import InputError
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -67,8 +67,9 @@ class BOHB(Algorithm):
         min_points_in_model: results needed before fitting (default decisions + 1).
         min_bandwidth: lower bound of each bandwidth (1e-3).
         max_bandwidth: cap on categorical bandwidths as a fraction of the uniform ``(c-1)/c`` (0.5).
-        dedupe: a new configuration already proposed at the same fidelity is drawn again (up to
-            ``MAX_REDRAWS`` times), so the search never pays twice for one evaluation (default True;
+        dedupe: never propose a new configuration at a fidelity it was already proposed at: the model
+            picks the best ``l/g`` among its draws not proposed yet, and when none is new (or the draw
+            is random) a uniform sample is drawn again, up to ``MAX_REDRAWS`` times (default True;
             False: the model may propose its favourite again and again).
     """
 
@@ -100,6 +101,7 @@ class BOHB(Algorithm):
             raise InputError(f"expected dedupe to be True or False, but got {dedupe!r}")
         self.dedupe = dedupe
         self._proposed: set = set()  # (arch, fidelity) of every new configuration proposed
+        self._proposed_vec: dict = {}  # fidelity -> the model's vectors of those configurations
         self._n_new = 0
         self._decisions = list(self.space.decisions)
         self._modelled = [d for d in self._decisions if len(d.choices) > 1]
@@ -137,27 +139,32 @@ class BOHB(Algorithm):
         config.update({d.name: d.choices[int(v)] for d, v in zip(self._modelled, vector)})
         return self.space.decode(config)
 
-    def _draw(self, k: int) -> tuple[list, str]:
-        if self.model.ready and self.rng.random() >= self.random_fraction:
-            return [self._decode(v) for v in self.model.propose(k, self.num_samples)], "model"
+    def _draw(self, k: int, fidelity: Any, source: Optional[str] = None) -> tuple[list, str]:
+        if source is None:
+            source = "model" if self.model.ready and self.rng.random() >= self.random_fraction else "random"
+        if source == "model":
+            exclude = None
+            if self.dedupe:  # the best l/g among the draws not proposed at this fidelity yet
+                seen = self._proposed_vec.get(fidelity, set())
+                exclude = (lambda x: np.fromiter((tuple(r) in seen for r in x.tolist()), bool, len(x))) if seen else None
+            return [self._decode(v) for v in self.model.propose(k, self.num_samples, exclude)], "model"
         return [self.space.sample(self.rng) for _ in range(k)], "random"
 
     def _new_config(self, fidelity: Any) -> tuple[Any, dict]:
         k = self.assistant.k if self.assistant is not None else 1
-        cands, source = self._draw(k)
+        cands, source = self._draw(k, fidelity)
         if self.dedupe:  # never pay twice for an architecture already proposed at this fidelity
             for _ in range(self.MAX_REDRAWS):
                 fresh = [c for c in cands if (c, fidelity) not in self._proposed]
                 if fresh:
                     cands = fresh
                     break
-                cands, source = self._draw(k)
+                cands, source = self._draw(k, fidelity, "random")  # the model had nothing new: uniform samples
         self._n_new += 1
-        if self.assistant is None:
-            self._proposed.add((cands[0], fidelity))
-            return cands[0], {"source": source}
-        arch, meta = self._assist(cands)
+        arch, meta = (cands[0], {}) if self.assistant is None else self._assist(cands)
         self._proposed.add((arch, fidelity))
+        if self._modelled:
+            self._proposed_vec.setdefault(fidelity, set()).add(tuple(self._vector(arch).tolist()))
         return arch, {"source": source, **meta}
 
     def ask(self) -> Proposal:

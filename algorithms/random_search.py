@@ -1,7 +1,8 @@
 """Random search: every proposal is a uniform sample of the space (``space.sample``).
 
 Assisted rule: draw K uniform samples and evaluate the one with the highest proxy score
-(best-of-K random search, the GradSign paper's G-RS).
+(best-of-K random search, the GradSign paper's G-RS). ``warmup=M`` (ours, a zero-cost warm-up): score
+M uniform samples first and evaluate them best-scored first; best-of-K after they run out.
 """
 
 from __future__ import annotations
@@ -21,7 +22,22 @@ class RandomSearch(Algorithm):
 
     name = "rs"
 
+    def __init__(self, space, seed, assistant=None, fidelities=None, *, warmup: int = 0) -> None:
+        super().__init__(space, seed, assistant, fidelities)
+        from gradsign_nas.errors import InputError
+
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+            raise InputError(f"expected warmup to be a number of architectures >= 0, but got {warmup!r}")
+        self.warmup = warmup
+        self._warm = None
+
     def ask(self) -> Proposal:
+        if self.assistant is not None and self.warmup:
+            if self._warm is None:  # zero-cost warm-up: evaluate the M samples best-scored first
+                self._warm = self._warm_up(self.warmup, self.warmup)
+            if self._warm:
+                arch, meta = self._warm.pop(0)
+                return self._proposal(arch, source="warmup", **meta)
         arch, meta = self._choose(lambda: self.space.sample(self.rng))
         return self._proposal(arch, **meta)
 

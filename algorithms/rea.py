@@ -12,7 +12,8 @@ oldest member is removed.
 Assisted rule (GradSign's released G-REA, cmu-catalyst/GradSign autodl/R_EA.py, the loop marked
 ``G-REA``): each mutation is the best-scored of K independent mutations of the same parent; the
 initial population stays plain random. ``assist_initial=True`` (ours) also makes each initial
-sample the best-scored of K random samples.
+sample the best-scored of K random samples. ``warmup=M`` (ours, a zero-cost warm-up): the initial
+population is the ``population_size`` best-scored of M uniform samples.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from gradsign_nas.errors import InputError
 
 from collections import deque
+from typing import Optional
 
 from .base import Algorithm, Proposal, Result
 
@@ -42,7 +44,8 @@ class RegularizedEvolution(Algorithm):
     name = "rea"
 
     def __init__(self, space, seed, assistant=None, fidelities=None, *, population_size: int = 10,
-                 sample_size: int = 3, mutation: str = "space", assist_initial: bool = False) -> None:
+                 sample_size: int = 3, mutation: str = "space", assist_initial: bool = False,
+                 warmup: int = 0) -> None:
         super().__init__(space, seed, assistant, fidelities)
         self.population_size = _positive_int("population_size", population_size)
         self.sample_size = _positive_int("sample_size", sample_size)
@@ -51,6 +54,10 @@ class RegularizedEvolution(Algorithm):
         if not isinstance(assist_initial, bool):
             raise InputError(f"expected assist_initial to be True or False, but got {assist_initial!r}")
         self.mutation, self.assist_initial = mutation, assist_initial
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+            raise InputError(f"expected warmup to be a number of architectures >= 0, but got {warmup!r}")
+        self.warmup = warmup
+        self._warm: Optional[list] = None
         self.population: deque = deque()  # (arch, reward), oldest first
 
     def _mutate(self, parent):
@@ -62,6 +69,12 @@ class RegularizedEvolution(Algorithm):
 
     def ask(self) -> Proposal:
         if len(self.population) < self.population_size:
+            if self.assistant is not None and self.warmup:
+                if self._warm is None:  # zero-cost warm-up: the initial population is the top of M samples
+                    self._warm = self._warm_up(self.warmup, self.population_size)
+                if self._warm:
+                    arch, meta = self._warm.pop(0)
+                    return self._proposal(arch, source="warmup", initial=True, **meta)
             if self.assistant is None or not self.assist_initial:
                 return self._proposal(self.space.sample(self.rng), source="random", initial=True)
             arch, meta = self._choose(lambda: self.space.sample(self.rng))

@@ -79,9 +79,10 @@ class TableScorer(ProxyScorer):
         self._scores = self._as_dict(scores, space, "scores")
         self._seconds = self._as_dict(seconds, space, "seconds") if seconds is not None else {}
         self._memo: dict[Hashable, tuple[float, float]] = {}  # arch object -> (score, seconds)
-        bad = [k for k, v in self._scores.items() if not math.isfinite(v)]
+        # -inf is a defined score: the baselines give it to a network whose output ignores its input
+        bad = [k for k, v in self._scores.items() if not (math.isfinite(v) or v == -math.inf)]
         if bad:
-            raise InputError(f"expected finite proxy scores, but got {self._scores[bad[0]]!r} for {bad[0]!r}")
+            raise InputError(f"expected finite proxy scores (or -inf), but got {self._scores[bad[0]]!r} for {bad[0]!r}")
         bad = [k for k, v in self._seconds.items() if not (math.isfinite(v) and v >= 0)]
         if bad:
             raise InputError(f"expected finite, non-negative scoring seconds, but got {self._seconds[bad[0]]!r} "
@@ -159,16 +160,47 @@ class TableScorer(ProxyScorer):
             raise InputError(f"{e} (in {path})") from None
 
     @classmethod
-    def nb201(cls, dataset: str = "cifar10") -> "TableScorer":
-        """The packaged GradSign table of all 15,625 NAS-Bench-201 architectures."""
+    def nb201(cls, dataset: str = "cifar10", proxy: str = "gradsign") -> "TableScorer":
+        """A packaged whole-space table of all 15,625 NAS-Bench-201 architectures: ``proxy`` is a
+        proxy name (``gradsign``: CIFAR-10 and CIFAR-100 batches; the baselines: the CIFAR-10 batch)
+        or an ensemble ``"a+b+..."`` of them, ranked by rank aggregation (see ``ensemble``)."""
+        names = [n.strip() for n in str(proxy).split("+") if n.strip()]
+        if len(names) > 1:
+            return cls.ensemble([cls.nb201(dataset, n) for n in names], names)
         from importlib import resources
 
-        ref = resources.files("gradsign_nas").joinpath("tables", NB201_TABLE)
+        name = NB201_TABLE.replace("gradsign", names[0] if names else str(proxy))
+        ref = resources.files("gradsign_nas").joinpath("tables", name)
         if not ref.is_file():
-            raise InputError(f"expected the packaged GradSign table gradsign_nas/tables/{NB201_TABLE}, but it is "
-                             f"missing; create it with `gradsign-nas score-space` or use on-demand scores")
+            have = sorted(p.name[len("nb201_"):-len(".npz")] for p in resources.files("gradsign_nas").joinpath(
+                "tables").iterdir() if p.name.startswith("nb201_"))
+            raise InputError(f"expected a packaged whole-space table gradsign_nas/tables/{name} for proxy {proxy!r}, "
+                             f"but there is none; tables exist for {', '.join(have)} (`gradsign-nas score-space "
+                             f"--proxies` makes others) or use on-demand scores")
         with resources.as_file(ref) as path:
             return cls.from_file(path, dataset, space="nb201")
+
+    @classmethod
+    def ensemble(cls, tables: Sequence["TableScorer"], names: Optional[Sequence[str]] = None) -> "TableScorer":
+        """Rank aggregation of several tables over the same architectures: each architecture's score
+        is the sum over tables of its rank within that table (1 = lowest; ties get their mean rank),
+        as zero-cost ensembles vote by ranks. The seconds add up (every proxy had to be computed)."""
+        if len(tables) < 2:
+            raise InputError(f"expected at least two tables to ensemble, but got {len(tables)}")
+        from scipy.stats import rankdata
+
+        keys = list(tables[0]._scores)
+        for t in tables[1:]:
+            if set(t._scores) != set(keys):
+                raise InputError("expected tables over the same architectures to ensemble, but they differ")
+        total = np.zeros(len(keys))
+        seconds = np.zeros(len(keys))
+        for t in tables:
+            total += rankdata([t._scores[k] for k in keys])
+            seconds += np.asarray([t._seconds.get(k, 0.0) for k in keys])
+        label = "+".join(names) if names else "ensemble"
+        return cls(dict(zip(keys, total.tolist())), dict(zip(keys, seconds.tolist())),
+                   meta={"proxy": label, "ensemble": "sum of ranks"})
 
     def __len__(self) -> int:
         return len(self._scores)

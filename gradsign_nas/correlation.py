@@ -149,25 +149,40 @@ def correlate_proxy(space: str = "nb201", dataset: str = "cifar10", proxy: str =
                     directory: Union[str, os.PathLike, None] = None, workers: Optional[int] = None,
                     device: str = "cpu", address: Optional[str] = None,
                     cache: Union[str, os.PathLike, bool, None] = None, progress: bool = True,
-                    targets: Optional[tuple] = None) -> CorrelationRun:
+                    targets: Optional[tuple] = None, scores_from: str = "computed") -> CorrelationRun:
     """Sample, score and correlate (see the module docstring).
 
     Args:
         sample: architectures to draw without replacement (``None``: 1,000 for nb201, all for the
             subsets; pass the space size for all of nb201).
         targets: ``load_targets``'s result, when the caller already loaded it.
+        scores_from: ``"computed"`` (score every sampled network now) or ``"table"`` (look the scores up
+            in the packaged whole-space NB201 tables, instantly; ``proxy`` may then be an ensemble
+            ``"a+b"``, and the seconds are those recorded when the table was made).
         Others: as in ``gradsign_nas.scoring.score_archs``.
     """
     from .scoring import score_archs
 
+    if scores_from not in ("computed", "table"):
+        raise InputError(f"expected scores from 'computed' or 'table', but got {scores_from!r}")
+    if scores_from == "table" and space != "nb201":
+        raise InputError(f"expected --scores table with the nb201 space (the only one with whole-space tables), "
+                         f"but got {space!r}")
     t0 = time.perf_counter()
     archs_all, acc_all, metric = targets if targets is not None else load_targets(space, dataset, directory)
     n = DEFAULT_SAMPLE.get(space) if sample is None else sample
     idx = sample_indices(len(archs_all), n, seed)
     archs = [archs_all[i] for i in idx]
-    scores, seconds = score_archs(space, archs, proxy=proxy, dataset=dataset, batch_size=batch_size, seed=seed,
-                                  directory=directory, workers=workers, device=device, cache=cache,
-                                  progress=progress, address=address)
+    if scores_from == "table":
+        from .assist import TableScorer
+
+        table = TableScorer.nb201(dataset, proxy)
+        scores = np.asarray([table.score(a) for a in archs], dtype=float)
+        seconds = np.asarray([table.cost_s(a) for a in archs], dtype=float)
+    else:
+        scores, seconds = score_archs(space, archs, proxy=proxy, dataset=dataset, batch_size=batch_size, seed=seed,
+                                      directory=directory, workers=workers, device=device, cache=cache,
+                                      progress=progress, address=address)
     acc = acc_all[idx]
     return CorrelationRun(space=space, dataset=dataset, proxy=proxy, metric=metric, seed=int(seed),
                           batch_size=int(batch_size), indices=idx, archs=archs, scores=scores, accuracy=acc,

@@ -374,3 +374,37 @@ def test_ctrl_c_stops_a_ray_live_search_keeps_what_finished_and_exits_130(tmp_pa
     assert not (tmp_path / "live" / "rea-assisted").exists() or not read_history(tmp_path / "live" / "rea-assisted")
     done = read_history(tmp_path / "live" / "rea-vanilla")
     assert 2 <= len(done) < 30 and all(r["status"] == "completed" for r in done)
+
+
+def test_a_failed_download_leaves_no_folder_behind(tmp_path, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    from gradsign_nas.benchmarks import _files
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    d = tmp_path / "data"
+    with pytest.raises(DataError, match="could not download"):
+        _files.download(d, keys=["nb201_test"], progress=False)
+    assert not (d / "nb201").exists() and not d.exists()
+
+
+@pytest.mark.parametrize("proxy", ["gradsign", "synflow", "snip", "jacob_cov", "naswot", "grasp"])
+def test_proxies_refuse_bad_batches_with_one_sentence(proxy):
+    import torch
+
+    from gradsign_nas import proxies, search_spaces
+
+    space = search_spaces.get("nb201", C=4, N=1)
+    net = space.build(space.from_index(6111), 10)
+    x, y = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3])
+    fn = proxies.get(proxy)
+    for bad_x, bad_y, what in [(x, torch.tensor([0, 1, 2, 10]), "class indices"),
+                               (torch.randn(4, 3, 1, 1), y, "forward pass"),
+                               (torch.randn(4, 3, 16, 16, device="meta"), y, "meta")]:
+        with pytest.raises(InputError, match=what):
+            fn(net, bad_x, bad_y)
+    assert np.isfinite(float(proxies.get("jacob_cov")(net, x.clone().requires_grad_(True) * 1.0, y)))

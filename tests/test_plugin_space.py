@@ -95,6 +95,8 @@ def test_every_algorithm_runs_on_a_user_space_vanilla_and_assisted(space, name):
     fids = (1, 3) if name == "bohb" else None
     opts = {"population_size": 3} if name == "rea" else {}
     vanilla = algorithms.get(name, "tiny_conv", 0, fidelities=fids, **opts)
+    if name == "rea":  # assist the initial population too, so that the first ask is an assisted one
+        opts["assist_initial"] = True
     assisted = algorithms.get(name, space, 0, assistant=Assistant(TableScorer(scores), k=18), fidelities=fids, **opts)
     assert run(vanilla) > 0
     first = assisted.ask()
@@ -120,7 +122,8 @@ def test_gradsign_on_demand_on_the_user_space_and_live_training(space, tmp_path)
     scorer = TrainingBatchScorer(ev, batch_size=16)
     score = scorer.score(space.parse("2-8-3"))
     assert np.isfinite(score) and score > 0
-    alg = algorithms.get("rea", space, 0, assistant=Assistant(scorer, 3), fidelities=(1,), population_size=2)
+    alg = algorithms.get("rea", space, 0, assistant=Assistant(scorer, 3), fidelities=(1,), population_size=2,
+                         assist_initial=True)
     r = sequential_search(alg, ev, trials=3, out_dir=tmp_path, progress=False)
     assert r.n_evaluations == 3 and all(rec["proxy"] is not None for rec in read_history(tmp_path))
     arch, model = load_best(tmp_path, space)  # not registered under its name: the space object is passed

@@ -94,8 +94,11 @@ def test_a_resumed_search_records_what_an_uninterrupted_one_records(kind, tmp_pa
     if counter is not None:
         assert counter.calls == len(lines) - keep  # recorded results were not evaluated again
     if kind.startswith("live"):
-        arch, model = load_best(cut)
-        assert str(arch) == read_best(cut)["arch"]
+        if read_best(cut)["ask"] >= keep:  # trained after the resume: its weights are there
+            arch, model = load_best(cut)
+            assert str(arch) == read_best(cut)["arch"]
+        else:  # the stale best.json could not vouch for weights of a replayed record: none are claimed
+            assert read_best(cut)["weights"] is None and not (cut / "best_model.pt").exists()
 
 
 def test_best_json_and_weights_are_rederived_after_a_crash(tmp_path, live_evaluator, live_space):

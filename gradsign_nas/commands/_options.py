@@ -68,6 +68,9 @@ def add_tabular(p: argparse.ArgumentParser) -> None:
                    help="proxy scores: the packaged GradSign table (default), or computed on demand (slow on CPU)")
     a.add_argument("--score-table", default=None, metavar="PATH",
                    help="your own score table: JSON {arch string: score} or an npz like the packaged one")
+    a.add_argument("--proxy", default="gradsign",
+                   help="the proxy whose packaged whole-space table ranks the candidates, or an ensemble a+b of them "
+                        "(rank aggregation), e.g. gradsign+jacob_cov (default gradsign)")
     a.add_argument("--score-dataset", default="cifar10", choices=("cifar10", "cifar100"),
                    help="images the GradSign scores are computed on (default cifar10)")
 
@@ -168,13 +171,23 @@ def load_scorer(args: argparse.Namespace, space) -> Any:
 
     if args.score_table is not None:
         return _user_table(args.score_table, args.score_dataset, space)
+    from gradsign_nas import proxies
+
+    names = [n for n in args.proxy.split("+")]
+    for n in names:
+        if n not in proxies.available():
+            raise InputError(f"expected --proxy among {', '.join(proxies.available())} (or an ensemble a+b of them), "
+                             f"but got {args.proxy!r}")
     if args.scores == "on-demand":
+        if len(names) > 1:
+            raise InputError(f"expected one proxy with --scores on-demand (ensembles rank whole-space tables), "
+                             f"but got {args.proxy!r}")
         from gradsign_nas.benchmarks import locate
 
         locate(f"{args.score_dataset}_images", args.data_dir)  # a missing image file fails now, not mid-search
-        return OnDemandScorer(space, "gradsign", args.score_dataset, batch_size=64, seed=0, directory=args.data_dir)
+        return OnDemandScorer(space, args.proxy, args.score_dataset, batch_size=64, seed=0, directory=args.data_dir)
     try:
-        return TableScorer.nb201(args.score_dataset)
+        return TableScorer.nb201(args.score_dataset, args.proxy)
     except ValueError as e:
         raise InputError(f"missing score table: {e}") from None
 

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
                 a: {v: c["found"] for v, c in vs.items()} for a, vs in ceiling_by.items()}}}
     config = {"space": "nb201", "algorithms": algos, "variants": variants, "runs": args.runs, "budget_s": float(args.budget),
               "seed": args.seed, "k": args.k, "fidelities": list(fidelities), "charge_proxy_time": args.charge_proxy_time,
-              "scores": args.score_table or args.scores, "score_dataset": args.score_dataset, "sim_workers": args.sim_workers}
+              "scores": args.score_table or args.scores, "proxy": args.proxy, "score_dataset": args.score_dataset, "sim_workers": args.sim_workers}
     out.mkdir(parents=True, exist_ok=True)
     md = stats.markdown_table(summary, pvals, DATASETS) + "\n" + ceiling_md
     write_text_atomic(out / "results.md", md)

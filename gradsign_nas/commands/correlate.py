@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     which.add_argument("--sample", type=int, default=None, metavar="N",
                        help="architectures drawn without replacement (default: 1000 for nb201, all for nb101/darts)")
     which.add_argument("--all", action="store_true", help="score every architecture of the space")
+    p.add_argument("--scores", default="computed", choices=("computed", "table"),
+                   help="computed: score every sampled network now (default); table: look the scores up in the "
+                        "packaged whole-space NB201 tables, instantly (--proxy may then be an ensemble a+b)")
     p.add_argument("--batch-size", type=int, default=64, help="images in the scoring minibatch (default 64)")
     add_data_dir(p)
     add_workers(p, "default: all CPUs; on CUDA one per GPU")
@@ -43,7 +46,12 @@ def run(args: argparse.Namespace) -> int:
 
     # everything that can be wrong is checked before any work and before --out exists
     check_space_dataset(args.space, args.dataset)
-    proxies.get(args.proxy)
+    for name in args.proxy.split("+") if args.scores == "table" else [args.proxy]:
+        proxies.get(name)
+    if args.scores == "table":
+        from ..assist import TableScorer
+
+        TableScorer.nb201(args.dataset, args.proxy)  # a missing table or batch fails now
     if args.sample is not None and args.sample < 2:
         raise InputError(f"expected --sample of at least 2 architectures, but got {args.sample}")
     from ._options import MAX_BATCH, MAX_PROCS, check_out_dir, positive_int
@@ -68,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                              seed=args.seed, batch_size=args.batch_size, directory=args.data_dir,
                              workers=args.workers, device=args.device, address=args.address,
                              cache=False if args.no_cache else args.cache, progress=not args.no_progress,
-                             targets=targets)
+                             targets=targets, scores_from=args.scores)
     paths = write_outputs(result, out)
     c = result.correlation
     print(f"{args.proxy} vs {result.metric} on {c.n} {args.space} architectures ({args.dataset}): "

@@ -38,6 +38,8 @@ def run_info(args: argparse.Namespace, fidelities: tuple) -> dict:
             "executor": args.executor}
     if args.variant == "assisted":
         info.update(k=args.k, scores=args.score_table or args.scores, score_dataset=args.score_dataset)
+        if args.score_table is None and args.proxy != "gradsign":
+            info["proxy"] = args.proxy
     return info
 
 

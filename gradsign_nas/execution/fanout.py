@@ -110,13 +110,15 @@ def run_one(spec: RunSpec, ctx: Context) -> dict:
     """Run ``spec`` and return its compact result (a JSON-ready dict)."""
     alg = build_algorithm(spec, ctx)
     r = SimulatedExecutor(alg, ctx.evaluator, ctx.budget_s, ctx.workers, ctx.charge_proxy_time).run()
+    proxy_scores = getattr(alg, "proxy_scores", 0)
     row = {"algorithm": spec.algorithm, "variant": spec.variant, "run": spec.run, "seed": spec.seed,
            "best_arch": r.best_arch, "best_index": r.best_index, "best_metric": r.best_metric,
            "best_fidelity": r.best_fidelity}
     for d in DATASETS:
         row[d] = r.test.get(d)
     row.update({"n_evaluations": r.n_evaluations, "n_discarded": r.n_discarded, "sim_time": r.sim_time,
-                "wall_s": r.wall_s, "trajectory": r.trajectory, "stats": jsonable(r.stats)})
+                "wall_s": r.wall_s, "trajectory": r.trajectory, "stats": jsonable(r.stats),
+                "proxy_scores": proxy_scores})
     return row
 
 
