@@ -96,8 +96,18 @@ def small(argv: list[str]) -> list[str]:
         i = argv.index("--out")
         argv = argv[:i] + argv[i + 2:]
     extra = SMALL[argv[0]]
-    if argv[0] == "correlate" and "--all" in argv:  # --all from the packaged tables is instant anyway
-        extra = [a for a in extra if a not in ("--sample", "4")]
+    if argv[0] == "correlate" and "--all" in argv:
+        if "table" in argv:  # --all from the packaged tables is instant anyway
+            extra = [a for a in extra if a not in ("--sample", "4")]
+        else:  # every network of a space, computed: a few here
+            argv = [a for a in argv if a != "--all"]
+            extra = [a if a != "4" else "3" for a in extra]
+    if "--device" in argv and argv[argv.index("--device") + 1].startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():  # CI has no GPU: the same command on the CPU
+            argv = list(argv)
+            argv[argv.index("--device") + 1] = "cpu"
     return argv + extra
 
 
