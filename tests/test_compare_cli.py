@@ -29,7 +29,8 @@ def compare(data_path, out, *extra):
 def test_compare_json_line_and_files(data_path, table, tmp_path, capsys):
     assert compare(data_path, tmp_path / "out", "--json", "--score-table", str(table)) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(line) == {"runs", "budget", "results", "p_values", "ceiling"}
+    assert set(line) == {"runs", "budget", "results", "p_values", "ceiling", "proxy_scores"}
+    assert line["proxy_scores"]["rs"]["vanilla"] == 0 and line["proxy_scores"]["rs"]["assisted"] > 10
     assert line["ceiling"]["index"] == 13714  # the highest cifar10-valid 12-epoch reward
     assert line["ceiling"]["test"]["cifar10"] == pytest.approx(94.37, abs=0.01)
     assert all(0 <= f <= 1 for vs in line["ceiling"]["found"].values() for f in vs.values())

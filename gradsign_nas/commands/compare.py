@@ -60,6 +60,14 @@ def _mean_stats(rows) -> dict:
     return {a: {v: {k: s / n for k, (s, n) in d.items()} for v, d in vs.items()} for a, vs in out.items()}
 
 
+def _mean_proxy_scores(rows) -> dict:
+    """``{algorithm: {variant: mean proxy scores asked for per run}}`` (best-of-K: K per evaluation)."""
+    acc: dict = {}
+    for r in rows:
+        acc.setdefault(r["algorithm"], {}).setdefault(r["variant"], []).append(r.get("proxy_scores") or 0)
+    return {a: {v: sum(x) / len(x) for v, x in vs.items()} for a, vs in acc.items()}
+
+
 def _flatten(d: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in d.items():
@@ -104,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     ceiling_md, ceiling_by = stats.ceiling_table(rows, ceiling, DATASETS)
     line = {"runs": args.runs, "budget": float(args.budget), "results": results, "p_values": pvals,
             "ceiling": {"index": ceiling["index"], "test": ceiling["test"], "found": {
-                a: {v: c["found"] for v, c in vs.items()} for a, vs in ceiling_by.items()}}}
+                a: {v: c["found"] for v, c in vs.items()} for a, vs in ceiling_by.items()}},
+            "proxy_scores": _mean_proxy_scores(rows)}
     config = {"space": "nb201", "algorithms": algos, "variants": variants, "runs": args.runs, "budget_s": float(args.budget),
               "seed": args.seed, "k": args.k, "fidelities": list(fidelities), "charge_proxy_time": args.charge_proxy_time,
               "scores": args.score_table or args.scores, "proxy": args.proxy, "score_dataset": args.score_dataset, "sim_workers": args.sim_workers}
