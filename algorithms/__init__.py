@@ -2,7 +2,8 @@
 
 ``get(name, space, seed, assistant=None, fidelities=None, **options)`` builds one; the assisted
 variant is the same class given ``assistant=Assistant(scorer, k)`` (see ``gradsign_nas.assist``).
-Defaults are the NAS-Bench-201 paper's settings; each module's docstring states its assisted rule.
+Defaults for RS, REA and REINFORCE are those of NAS-Bench-201's released scripts (each module cites
+the source line); BOHB is ours. Each module's docstring states its assisted rule.
 
 Example:
     >>> from gradsign_nas import algorithms
