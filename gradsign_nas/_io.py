@@ -17,11 +17,11 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Iterator, Optional, Union
 
 PathLike = Union[str, os.PathLike]
 
-__all__ = ["atomic_path", "dumps", "jsonable", "remove_stale_temps", "write_bytes_atomic", "write_json_atomic",
+__all__ = ["atomic_path", "dumps", "jsonable", "read_json_object", "remove_stale_temps", "write_bytes_atomic", "write_json_atomic",
            "write_text_atomic"]
 
 _TMP_MARK = ".tmp"
@@ -92,6 +92,25 @@ def remove_stale_temps(directory: PathLike) -> int:
             except OSError:
                 pass
     return n
+
+
+def read_json_object(path: PathLike, what: str = "a JSON object") -> Optional[dict]:
+    """The JSON object in ``path``, or ``None`` if there is no such file; a ``DataError`` naming the
+    file when it is a directory, does not parse, or holds something other than an object."""
+    from .errors import DataError
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise DataError(f"expected {path} to be a file, but it is a directory")
+    try:
+        obj = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise DataError(f"expected {what} in {path}, but the file does not parse") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"expected {what} in {path}, but got a {type(obj).__name__}")
+    return obj
 
 
 def _default(obj: Any) -> Any:

@@ -33,7 +33,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
-from ._io import dumps, jsonable, remove_stale_temps, write_bytes_atomic, write_json_atomic, write_text_atomic
+from ._io import dumps, jsonable, read_json_object, remove_stale_temps, write_bytes_atomic, write_json_atomic, write_text_atomic
 from .benchmarks.nb201 import DATASET_TEST_METRIC as TEST_KEYS
 from .errors import DataError, InputError
 
@@ -107,28 +107,14 @@ def read_history(directory: PathLike) -> list[dict]:
     return _parse_lines(Path(directory) / HISTORY_FILE)[0]
 
 
-def _read_json_object(path: Path) -> Optional[dict]:
-    if not path.exists():
-        return None
-    if not path.is_file():
-        raise DataError(f"expected {path} to be a file, but it is a directory")
-    try:
-        obj = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise DataError(f"expected a JSON object in {path}, but the file does not parse") from None
-    if not isinstance(obj, dict):
-        raise DataError(f"expected a JSON object in {path}, but got a {type(obj).__name__}")
-    return obj
-
-
 def read_best(directory: PathLike) -> Optional[dict]:
     """``directory/best.json``, or ``None`` when no evaluation has completed."""
-    return _read_json_object(Path(directory) / BEST_FILE)
+    return read_json_object(Path(directory) / BEST_FILE)
 
 
 def read_run_info(directory: PathLike) -> Optional[dict]:
     """``directory/run.json``, or ``None`` if there is none."""
-    return _read_json_object(Path(directory) / RUN_FILE)
+    return read_json_object(Path(directory) / RUN_FILE)
 
 
 def best_key(rec: Mapping[str, Any]) -> tuple:

@@ -193,8 +193,6 @@ def load_scorer(args: argparse.Namespace, space) -> Any:
 
 
 def _user_table(path: str, dataset: str, space):
-    import json
-
     from gradsign_nas.assist import TableScorer
 
     p = Path(path)
@@ -203,12 +201,9 @@ def _user_table(path: str, dataset: str, space):
     if p.suffix == ".npz":
         scorer = TableScorer.from_file(p, dataset, space=space)
     else:
-        try:
-            data = json.loads(p.read_bytes().decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise InputError(f"expected a JSON object {{arch string: score}} in {path}, but it does not parse") from None
-        if not isinstance(data, dict):
-            raise InputError(f"expected a JSON object {{arch string: score}} in {path}, but got a {type(data).__name__}")
+        from gradsign_nas._io import read_json_object
+
+        data = read_json_object(p, "a JSON object {arch string: score}")
         for key in data:
             try:
                 space.parse(key)
