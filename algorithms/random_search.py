@@ -24,11 +24,9 @@ class RandomSearch(Algorithm):
 
     def __init__(self, space, seed, assistant=None, fidelities=None, *, warmup: int = 0) -> None:
         super().__init__(space, seed, assistant, fidelities)
-        from gradsign_nas.errors import InputError
+        from gradsign_nas._checks import positive_int
 
-        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-            raise InputError(f"expected warmup to be a number of architectures >= 0, but got {warmup!r}")
-        self.warmup = warmup
+        self.warmup = positive_int("warmup", warmup, 0)
         self._warm = None
 
     def ask(self) -> Proposal:

@@ -18,18 +18,13 @@ population is the ``population_size`` best-scored of M uniform samples.
 
 from __future__ import annotations
 
+from gradsign_nas._checks import positive_int
 from gradsign_nas.errors import InputError
 
 from collections import deque
 from typing import Optional
 
 from .base import Algorithm, Proposal, Result
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"expected {name} to be a positive integer, but got {value!r}")
-    return int(value)
 
 
 class RegularizedEvolution(Algorithm):
@@ -47,16 +42,14 @@ class RegularizedEvolution(Algorithm):
                  sample_size: int = 3, mutation: str = "space", assist_initial: bool = False,
                  warmup: int = 0) -> None:
         super().__init__(space, seed, assistant, fidelities)
-        self.population_size = _positive_int("population_size", population_size)
-        self.sample_size = _positive_int("sample_size", sample_size)
+        self.population_size = positive_int("population_size", population_size)
+        self.sample_size = positive_int("sample_size", sample_size)
         if mutation not in ("space", "uniform"):
             raise InputError(f"expected mutation 'space' (the space's own rule) or 'uniform', but got {mutation!r}")
         if not isinstance(assist_initial, bool):
             raise InputError(f"expected assist_initial to be True or False, but got {assist_initial!r}")
         self.mutation, self.assist_initial = mutation, assist_initial
-        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-            raise InputError(f"expected warmup to be a number of architectures >= 0, but got {warmup!r}")
-        self.warmup = warmup
+        self.warmup = positive_int("warmup", warmup, 0)
         self._warm: Optional[list] = None
         self.population: deque = deque()  # (arch, reward), oldest first
 

@@ -9,10 +9,10 @@ without it), ``--address`` an existing Ray cluster, ``--k`` candidates per assis
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from gradsign_nas._checks import positive_int, positive_number  # noqa: F401  (the commands' checks)
 from gradsign_nas.errors import InputError
 
 VARIANTS = ("vanilla", "assisted")
@@ -83,23 +83,6 @@ MAX_RUNS = 100_000
 MAX_EPOCHS = 10_000
 MAX_BATCH = 1_000_000
 MAX_PROCS = 1024
-
-
-def positive_int(name: str, value: Any, minimum: int = 1, maximum: Optional[int] = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (
-            maximum is not None and value > maximum):
-        bound = f"in {minimum}..{maximum:,}" if maximum is not None else f">= {minimum}"
-        raise InputError(f"expected {name} to be an integer {bound}, but got {value!r}")
-    return value
-
-
-def positive_number(name: str, value: Any, allow_zero: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
-        value >= 0 if allow_zero else value > 0)
-    if not ok:
-        raise InputError(f"expected {name} to be a {'non-negative' if allow_zero else 'positive'} finite number, "
-                         f"but got {value!r}")
-    return float(value)
 
 
 def split_list(name: str, text: str, valid: Sequence[str]) -> list[str]:

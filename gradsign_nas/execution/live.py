@@ -16,13 +16,13 @@ resumes from its history without re-running finished trials.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from gradsign_nas._checks import positive_int, positive_number
 from gradsign_nas.errors import InputError
 from gradsign_nas.results import History
 
@@ -64,13 +64,6 @@ def live_trial(config: dict, evaluator=None) -> None:
     result = evaluator.train(arch, int(config["epochs"]), state=state, on_epoch=on_epoch)
     if evaluator.checkpoint_dir is not None:
         evaluator.save_checkpoint(arch, evaluator._last_state(arch, result))
-
-
-def _check_positive(name: str, value: Any, allow_zero: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
-        value >= 0 if allow_zero else value > 0)
-    if not ok:
-        raise InputError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} number, but got {value!r}")
 
 
 def _label(algorithm, name: Optional[str]) -> str:
@@ -118,10 +111,9 @@ def run_live_search(algorithm, evaluator, *, trials: int, out_dir, name: Optiona
         history: an open ``History`` (``open_history``) to use instead of opening one in ``out_dir``.
     """
     check_trials(trials)
-    _check_positive("cpus_per_trial", cpus_per_trial)
-    _check_positive("gpus_per_trial", gpus_per_trial, allow_zero=True)
-    if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 0:
-        raise InputError(f"max_failures must be a non-negative integer, but got {max_failures!r}")
+    positive_number("cpus_per_trial", cpus_per_trial)
+    positive_number("gpus_per_trial", gpus_per_trial, allow_zero=True)
+    positive_int("max_failures", max_failures, 0)
     if scheduler not in SCHEDULERS:
         raise InputError(f"scheduler must be one of {', '.join(SCHEDULERS)}, but got {scheduler!r}")
     from ray import tune
