@@ -305,18 +305,9 @@ class TrainingBatchScorer(OnDemandScorer):
     """
 
     def __init__(self, evaluator, proxy: str = "gradsign", batch_size: int = 64, seed: int = 0) -> None:
-        from gradsign_nas import proxies
-
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise InputError(f"expected a positive batch size, but got {batch_size!r}")
+        super().__init__(evaluator.space, proxy, evaluator.dataset, batch_size=batch_size, seed=seed,
+                         num_classes=evaluator.num_classes)
         self.evaluator = evaluator
-        self.space = evaluator.space
-        self.proxy_name = proxy
-        self.proxy = proxies.get(proxy)
-        self.batch_size, self.seed = int(batch_size), int(seed)
-        self._batch = None
-        self._scores: dict[str, float] = {}
-        self._seconds: dict[str, float] = {}
 
     def _get_batch(self):
         if self._batch is None:
