@@ -156,7 +156,8 @@ class History:
     """The record of one run, in ``directory`` (created if missing) or only in memory (``None``).
 
     Args:
-        directory: the run directory, or ``None`` for a run that writes nothing.
+        directory: the run directory, or ``None`` for a run that writes nothing (the ``Driver`` then
+            builds and keeps only the records that improved the best).
         run_info: the run's settings; stored in ``run.json`` on first use, and on a later use the
             stored settings must equal these (a directory holds one run).
         fsync: fsync after every record (the default; off only for throwaway runs).
@@ -178,7 +179,6 @@ class History:
         self.best: Optional[dict] = None
         self._best_key: tuple = ()
         self.best_changes: list[dict] = []  # every record that improved the best, in order
-        self.n_records = 0  # records resolved (in memory only the best ones are kept in ``records``)
         self._file = None
         if self.directory is None:
             return
@@ -212,7 +212,6 @@ class History:
         for r in records:
             self._track(r)
         self.records = records
-        self.n_records = len(records)
         self._file = open(self.path, "a")
         self._reconcile_best()
 
@@ -249,7 +248,6 @@ class History:
             if self.fsync:
                 os.fsync(self._file.fileno())
         self.records.append(rec)
-        self.n_records += 1
         improved = self._track(rec)
         if improved and self.directory is not None:
             self.write_best()

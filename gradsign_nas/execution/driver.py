@@ -287,14 +287,13 @@ class Driver:
         if not self._persist and (status != "completed" or not self.history.improves(
                 result.extra.get("fidelity_reached", p.fidelity), result.metric)):
             # nothing to write and not a new best: skip building the record (the simulated hot path)
-            self.history.n_records += 1
             if self._bar is not None:
                 self._tick()
             return {"ask": pend.n, "status": status}
         rec = self._record(pend, status, result, end, worker)
         self.history.append(rec)
         if self._bar is not None:
-            self._tick(rec)
+            self._tick()
         return rec
 
     def fail(self, pend: Pending, error: str = "", _recorded: Optional[dict] = None) -> dict:
@@ -316,7 +315,7 @@ class Driver:
         rec = self._record(pend, "failed", None, None, None)
         rec["extra"] = {"error": str(error)[:500]}
         self.history.append(rec)
-        self._tick(rec)
+        self._tick()
         return rec
 
     def is_best(self, rec: dict) -> bool:
@@ -324,7 +323,7 @@ class Driver:
         best = self.history.best
         return best is not None and best.get("ask") == rec.get("ask")
 
-    def _tick(self, rec: Optional[dict] = None) -> None:
+    def _tick(self) -> None:
         if self._bar is not None:
             self._bar.update(1)
             if self.history.best is not None:
