@@ -235,6 +235,7 @@ def summarise(run_dirs: dict, wall_s: float) -> dict:
         done = [x for x in recs if x["status"] == "completed"]
         best = read_best(d)
         metrics = [x["metric"] for x in done]
+        t0 = min((r["wall_start"] for r in done), default=0.0)
         out["variants"][variant] = {
             "best_arch": best["arch"] if best else None, "best_valid_acc": best["metric"] if best else None,
             "mean_valid_acc": sum(metrics) / len(metrics) if metrics else None,
@@ -242,7 +243,7 @@ def summarise(run_dirs: dict, wall_s: float) -> dict:
             "train_s": round(sum(x["cost_s"] for x in done), 1),
             "proxy_s": round(sum(x.get("proxy_cost_s") or 0.0 for x in recs), 1),
             "dir": str(d), "curve": [x["metric"] for x in done],
-            "wall": [x["wall_time"] - min(r["wall_start"] for r in done) for x in done] if done else [],
+            "wall": [x["wall_time"] - t0 for x in done],
         }
     return out
 
