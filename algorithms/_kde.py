@@ -20,6 +20,11 @@ fixes what makes it fail on categorical spaces such as NAS-Bench-201:
    under a saved-and-restored global state seeded from that generator.
 4. Speed. Candidate sampling and the ``l/g`` ratio are vectorised (one numpy expression for all
    ``num_samples`` draws) instead of one statsmodels call per draw.
+
+``sampler="hpbandster"`` keeps none of these fixes for proposals: each pick is hpbandster 0.7.4's own
+``BOHB.get_config`` (its uncapped statsmodels bandwidths, its sampling loop, its fallback to a
+uniform configuration), run under a global state seeded from the algorithm's generator. That is the
+model NAS-Bench-201's ``exps/algos/BOHB.py`` used.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ import warnings
 from types import SimpleNamespace
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 
 @contextlib.contextmanager
@@ -74,12 +81,18 @@ class CategoricalKDEModel:
         rng: the generator every draw comes from.
         top_n_percent, min_points_in_model, min_bandwidth, bandwidth_factor: hpbandster's options.
         max_bandwidth: cap on each categorical bandwidth as a fraction of the uniform one ``(c-1)/c``.
+        sampler: ``"ours"`` (the vectorised, capped sampler above) or ``"hpbandster"`` (its own
+            ``get_config``; ``max_bandwidth`` then plays no part in proposals).
     """
 
     def __init__(self, sizes, rng: np.random.Generator, *, top_n_percent: int = 15,
                  min_points_in_model=None, min_bandwidth: float = 1e-3, bandwidth_factor: float = 3.0,
-                 max_bandwidth: float = 0.5) -> None:
+                 max_bandwidth: float = 0.5, sampler: str = "ours") -> None:
         import ConfigSpace as CS
+
+        if sampler not in ("ours", "hpbandster"):
+            raise InputError(f"expected sampler 'ours' or 'hpbandster', but got {sampler!r}")
+        self.sampler = sampler
 
         self.sizes = np.asarray(sizes, dtype=np.int64)
         self.rng = rng
@@ -151,6 +164,8 @@ class CategoricalKDEModel:
         """``k`` independent model picks ([k, D]): each the best ``l/g`` of ``num_samples`` draws from ``l``
         (``exclude(x) -> bool mask``: draws not to pick, e.g. configurations already proposed; a pick
         whose draws are all excluded is the best of them anyway)."""
+        if self.sampler == "hpbandster":
+            return self._propose_hpbandster(k, num_samples)
         gd, gbw, bd, bbw = self._fitted[self.budget]
         n, D = k * num_samples, len(self.sizes)
         datum = gd[self.rng.integers(len(gd), size=n)]
@@ -162,3 +177,14 @@ class CategoricalKDEModel:
             score = np.where(exclude(x), -np.inf, score)
         best = score.reshape(k, num_samples).argmax(axis=1)
         return x.reshape(k, num_samples, D)[np.arange(k), best]
+
+    def _propose_hpbandster(self, k: int, num_samples: int) -> np.ndarray:
+        """``k`` picks of hpbandster's own ``get_config`` (``num_samples`` draws each); a pick its loop
+        gives up on is its uniform configuration, as in hpbandster."""
+        self._gen.num_samples = int(num_samples)
+        rows = []
+        for _ in range(k):
+            with contained_global_rng(self.rng):
+                config, _info = self._gen.get_config(self.budget)
+            rows.append([int(config[n]) for n in self._names])
+        return np.asarray(rows, dtype=np.int64)

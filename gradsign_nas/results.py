@@ -47,7 +47,7 @@ RECORD_FIELDS = ("ask", "told_before", "trial_id", "arch", "index", "fidelity", 
                  "extra")
 
 __all__ = ["BEST_FILE", "HISTORY_FILE", "RECORD_FIELDS", "RUN_FILE", "WEIGHTS_FILE", "History", "best_key",
-           "load_best", "read_best", "read_history", "read_run_info", "write_bytes_atomic", "write_json_atomic",
+           "load_best", "rank_fidelity", "read_best", "read_history", "read_run_info", "write_bytes_atomic", "write_json_atomic",
            "write_text_atomic"]
 
 PathLike = Union[str, os.PathLike]
@@ -118,10 +118,17 @@ def read_run_info(directory: PathLike) -> Optional[dict]:
 
 
 def best_key(rec: Mapping[str, Any]) -> tuple:
-    """What ``best`` maximises: the fidelity reached (``extra["fidelity_reached"]`` where a scheduler
-    stopped a trial early, else the proposal's; higher first; one that is not a number counts as 0),
-    then the metric."""
-    return _key((rec.get("extra") or {}).get("fidelity_reached", rec.get("fidelity")), rec["metric"])
+    """What ``best`` maximises: the rank of the evaluation's fidelity, higher first, then the metric.
+    The rank is ``extra["budget"]`` where the algorithm evaluated a nominal budget at another fidelity
+    (NB201's BOHB: the best is the best at the largest budget), else ``extra["fidelity_reached"]``
+    where a scheduler stopped a trial early, else the proposal's fidelity (one that is not a number
+    counts as 0)."""
+    return _key(rank_fidelity(rec.get("extra") or {}, rec.get("fidelity")), rec["metric"])
+
+
+def rank_fidelity(extra: Mapping[str, Any], fidelity: Any) -> Any:
+    """The fidelity ``best_key`` ranks an evaluation by (see there)."""
+    return extra.get("budget", extra.get("fidelity_reached", fidelity))
 
 
 def _key(fidelity: Any, metric: Any) -> tuple:

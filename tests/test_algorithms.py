@@ -233,7 +233,7 @@ def test_reinforce_update_uses_the_evaluated_architecture():
 @pytest.mark.parametrize("space_name", list(SPACES))
 def test_bohb_model_learns(space_name):
     # 150 distinct proposals do not fit the toy space (120 architectures): there repeats are allowed
-    alg = make("bohb", space_name, 0, "vanilla", **({"dedupe": False} if space_name == "toy" else {}))
+    alg = make("bohb", space_name, 0, "vanilla", preset="ours", **({"dedupe": False} if space_name == "toy" else {}))
     trajectory(alg, 150)
     s = alg.stats()
     assert s["model_count"] > 20 and s["random_count"] > 20
@@ -270,10 +270,62 @@ def test_bohb_hyperband_three_fidelities_and_async_new_bracket():
     assert [p.fidelity for p in waiting] == [12, 12, 12] and nxt.fidelity == 200 and nxt.meta["bracket"] == 0
 
 
+def test_bohb_nb201_preset_is_nb201s_hpbandster_bohb():
+    """NB201's BOHB.py: hpbandster's budgets 12..200 at eta 3, each evaluated at the one fidelity, a
+    promotion evaluated again, hpbandster's own sampler with 4 samples and no random fraction."""
+    from algorithms.bohb import NB201_BUDGETS, hyperband_budgets
+
+    assert NB201_BUDGETS == pytest.approx((200 / 9, 200 / 3, 200))
+    assert hyperband_budgets(1, 27, 3) == pytest.approx((1, 3, 9, 27))
+    alg = make("bohb", "nb201", 0, "vanilla")
+    assert (alg.preset, alg.num_samples, alg.random_fraction, alg.dedupe, alg.model.sampler) == \
+        ("nb201", 4, 0.0, False, "hpbandster")
+    budgets, sources, rung0, last = [], [], {}, None
+    for _ in range(2 * (9 + 3 + 1 + 3 + 1 + 3)):
+        p = alg.ask()
+        if p.meta["bracket"] != last:  # a new bracket (one worker: brackets run one after the other)
+            rung0 = {k: v for k, v in rung0.items() if k[0] != p.meta["bracket"]}
+            last = p.meta["bracket"]
+        assert p.fidelity == 12  # the worker ignores the budget
+        budgets.append(p.meta["budget"])
+        if p.meta.get("promoted"):  # among the best of the bracket's previous rung, evaluated again
+            prev = sorted((reward(a) for a in rung0[(p.meta["bracket"], p.meta["rung"] - 1)]), reverse=True)
+            assert reward(p.arch) in prev[: 3 if p.meta["rung"] == 1 and p.meta["bracket"] == 2 else 1]
+        else:
+            sources.append(p.meta["source"])
+        rung0.setdefault((p.meta["bracket"], p.meta["rung"]), []).append(p.arch)
+        alg.tell(p, Result(metric=reward(p.arch), cost_s=1.0))
+    b0, b1, b2 = NB201_BUDGETS
+    assert budgets == ([b0] * 9 + [b1] * 3 + [b2] + [b1] * 3 + [b2] + [b2] * 3) * 2
+    assert alg.model.ready and set(sources[-6:]) == {"model"}  # random_fraction 0: once fitted, all model
+    same = make("bohb", "nb201", 0, "vanilla")
+    assert trajectory(same, 40)[-20:] == trajectory(make("bohb", "nb201", 0, "vanilla"), 40)[-20:]
+
+
+def test_bohb_nb201_best_is_the_best_at_the_largest_budget(data_path, tmp_path):
+    """hpbandster's incumbent: only results at the largest budget count, even if a lower rung saw more."""
+    from gradsign_nas import algorithms as algs
+    from gradsign_nas.benchmarks.nb201_evaluator import NB201TabularEvaluator
+    from gradsign_nas.execution import SimulatedExecutor
+    from gradsign_nas.results import History, read_history
+
+    ev = NB201TabularEvaluator.from_directory(data_path)
+    checked = 0
+    for seed in range(6):
+        out = tmp_path / str(seed)
+        r = SimulatedExecutor(algs.get("bohb", "nb201", seed, fidelities=(12,)), ev, 12000,
+                              history=History(out, {"seed": seed})).run()
+        done = [x for x in read_history(out) if x["status"] == "completed"]
+        top = [x["metric"] for x in done if x["extra"]["budget"] == 200]
+        assert r.best_metric == max(top)
+        checked += max(x["metric"] for x in done) > max(top)
+    assert checked >= 1  # at least one run where the overall best was never promoted to 200
+
+
 def test_bohb_kde_matches_statsmodels_aitchison_aitken():
     from statsmodels.nonparametric.kernels import aitchison_aitken
 
-    alg = make("bohb", "toy", 0, "vanilla")
+    alg = make("bohb", "toy", 0, "vanilla", preset="ours")
     trajectory(alg, 60)
     model = alg.model
     gd, gbw, _, _ = model._fitted[model.budget]
@@ -392,10 +444,10 @@ def test_bohb_never_pays_twice_for_an_architecture_at_one_fidelity(data_path):
     from gradsign_nas.execution import SimulatedExecutor
 
     ev = NB201TabularEvaluator.from_directory(data_path)
-    alg = algs.get("bohb", "nb201", 3, fidelities=(12,))
+    alg = algs.get("bohb", "nb201", 3, fidelities=(12,), preset="ours")
     r = SimulatedExecutor(alg, ev, 12000).run()
     assert r.stats["unique_new_configs"] == r.stats["new_configs"]
-    alg = algs.get("bohb", "nb201", 3, fidelities=(12,), dedupe=False)
+    alg = algs.get("bohb", "nb201", 3, fidelities=(12,), preset="ours", dedupe=False)
     r = SimulatedExecutor(alg, ev, 12000).run()
     assert r.stats["unique_new_configs"] < r.stats["new_configs"]  # the model's favourite, again and again
 

@@ -240,6 +240,8 @@ class Driver:
         p = pend.proposal
         meta = p.meta or {}
         extra = dict(result.extra) if result is not None else {}
+        if "budget" in meta:  # a nominal budget evaluated at p.fidelity (see results.best_key)
+            extra["budget"] = meta["budget"]
         return {"ask": pend.n, "told_before": pend.told_before, "trial_id": p.trial_id, "arch": str(p.arch),
                 "index": self._index(p.arch, extra), "fidelity": p.fidelity, "status": status,
                 "metric": result.metric if result is not None else None,
@@ -285,7 +287,8 @@ class Driver:
             self._tick()
             return _recorded
         if not self._persist and (status != "completed" or not self.history.improves(
-                result.extra.get("fidelity_reached", p.fidelity), result.metric)):
+                p.meta["budget"] if "budget" in p.meta else result.extra.get("fidelity_reached", p.fidelity),
+                result.metric)):
             # nothing to write and not a new best: skip building the record (the simulated hot path)
             if self._bar is not None:
                 self._tick()
