@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from gradsign_nas.errors import InputError
 
+import bisect
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Mapping, Optional, Union
@@ -74,6 +76,7 @@ class Algorithm(ABC):
         self._pending: dict[int, Proposal] = {}
         self._scored: set = set()  # architectures whose proxy score this search already paid for
         self._lookups = 0  # proxy scores asked for, repeats included
+        self._seen_scores: list = []  # sorted proxy scores of the adaptive rule's candidates so far
 
     @property
     def variant(self) -> str:
@@ -107,18 +110,39 @@ class Algorithm(ABC):
             raise InputError(f"expected a Result with a finite metric, but got {result!r}")
         return float(m)
 
-    def _assist(self, candidates: list) -> tuple[Hashable, dict[str, Any]]:
-        """The assistant's pick of ``candidates`` and the meta it adds to the proposal: ``proxy`` (the
-        pick's score) and ``proxy_cost_s`` (what computing the scores of candidates not scored before
-        in this search cost)."""
-        arch, score = self.assistant.pick(candidates)
-        self._lookups += len(candidates)
+    def _assist(self, candidates) -> tuple[Hashable, dict[str, Any]]:
+        """The assistant's pick of ``candidates`` (an iterable, consumed lazily) and the meta it adds to
+        the proposal: ``proxy`` (the pick's score), ``proxy_cost_s`` (what computing the scores of
+        candidates not scored before in this search cost) and ``candidates`` (how many were scored).
+        Best of K scores all; the adaptive rule stops at the first that reaches the top ``1/K`` of the
+        scores this search has seen (see ``Assistant``)."""
+        a = self.assistant
+        if getattr(a, "rule", "best") == "best":
+            examined = list(candidates)
+            arch, score = a.pick(examined)
+        else:
+            seen = self._seen_scores
+            bar = seen[int(len(seen) * (1 - 1 / a.k))] if len(seen) >= a.k else math.inf
+            examined, arch, score = [], None, -math.inf
+            for c in candidates:
+                s = float(a.scorer.score(c))
+                s = -math.inf if math.isnan(s) else s
+                examined.append(c)
+                bisect.insort(seen, s)
+                if arch is None or s > score:
+                    arch, score = c, s
+                if s >= bar:
+                    arch, score = c, s
+                    break
+            if arch is None:
+                raise InputError("expected at least one candidate to pick from, but got none")
+        self._lookups += len(examined)
         cost = 0.0
-        for c in candidates:
+        for c in examined:
             if c not in self._scored:
                 self._scored.add(c)
                 cost += float(self.assistant.scorer.cost_s(c))
-        return arch, {"proxy": float(score), "proxy_cost_s": cost, "candidates": len(candidates)}
+        return arch, {"proxy": float(score), "proxy_cost_s": cost, "candidates": len(examined)}
 
     @property
     def proxy_scores(self) -> int:
@@ -150,7 +174,7 @@ class Algorithm(ABC):
         """One draw (vanilla), or the assistant's pick of K draws from the same distribution."""
         if self.assistant is None:
             return draw(), {}
-        return self._assist([draw() for _ in range(self.assistant.k)])
+        return self._assist(draw() for _ in range(getattr(self.assistant, "draws", self.assistant.k)))
 
     @abstractmethod
     def ask(self) -> Proposal:

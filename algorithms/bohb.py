@@ -102,6 +102,9 @@ class BOHB(Algorithm):
             False: the model may propose its favourite again and again).
         budgets: nominal Hyperband budgets, lowest first, used when the evaluator offers one fidelity
             (each is evaluated at that fidelity); nb201 ``NB201_BUDGETS``, ours ``None`` (one rung).
+        warmup: assisted only, ours: zero-cost warm-up: score ``warmup`` uniform samples and start the
+            first bracket from the best of them (as many as its first rung holds, and at least enough
+            for the model to fit: ``min_points_in_model + 1``); best of K after that (0: off).
     """
 
     MAX_REDRAWS = 20
@@ -126,8 +129,12 @@ class BOHB(Algorithm):
                  num_samples: Optional[int] = None, bandwidth_factor: Optional[float] = None,
                  min_points_in_model=None, min_bandwidth: Optional[float] = None,
                  max_bandwidth: Optional[float] = None, sampler: Optional[str] = None,
-                 dedupe: Optional[bool] = None, budgets: Optional[tuple] = None) -> None:
+                 dedupe: Optional[bool] = None, budgets: Optional[tuple] = None, warmup: int = 0) -> None:
         super().__init__(space, seed, assistant, fidelities)
+        from gradsign_nas._checks import positive_int
+
+        self.warmup = positive_int("warmup", warmup, 0)
+        self._warm: Optional[list] = None
         if preset not in self.PRESETS:
             raise InputError(f"expected preset {' or '.join(map(repr, self.PRESETS))}, but got {preset!r}")
         given = dict(random_fraction=random_fraction, top_n_percent=top_n_percent, num_samples=num_samples,
@@ -218,7 +225,17 @@ class BOHB(Algorithm):
         return [self.space.sample(self.rng) for _ in range(k)], "random"
 
     def _new_config(self, fidelity: Any) -> tuple[Any, dict]:
-        k = self.assistant.k if self.assistant is not None else 1
+        if self.assistant is not None and self.warmup:
+            if self._warm is None:  # zero-cost warm-up: the first design is the top of M scored samples
+                take = max(self._brackets[0].sizes[0] if self._brackets else 1, self.model.min_points_in_model + 1)
+                self._warm = self._warm_up(self.warmup, take)
+            while self._warm:
+                arch, meta = self._warm.pop(0)
+                if not self.dedupe or (arch, fidelity) not in self._proposed:
+                    self._n_new += 1
+                    self._mark_proposed(arch, fidelity)
+                    return arch, {"source": "warmup", **meta}
+        k = getattr(self.assistant, "draws", 1)
         cands, source = self._draw(k, fidelity)
         if self.dedupe:  # never pay twice for an architecture already proposed at this fidelity
             for _ in range(self.MAX_REDRAWS):
@@ -229,10 +246,13 @@ class BOHB(Algorithm):
                 cands, source = self._draw(k, fidelity, "random")  # the model had nothing new: uniform samples
         self._n_new += 1
         arch, meta = (cands[0], {}) if self.assistant is None else self._assist(cands)
-        self._proposed.add((arch, fidelity))
-        if self._modelled:
-            self._proposed_vec.setdefault(fidelity, set()).add(tuple(self._vector(arch).tolist()))
+        self._mark_proposed(arch, fidelity)
         return arch, {"source": source, **meta}
+
+    def _mark_proposed(self, arch, rung) -> None:
+        self._proposed.add((arch, rung))
+        if self._modelled:
+            self._proposed_vec.setdefault(rung, set()).add(tuple(self._vector(arch).tolist()))
 
     def ask(self) -> Proposal:
         bracket = next((b for b in self._brackets if b.queue), None) or self._new_bracket()

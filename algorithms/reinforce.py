@@ -14,11 +14,19 @@ the time of the ask, and each result's gradient is taken at the policy of the ti
 Assisted rule: draw K architectures from the current policy and evaluate the one with the highest
 proxy score; the policy update uses the log-probability of that evaluated architecture (not of
 another sample, a bug of the GradSign paper's released variant).
+
+Zero-cost warm-up (``warmup=M``, assisted only, ours): before the first proposal, score M uniform
+samples and pre-train the policy on the proxy's ranks: each decision's logits become the log of the
+smoothed frequencies of its choices among the best-scored ``warmup_top`` share of the M (add-one
+smoothing: the maximum-likelihood factorised policy of the top of the proxy ranking); REINFORCE and
+best of K then go on from that policy. The M scores' cost is charged to the first proposal.
 """
 
 from __future__ import annotations
 
 from gradsign_nas.errors import InputError
+
+from typing import Optional
 
 import numpy as np
 
@@ -33,13 +41,22 @@ class Reinforce(Algorithm):
         learning_rate: Adam's step size (NB201: 0.001).
         momentum: of the moving-average reward baseline (NB201: 0.9).
         init_scale: standard deviation of the initial logits (NB201: 1e-3).
+        warmup, warmup_top: the zero-cost warm-up (see the module; 0: off): M samples, share of them
+            the policy is fitted to (default 0.1).
     """
 
     name = "reinforce"
 
     def __init__(self, space, seed, assistant=None, fidelities=None, *, learning_rate: float = 0.001,
-                 momentum: float = 0.9, init_scale: float = 1e-3) -> None:
+                 momentum: float = 0.9, init_scale: float = 1e-3, warmup: int = 0, warmup_top: float = 0.1) -> None:
         super().__init__(space, seed, assistant, fidelities)
+        from gradsign_nas._checks import positive_int
+
+        self.warmup = positive_int("warmup", warmup, 0)
+        if isinstance(warmup_top, bool) or not isinstance(warmup_top, (int, float)) or not 0 < warmup_top <= 1:
+            raise InputError(f"expected warmup_top in (0, 1], but got {warmup_top!r}")
+        self.warmup_top = float(warmup_top)
+        self._warm_cost: Optional[float] = None  # the warm-up's proxy cost, until charged
         for label, v, lo, hi in (("learning_rate", learning_rate, 0.0, np.inf), ("momentum", momentum, 0.0, 1.0),
                                  ("init_scale", init_scale, 0.0, np.inf)):
             ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (lo < v < hi or (label == "init_scale" and v == 0))
@@ -86,9 +103,26 @@ class Reinforce(Algorithm):
         return self._num / self._den if self._den else 0.0
 
     # -- ask / tell ------------------------------------------------------------------------------
+    def _pretrain(self) -> None:
+        """Fit the policy to the top ``warmup_top`` of ``warmup`` proxy-scored uniform samples."""
+        top = self._warm_up(self.warmup, max(1, int(round(self.warmup * self.warmup_top))))
+        counts = np.zeros_like(self._m)
+        for arch, _ in top:
+            counts[np.arange(len(self._decisions)), self._actions(arch)] += 1
+        sizes = self._mask.sum(axis=1, keepdims=True)
+        freq = (counts + 1.0) / (len(top) + sizes)
+        self.logits = np.where(self._mask, np.log(np.where(self._mask, freq, 1.0)), -np.inf)
+        self._warm_cost = top[0][1]["proxy_cost_s"] if top else 0.0
+
     def ask(self) -> Proposal:
+        if self.assistant is not None and self.warmup and self._warm_cost is None:
+            self._pretrain()
         probs = self.probabilities()
         arch, meta = self._choose(lambda: self._sample(probs))
+        if self._warm_cost:
+            meta["proxy_cost_s"] = meta.get("proxy_cost_s", 0.0) + self._warm_cost
+            meta["warmup"] = self.warmup
+            self._warm_cost = 0.0
         return self._proposal(arch, **meta)
 
     def tell(self, proposal: Proposal, result: Result) -> None:

@@ -23,6 +23,9 @@ from .benchmarks.nb201 import DATASETS
 __all__ = ["plot_curves"]
 
 
+_STYLES = {"assisted": "-", "vanilla": "--", "warmup": "-.", "adaptive": ":"}
+
+
 def plot_curves(rows: Sequence[dict], budget_s: float, path: Union[str, os.PathLike, None] = None,
                 datasets: Sequence[str] = DATASETS, points: int = 200, band: str = "sem",
                 title: str = "", ceiling: dict | None = None) -> bytes:
@@ -61,7 +64,7 @@ def plot_curves(rows: Sequence[dict], budget_s: float, path: Union[str, os.PathL
             ok = np.isfinite(mean)
             if not ok.any():
                 continue
-            style = "-" if v == "assisted" else "--"
+            style = _STYLES.get(v, ":")
             ax.plot(grid[ok], mean[ok], style, color=colours[a], label=f"{a} ({v})", lw=1.5, drawstyle="steps-post")
             ax.fill_between(grid[ok], (mean - std)[ok], (mean + std)[ok], color=colours[a], alpha=0.2, lw=0,
                             step="post")

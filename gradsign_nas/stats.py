@@ -21,7 +21,7 @@ import numpy as np
 
 from .benchmarks.nb201 import DATASETS
 
-__all__ = ["DATASETS", "ceiling_table", "markdown_table", "p_values", "summarize", "table_csv"]
+__all__ = ["DATASETS", "ceiling_table", "markdown_table", "p_values", "strategy_p_values", "summarize", "table_csv"]
 
 
 def _values(rows: Iterable[dict], algorithm: str, variant: str, dataset: str) -> np.ndarray:
@@ -50,18 +50,33 @@ def summarize(rows: Sequence[dict], datasets: Sequence[str] = DATASETS) -> dict:
     return out
 
 
-def p_values(rows: Sequence[dict], datasets: Sequence[str] = DATASETS) -> dict:
-    """``{algorithm: {dataset: p}}``: one-sided Mann-Whitney U p-value that the assisted variant's
-    best-found accuracies are stochastically greater than the vanilla's (algorithms with both)."""
+def p_values(rows: Sequence[dict], datasets: Sequence[str] = DATASETS, variant: str = "assisted",
+             against: str = "vanilla") -> dict:
+    """``{algorithm: {dataset: p}}``: one-sided Mann-Whitney U p-value that ``variant``'s best-found
+    accuracies are stochastically greater than ``against``'s (algorithms with both)."""
     from scipy.stats import mannwhitneyu
 
     rows = list(rows)
     out: dict = {}
     for a in _order(rows, "algorithm"):
         for d in datasets:
-            x, y = _values(rows, a, "assisted", d), _values(rows, a, "vanilla", d)
+            x, y = _values(rows, a, variant, d), _values(rows, a, against, d)
             if x.size and y.size:
                 out.setdefault(a, {})[d] = float(mannwhitneyu(x, y, alternative="greater").pvalue)
+    return out
+
+
+def strategy_p_values(rows: Sequence[dict], datasets: Sequence[str] = DATASETS) -> dict:
+    """``{algorithm: {variant: {"vs_vanilla": {dataset: p}, "vs_assisted": {dataset: p}}}}`` for every
+    variant other than vanilla and assisted (the strategies), one-sided as ``p_values``."""
+    rows = list(rows)
+    out: dict = {}
+    for v in _order(rows, "variant"):
+        if v in ("vanilla", "assisted"):
+            continue
+        for against in ("vanilla", "assisted"):
+            for a, by_d in p_values(rows, datasets, v, against).items():
+                out.setdefault(a, {}).setdefault(v, {})[f"vs_{against}"] = by_d
     return out
 
 
@@ -71,10 +86,13 @@ def _fmt_p(p: Optional[float]) -> str:
     return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
 
 
-def markdown_table(summary: dict, pvals: dict, datasets: Sequence[str] = DATASETS) -> str:
-    """The comparison as a Markdown table: mean +- std per cell, p-value rows for assisted."""
+def markdown_table(summary: dict, pvals: dict, datasets: Sequence[str] = DATASETS,
+                   strategy_pvals: Optional[dict] = None) -> str:
+    """The comparison as a Markdown table: mean +- std per cell, p-value rows for assisted (and, with
+    ``strategy_pvals``, for each strategy against vanilla and against assisted)."""
     lines = ["| algorithm | variant | " + " | ".join(datasets) + " |",
              "|---|---|" + "---|" * len(datasets)]
+    strategy_pvals = strategy_pvals or {}
     for a, variants in summary.items():
         for v, cells in variants.items():
             vals = []
@@ -84,6 +102,9 @@ def markdown_table(summary: dict, pvals: dict, datasets: Sequence[str] = DATASET
             lines.append(f"| {a} | {v} | " + " | ".join(vals) + " |")
         if a in pvals:
             lines.append(f"| {a} | p (assisted > vanilla) | " + " | ".join(_fmt_p(pvals[a].get(d)) for d in datasets) + " |")
+        for v, by in strategy_pvals.get(a, {}).items():
+            for against, ps in by.items():
+                lines.append(f"| {a} | p ({v} > {against[3:]}) | " + " | ".join(_fmt_p(ps.get(d)) for d in datasets) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -107,7 +128,7 @@ def ceiling_table(rows: Sequence[dict], ceiling: dict, datasets: Sequence[str] =
             found = float(np.mean([r.get("best_index") == ceiling["index"] for r in rs]))
             result.setdefault(a, {})[v] = {"gap": gaps, "found": found}
             lines.append(f"| {a} | {v}: gap, found | " + " | ".join(
-                "" if gaps[d] is None else f"-{gaps[d]:.2f}" for d in datasets) + f" | {100 * found:.1f} % |")
+                "" if gaps[d] is None else f"{-gaps[d]:+.2f}" for d in datasets) + f" | {100 * found:.1f} % |")
     return "\n".join(lines) + "\n", result
 
 

@@ -6,7 +6,9 @@ uses the same seed for every algorithm and variant. Runs fan out as Ray tasks ov
 results.csv (mean +- std of the best-found network's 200-epoch test accuracy per algorithm x variant
 x dataset, and the one-sided Mann-Whitney U p-value of assisted > vanilla), curves.png (best-so-far
 accuracy vs simulated time), runs.csv and runs.json (every run), summary.json. With --json the last
-line on stdout is one JSON object {"runs", "budget", "results", "p_values"}.
+line on stdout is one JSON object {"runs", "budget", "results", "p_values", "ceiling", "proxy_scores"};
+with --strategies, each strategy is a variant of "results" and "proxy_scores" beside vanilla and
+assisted, and "strategy_p_values" gives each one's p against vanilla and against assisted.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--algorithms", default="rs,rea,reinforce,bohb",
                    help="algorithms to compare, comma-separated (default rs,rea,reinforce,bohb)")
     p.add_argument("--variants", default="vanilla,assisted",
-                   help="which variants to run, comma-separated: vanilla, assisted (default both)")
+                   help="which variants to run, comma-separated: vanilla, assisted (best of K) and any strategy "
+                        "of --strategies (default vanilla,assisted)")
+    p.add_argument("--strategies", default=None,
+                   help="assistance strategies to run as further variants, comma-separated, or 'all' "
+                        "(gradsign_nas.strategies: warmup, adaptive; each at a proxy budget no larger than best of K's)")
     p.add_argument("--runs", type=int, default=500, help="runs per algorithm and variant (default 500)")
     add_tabular(p)
     add_workers(p, "default: all cores; 1 runs everything in this process without Ray")
@@ -82,13 +88,22 @@ def run(args: argparse.Namespace) -> int:
     # 1. validate everything and load the data: nothing is written before this succeeds
     fidelities = check_tabular(args)
     algos = check_algorithms(args.algorithms.split(","))
-    variants = split_list("--variants", args.variants, VARIANTS)
+    from gradsign_nas import strategies as strategy_registry
+
+    variants = split_list("--variants", args.variants, VARIANTS + tuple(strategy_registry.available()))
+    if args.strategies is not None:
+        names = strategy_registry.available() if args.strategies.strip() == "all" else \
+            split_list("--strategies", args.strategies, strategy_registry.available())
+        variants += [v for v in names if v not in variants]
+        for v in names:  # a strategy defined only for some algorithms is refused before anything runs
+            for a in algos:
+                strategy_registry.settings(v, a, args.k)
     positive_int("--runs", args.runs, 1, MAX_RUNS)
     if args.workers is not None:
         positive_int("--workers", args.workers, 1, MAX_PROCS)
     out = check_out_dir(args.out)
     evaluator = load_evaluator(args)
-    scorer = load_scorer(args, evaluator.space) if "assisted" in variants else None
+    scorer = load_scorer(args, evaluator.space) if set(variants) - {"vanilla"} else None
 
     from gradsign_nas import stats
     from gradsign_nas.execution.fanout import Context, make_specs, run_all
@@ -106,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     # 3. statistics, then every file written atomically
     summary = stats.summarize(rows, DATASETS)
     pvals = stats.p_values(rows, DATASETS)
+    spvals = stats.strategy_p_values(rows, DATASETS)
     results = {a: {v: {d: {"mean": c["mean"], "std": c["std"]} for d, c in cells.items()}
                    for v, cells in vs.items()} for a, vs in summary.items()}
     ceiling = evaluator.ceiling(max(fidelities))
@@ -114,11 +130,13 @@ def run(args: argparse.Namespace) -> int:
             "ceiling": {"index": ceiling["index"], "test": ceiling["test"], "found": {
                 a: {v: c["found"] for v, c in vs.items()} for a, vs in ceiling_by.items()}},
             "proxy_scores": _mean_proxy_scores(rows)}
+    if spvals:
+        line["strategy_p_values"] = spvals
     config = {"space": "nb201", "algorithms": algos, "variants": variants, "runs": args.runs, "budget_s": float(args.budget),
               "seed": args.seed, "k": args.k, "fidelities": list(fidelities), "charge_proxy_time": args.charge_proxy_time,
               "scores": args.score_table or args.scores, "proxy": args.proxy, "score_dataset": args.score_dataset, "sim_workers": args.sim_workers}
     out.mkdir(parents=True, exist_ok=True)
-    md = stats.markdown_table(summary, pvals, DATASETS) + "\n" + ceiling_md
+    md = stats.markdown_table(summary, pvals, DATASETS, spvals) + "\n" + ceiling_md
     write_text_atomic(out / "results.md", md)
     write_text_atomic(out / "results.csv", stats.table_csv(summary, pvals, DATASETS))
     write_text_atomic(out / "runs.csv", _runs_csv(rows))

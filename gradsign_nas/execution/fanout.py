@@ -82,28 +82,37 @@ def make_specs(algorithms: Sequence[str], variants: Sequence[str], runs: int, se
     """Every (algorithm, variant, run) with its seed."""
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise InputError(f"runs must be a positive integer, but got {runs!r}")
+    from gradsign_nas.strategies import available
+
     for v in variants:
-        if v not in VARIANTS:
-            raise InputError(f"expected variants among {', '.join(VARIANTS)}, but got {v!r}")
+        if v not in VARIANTS and v not in available():
+            raise InputError(f"expected variants among {', '.join(VARIANTS + tuple(available()))}, but got {v!r}")
     seeds = [run_seed(seed, r) for r in range(runs)]
     return [RunSpec(a, v, r, seeds[r]) for a in algorithms for v in variants for r in range(runs)]
 
 
 def build_algorithm(spec: RunSpec, ctx: Context):
-    """The algorithm of ``spec``: vanilla, or given an ``Assistant(ctx.scorer, ctx.k)``."""
-    assistant = None
-    if spec.variant == "assisted":
+    """The algorithm of ``spec``: vanilla, given an ``Assistant(ctx.scorer, ctx.k)`` (assisted), or
+    set up as the strategy ``spec.variant`` names (``gradsign_nas.strategies``)."""
+    assistant, options = None, dict(ctx.options.get(spec.algorithm, {}))
+    if spec.variant != "vanilla":
         if ctx.scorer is None:
-            raise InputError("expected proxy scores for an assisted run, but got none (missing score table)")
+            raise InputError(f"expected proxy scores for a {spec.variant} run, but got none (missing score table)")
         from gradsign_nas.assist import Assistant
 
-        assistant = Assistant(ctx.scorer, k=ctx.k)
+        if spec.variant == "assisted":
+            assistant = Assistant(ctx.scorer, k=ctx.k)
+        else:
+            from gradsign_nas.strategies import settings
+
+            k, rule, extra = settings(spec.variant, spec.algorithm, ctx.k)
+            assistant = Assistant(ctx.scorer, k=k, rule=rule)
+            options.update(extra)
     factory = ctx.factory
     if factory is None:
         from gradsign_nas.algorithms import get as factory
     space = getattr(ctx.evaluator, "space", "nb201")
-    return factory(spec.algorithm, space, spec.seed, assistant=assistant, fidelities=ctx.fidelities,
-                   **ctx.options.get(spec.algorithm, {}))
+    return factory(spec.algorithm, space, spec.seed, assistant=assistant, fidelities=ctx.fidelities, **options)
 
 
 def run_one(spec: RunSpec, ctx: Context) -> dict:
