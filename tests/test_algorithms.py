@@ -473,3 +473,64 @@ def test_zero_cost_warm_up_starts_from_the_best_scored_samples():
     assert rs.proxy_scores == 60  # best of 10 once the warm-up's samples ran out
     with pytest.raises(ValueError, match="warmup"):
         algs.get("rs", "nb201", 0, warmup=-1)
+
+
+def test_adaptive_rule_scores_fewer_where_candidates_are_good_and_stops_at_the_bar():
+    from gradsign_nas import algorithms as algs
+    from gradsign_nas.assist import Assistant, TableScorer
+
+    table = TableScorer.nb201("cifar10")
+    with pytest.raises(ValueError, match="rule"):
+        Assistant(table, k=4, rule="greedy")
+    alg = algs.get("rs", "nb201", 0, assistant=Assistant(table, k=10, rule="adaptive"), fidelities=(12,))
+    counts = []
+    for _ in range(60):
+        p = alg.ask()
+        counts.append(p.meta["candidates"])
+        assert 1 <= p.meta["candidates"] <= 20
+        seen = sorted(alg._seen_scores)
+        if p.meta["candidates"] < 20 and len(seen) > 20:  # it stopped early: the pick reached the bar
+            assert p.meta["proxy"] >= np.quantile(seen, 0.8)
+        alg.tell(p, Result(metric=1.0))
+    assert counts[0] == 20 and min(counts) < 10  # no bar before K scores; later it stops early
+    assert alg.proxy_scores == sum(counts)
+
+
+def test_reinforce_warm_up_pretrains_the_policy_on_the_proxy_top():
+    from gradsign_nas import algorithms as algs
+    from gradsign_nas.assist import Assistant, TableScorer
+
+    table = TableScorer.nb201("cifar10")
+    alg = algs.get("reinforce", "nb201", 0, assistant=Assistant(table, k=2), fidelities=(12,), warmup=400,
+                   warmup_top=0.05)
+    plain = algs.get("reinforce", "nb201", 0, assistant=Assistant(table, k=2), fidelities=(12,))
+    first = alg.ask()
+    assert first.meta["proxy_cost_s"] > 0 and first.meta["warmup"] == 400
+    assert alg.proxy_scores == 400 + 2
+    # the pre-trained policy puts its mass on what the proxy ranks high: its samples score far higher
+    rng = np.random.default_rng(1)
+    draws = lambda a: np.mean([table.score(a._sample(a.probabilities())) for _ in range(200)])  # noqa: E731
+    assert draws(alg) > draws(plain) + 0.5 * np.std([table.score(plain.space.sample(rng)) for _ in range(200)])
+    with pytest.raises(ValueError, match="warmup_top"):
+        algs.get("reinforce", "nb201", 0, warmup_top=0)
+
+
+def test_bohb_warm_up_starts_the_first_design_from_the_proxy_top():
+    from gradsign_nas import algorithms as algs
+    from gradsign_nas.assist import Assistant, TableScorer
+
+    table = TableScorer.nb201("cifar10")
+    for preset, n in (("nb201", 9), ("ours", 8)):
+        alg = algs.get("bohb", "nb201", 0, assistant=Assistant(table, k=5), fidelities=(12,), preset=preset,
+                       warmup=300)
+        first = []
+        while len(first) < n:
+            p = alg.ask()
+            if not p.meta.get("promoted"):
+                first.append(p)
+            alg.tell(p, Result(metric=float(table.score(p.arch))))
+        assert [p.meta["source"] for p in first] == ["warmup"] * n
+        scores = [table.score(p.arch) for p in first]
+        assert scores == sorted(scores, reverse=True)  # the best of the 300, best first
+        nxt = alg.ask()
+        assert nxt.meta.get("promoted") or nxt.meta["source"] != "warmup"

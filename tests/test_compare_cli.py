@@ -166,3 +166,27 @@ def test_search_validates_before_writing(capsys, tmp_path):
     assert main(["search", "--space", "nats_size", "--epochs", "0", "--out", str(out)]) == 2
     assert "--epochs" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_compare_strategies_all_keys_each_strategy_as_a_variant(data_path, tmp_path, capsys):
+    from gradsign_nas import strategies
+
+    assert main(["compare", "--algorithms", "rs,reinforce,bohb", "--runs", "3", "--budget", "3000", "--seed", "1",
+                 "--data-dir", str(data_path), "--out", str(tmp_path / "s"), "--workers", "1", "--no-progress",
+                 "--strategies", "all", "--json"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    names = {"vanilla", "assisted", *strategies.available()}
+    for algo in ("rs", "reinforce", "bohb"):
+        assert set(line["results"][algo]) == names and set(line["proxy_scores"][algo]) == names
+        assert set(line["ceiling"]["found"][algo]) == names
+        for s in strategies.available():
+            by = line["strategy_p_values"][algo][s]
+            assert set(by) == {"vs_vanilla", "vs_assisted"} and set(by["vs_assisted"]) == set(DATASETS)
+        assert line["proxy_scores"][algo]["vanilla"] == 0
+        assert line["proxy_scores"][algo]["warmup"] >= 30 * 10  # the warm-up's M scores were asked for
+    md = (tmp_path / "s" / "results.md").read_text()
+    assert "p (warmup > assisted)" in md and "p (adaptive > vanilla)" in md
+    # a bad strategy name: one sentence, exit 2, nothing written
+    assert main(["compare", "--runs", "2", "--data-dir", str(data_path), "--out", str(tmp_path / "bad"),
+                 "--strategies", "warmup,sideways"]) == 2
+    assert "sideways" in capsys.readouterr().err and not (tmp_path / "bad").exists()
