@@ -3,7 +3,9 @@
 ``get(name, space, seed, assistant=None, fidelities=None, **options)`` builds one; the assisted
 variant is the same class given ``assistant=Assistant(scorer, k)`` (see ``gradsign_nas.assist``).
 Defaults for RS, REA and REINFORCE are those of NAS-Bench-201's released scripts (each module cites
-the source line); BOHB is ours. Each module's docstring states its assisted rule.
+the source line), BOHB's default preset is NB201's BOHB (``preset="ours"``: our learning BOHB). Each
+module's docstring states its assisted rule. ``register(name, cls)`` or the entry-point group
+``gradsign_nas.algorithms`` adds an algorithm of your own.
 
 Example:
     >>> from gradsign_nas import algorithms
@@ -25,15 +27,37 @@ from .random_search import RandomSearch
 from .rea import RegularizedEvolution
 from .reinforce import Reinforce
 
-__all__ = ["Algorithm", "BOHB", "Proposal", "RandomSearch", "RegularizedEvolution", "Reinforce", "Result",
-           "available", "get", "make_rng", "options"]
+__all__ = ["Algorithm", "BOHB", "ENTRY_POINT_GROUP", "Proposal", "RandomSearch", "RegularizedEvolution", "Reinforce",
+           "Result", "available", "get", "make_rng", "options", "register"]
 
-_ALGORITHMS = {"rs": RandomSearch, "rea": RegularizedEvolution, "reinforce": Reinforce, "bohb": BOHB}
+_BUILTIN = {"rs": RandomSearch, "rea": RegularizedEvolution, "reinforce": Reinforce, "bohb": BOHB}
+_ALGORITHMS = dict(_BUILTIN)
+
+#: entry-point group through which installed packages add algorithms (``name = "module:Class"``)
+ENTRY_POINT_GROUP = "gradsign_nas.algorithms"
+
+
+def register(name: str, cls, *, overwrite: bool = False) -> None:
+    """Add algorithm ``cls`` (an ``Algorithm`` subclass, built as ``cls(space, seed, assistant=,
+    fidelities=, **options)``) under ``name``; every command and executor can then run it."""
+    if not isinstance(name, str) or not name or "," in name:
+        raise InputError(f"an algorithm name must be a non-empty string without commas, but got {name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, Algorithm)):
+        raise InputError(f"expected an Algorithm subclass for {name!r}, but got {cls!r}")
+    if not overwrite and name in _ALGORITHMS:
+        raise InputError(f"an algorithm named {name!r} is already registered; pass overwrite=True to replace it")
+    _ALGORITHMS[name] = cls
+
+
+def _entry_points() -> dict:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def available() -> list[str]:
-    """Names ``get`` accepts."""
-    return list(_ALGORITHMS)
+    """Names ``get`` accepts: the built-in four, registered ones, then installed plug-ins."""
+    return list(_ALGORITHMS) + sorted(set(_entry_points()) - set(_ALGORITHMS))
 
 
 def options(name: str) -> dict[str, Any]:
@@ -45,7 +69,10 @@ def options(name: str) -> dict[str, Any]:
 
 def _lookup(name: str):
     if name not in _ALGORITHMS:
-        raise InputError(f"unknown algorithm {name!r}; expected one of {', '.join(_ALGORITHMS)}")
+        eps = _entry_points() if isinstance(name, str) else {}
+        if name not in eps:
+            raise InputError(f"unknown algorithm {name!r}; expected one of {', '.join(available())}")
+        register(name, eps[name].load())
     return _ALGORITHMS[name]
 
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 from ._gradsign import gradsign, gradsign_reference
 
-__all__ = ["available", "get", "gradsign", "gradsign_reference", "register"]
+__all__ = ["ENTRY_POINT_GROUP", "available", "get", "gradsign", "gradsign_reference", "register"]
 
 ProxyFn = Callable[..., float]
 _REGISTRY: dict[str, ProxyFn] = {"gradsign": gradsign}
@@ -32,22 +32,40 @@ def _load_baselines() -> None:
             _REGISTRY.setdefault(name, fn)
 
 
+#: entry-point group through which installed packages add proxies (``name = "module:function"``)
+ENTRY_POINT_GROUP = "gradsign_nas.proxies"
+
+
+def _entry_points() -> dict:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def register(name: str, fn: ProxyFn, *, overwrite: bool = False) -> None:
     """Add a proxy ``fn(model, inputs, targets) -> float`` under ``name``."""
     _load_baselines()
+    if not isinstance(name, str) or not name or "," in name or "+" in name or "{" in name:
+        raise InputError(f"a proxy name must be a non-empty string without ',', '+' or braces, but got {name!r}")
+    if not callable(fn):
+        raise InputError(f"expected a callable proxy for {name!r}, but got {fn!r}")
     if not overwrite and name in _REGISTRY:
         raise InputError(f"a proxy named {name!r} is already registered; pass overwrite=True to replace it")
     _REGISTRY[name] = fn
 
 
 def available() -> list[str]:
+    """Names ``get`` accepts: built-in, registered and installed (entry point) proxies."""
     _load_baselines()
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(_entry_points()))
 
 
 def get(name: str) -> ProxyFn:
     """The proxy called ``name``."""
     _load_baselines()
     if name not in _REGISTRY:
-        raise InputError(f"unknown proxy {name!r}; expected one of {', '.join(sorted(_REGISTRY))}")
+        eps = _entry_points() if isinstance(name, str) else {}
+        if name not in eps:
+            raise InputError(f"unknown proxy {name!r}; expected one of {', '.join(available())}")
+        register(name, eps[name].load())
     return _REGISTRY[name]
