@@ -13,7 +13,11 @@ import argparse
 import sys
 from importlib import import_module
 
+from .commands._config import add_config, apply_config, config_path
 from .errors import GradSignNASError
+
+#: commands that take ``--config FILE`` (TOML or JSON, a run's run.json included)
+CONFIGURABLE = ("search", "table-search", "compare", "correlate")
 
 # subcommand -> (module under gradsign_nas.commands, one-line help)
 COMMANDS = {
@@ -48,12 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
             continue  # command not part of this build
         p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip())
         mod.add_arguments(p)
+        if name in CONFIGURABLE:
+            add_config(p)
         p.set_defaults(_run=mod.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in CONFIGURABLE:
+        path = config_path(argv[argv.index(command) + 1:])
+        if path is not None:  # the file's settings become the defaults; the command line overrides them
+            sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            try:
+                apply_config(sub.choices[command], command, path)
+            except GradSignNASError as e:
+                print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+                return 2
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

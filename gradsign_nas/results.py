@@ -158,6 +158,14 @@ def _lock(directory: Path):
     return f
 
 
+#: run.json keys that describe a run without defining it: a resume need not repeat them
+NOT_IDENTITY = ("environment", "request")
+
+
+def _identity(info: Mapping[str, Any]) -> dict:
+    return {k: v for k, v in info.items() if k not in NOT_IDENTITY}
+
+
 # -- the recorder -----------------------------------------------------------------------------------
 class History:
     """The record of one run, in ``directory`` (created if missing) or only in memory (``None``).
@@ -165,8 +173,10 @@ class History:
     Args:
         directory: the run directory, or ``None`` for a run that writes nothing (the ``Driver`` then
             builds and keeps only the records that improved the best).
-        run_info: the run's settings; stored in ``run.json`` on first use, and on a later use the
-            stored settings must equal these (a directory holds one run).
+        run_info: the run's settings; stored in ``run.json`` on first use, with an ``environment``
+            block (versions, commit, hardware: ``gradsign_nas._meta.environment``), and on a later
+            use the stored settings must equal these (a directory holds one run), but for
+            ``environment`` and ``request`` (how it was asked for, e.g. the number of trials).
         fsync: fsync after every record (the default; off only for throwaway runs).
         model: how to rebuild the run's networks (``{"space", "space_options", "num_classes",
             "build_options"}``), written into ``best.json`` so that ``load_best`` works.
@@ -194,8 +204,9 @@ class History:
             raise InputError(f"expected the run directory {d} to be a directory, but it is a file")
         stored = read_run_info(d)
         if stored is not None:
-            if self.run_info is not None and stored != self.run_info:
-                diff = sorted(k for k in set(stored) | set(self.run_info) if stored.get(k) != self.run_info.get(k))
+            if self.run_info is not None and _identity(stored) != _identity(self.run_info):
+                a, b = _identity(stored), _identity(self.run_info)
+                diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
                 raise InputError(
                     f"expected {d} to hold a run with the same settings to resume, but it holds one "
                     f"with other {', '.join(diff)}; use another output directory"
@@ -212,6 +223,10 @@ class History:
         self._lock = _lock(d)
         remove_stale_temps(d)
         if self.run_info is not None and stored is None:
+            if "environment" not in self.run_info:
+                from ._meta import environment
+
+                self.run_info["environment"] = environment()
             write_json_atomic(d / RUN_FILE, self.run_info)
         self.path = d / HISTORY_FILE
         if dropped:  # cut the partial line so that appends start on a fresh line

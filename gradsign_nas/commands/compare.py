@@ -141,8 +141,12 @@ def run(args: argparse.Namespace) -> int:
     write_text_atomic(out / "results.csv", stats.table_csv(summary, pvals, DATASETS))
     write_text_atomic(out / "runs.csv", _runs_csv(rows))
     write_json_atomic(out / "runs.json", {"config": config, "runs": rows})
+    from gradsign_nas._meta import data_checksums, environment
+    from gradsign_nas.benchmarks.nb201 import _SOURCES as NB201_SOURCES
+
     write_json_atomic(out / "summary.json", {**line, "config": config, "n": summary, "ceiling_detail": ceiling_by,
-                                             "algorithm_stats": _mean_stats(rows), "wall_s": wall})
+                                             "algorithm_stats": _mean_stats(rows), "wall_s": wall,
+                                             "environment": environment(data_checksums(NB201_SOURCES))})
     plot_curves(rows, args.budget, out / "curves.png", DATASETS, ceiling=ceiling["test"],
                 title=f"{', '.join(algos)} on NAS-Bench-201 (searched on cifar10-valid, test accuracy of the best found), "
                       f"seed {args.seed}, budget {args.budget:,.0f} s")

@@ -151,6 +151,7 @@ def _fidelities(algorithm: str, epochs: int) -> tuple:
 def build_run(args: argparse.Namespace, variant: str) -> tuple:
     """``(algorithm, evaluator, run_info)`` for one variant of the live search ``args`` describes."""
     from gradsign_nas import algorithms
+    from gradsign_nas._meta import data_checksums, environment
     from gradsign_nas.assist import Assistant, TrainingBatchScorer
     from gradsign_nas.benchmarks.live import LiveTrainingEvaluator
 
@@ -168,7 +169,10 @@ def build_run(args: argparse.Namespace, variant: str) -> tuple:
     info = {"command": "search", "algorithm": args.algorithm, "variant": variant, "seed": args.seed,
             "space": space.name, "space_options": space.options(), "data": str(args.data), "limit": args.limit,
             "fidelities": list(fids), "epochs": args.epochs, "batch_size": args.batch_size, "lr": evaluator.lr,
-            "k": args.k if assistant else None, "proxy": args.proxy if assistant else None}
+            "k": args.k if assistant else None, "proxy": args.proxy if assistant else None,
+            "request": {"trials": args.trials, "no_ray": bool(args.no_ray), "device": args.device,
+                        "scheduler": args.scheduler, "cpus_per_trial": args.cpus_per_trial},
+            "environment": environment(data_checksums(["cifar10_images"] if args.data == "cifar10" else []))}
     return alg, evaluator, info, run_dir
 
 

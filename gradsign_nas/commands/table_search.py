@@ -32,10 +32,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_info(args: argparse.Namespace, fidelities: tuple) -> dict:
     """The settings that define a tabular run (stored in run.json; a resume must repeat them)."""
+    from gradsign_nas._meta import data_checksums, environment
+    from gradsign_nas.benchmarks.nb201 import _SOURCES as NB201_SOURCES
+
     info = {"command": "table-search", "space": args.space, "algorithm": args.algorithm, "variant": args.variant,
             "seed": args.seed, "budget_s": float(args.budget), "sim_workers": args.sim_workers,
             "fidelities": list(fidelities), "charge_proxy_time": bool(args.charge_proxy_time),
-            "executor": args.executor}
+            "executor": args.executor, "environment": environment(data_checksums(NB201_SOURCES))}
     if args.variant == "assisted":
         info.update(k=args.k, scores=args.score_table or args.scores, score_dataset=args.score_dataset)
         if args.score_table is None and args.proxy != "gradsign":

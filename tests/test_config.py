@@ -1,0 +1,69 @@
+"""--config FILE (TOML or JSON): settings from a file, the command line overriding them; a run's own
+run.json repeats the run; run.json and summary.json record the environment."""
+
+import json
+
+from gradsign_nas.cli import main
+
+
+def _history(run_dir):
+    return [json.loads(x) for x in (run_dir / "history.jsonl").read_text().splitlines()]
+
+
+def _same(a, b):
+    keys = ("arch", "fidelity", "status", "metric", "proxy")  # cost_s of a live trial is its wall time
+    return [{k: r[k] for k in keys} for r in a] == [{k: r[k] for k in keys} for r in b]
+
+
+def test_toml_config_with_command_line_override(data_path, tmp_path, capsys):
+    cfg = tmp_path / "compare.toml"
+    cfg.write_text(f'algorithms = "rs,rea"\nruns = 3\nbudget = 2000\nworkers = 1\nno-progress = true\n'
+                   f'data_dir = "{data_path}"\nout = "{tmp_path / "c"}"\n')
+    assert main(["compare", "--config", str(cfg), "--runs", "2", "--json"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["runs"] == 2 and line["budget"] == 2000 and set(line["results"]) == {"rs", "rea"}
+    summary = json.loads((tmp_path / "c" / "summary.json").read_text())
+    env = summary["environment"]
+    assert env["packages"]["gradsign-nas"] and env["python"] and env["cpu_count"] >= 1
+    assert set(env["data"]) == {"nb201_test", "nb201_valid200", "nb201_hp12"}
+
+
+def test_bad_config_files_end_in_one_sentence(data_path, tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    for text, says in (('runz = 3\nout = "x"\n', "unknown setting 'runz'"), ("runs = [\n", "TOML"),
+                       ("[1, 2]", None)):
+        bad.write_text(text)
+        path = bad if says != None else tmp_path / "bad.json"  # noqa: E711
+        path.write_text(text)
+        assert main(["compare", "--config", str(path), "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and (says is None or says in err[0])
+    assert main(["compare", "--config", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_live_search_rerun_from_its_run_json(tmp_path):
+    out = tmp_path / "first"
+    assert main(["search", "--variants", "vanilla", "--trials", "3", "--epochs", "1", "--no-ray", "--no-progress",
+                 "--seed", "4", "--out", str(out)]) == 0
+    run_json = out / "rea-vanilla" / "run.json"
+    info = json.loads(run_json.read_text())
+    assert info["request"]["trials"] == 3 and info["environment"]["packages"]["torch"]
+    again = tmp_path / "again"
+    assert main(["search", "--config", str(run_json), "--out", str(again), "--no-progress"]) == 0
+    assert _same(_history(out / "rea-vanilla"), _history(again / "rea-vanilla"))
+    best = [json.loads((d / "rea-vanilla" / "best.json").read_text()) for d in (out, again)]
+    assert best[0]["arch"] == best[1]["arch"] and best[0]["metric"] == best[1]["metric"]
+    # the same file for another command is refused
+    assert main(["table-search", "--config", str(run_json)]) == 2
+
+
+def test_table_search_rerun_from_its_run_json(data_path, tmp_path):
+    out = tmp_path / "t"
+    assert main(["table-search", "--algorithm", "bohb", "--budget", "3000", "--seed", "2", "--data-dir", str(data_path),
+                 "--out", str(out)]) == 0
+    again = tmp_path / "t2"
+    assert main(["table-search", "--config", str(out / "run.json"), "--data-dir", str(data_path),
+                 "--out", str(again)]) == 0
+    assert _same(_history(out), _history(again)) and len(_history(out)) > 5
+    assert json.loads((again / "run.json").read_text())["algorithm"] == "bohb"
