@@ -10,6 +10,7 @@ ends with exit code 130 after saying that what finished is recorded.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from importlib import import_module
 
@@ -54,8 +55,41 @@ def build_parser() -> argparse.ArgumentParser:
         mod.add_arguments(p)
         if name in CONFIGURABLE:
             add_config(p)
+        talk = p.add_mutually_exclusive_group()
+        talk.add_argument("-v", "--verbose", action="store_true", help="log more (debug messages of the toolkit)")
+        talk.add_argument("-q", "--quiet", action="store_true", help="log only warnings and errors, no progress bars")
         p.set_defaults(_run=mod.run)
     return parser
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler that writes to whatever ``sys.stderr`` is at the time of the message."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _logging(args: argparse.Namespace) -> None:
+    """The toolkit's loggers (``gradsign_nas.*``) to stderr: INFO by default, DEBUG with -v, WARNING
+    with -q (which also turns progress bars off)."""
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    log = logging.getLogger("gradsign_nas")
+    log.setLevel(level)
+    for h in [h for h in log.handlers if isinstance(h, _Stderr)]:
+        log.removeHandler(h)
+    h = _Stderr()
+    h.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s"))
+    log.addHandler(h)
+    if args.quiet and hasattr(args, "no_progress"):
+        args.no_progress = True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    _logging(args)
     try:
         return int(args._run(args) or 0)
     except GradSignNASError as e:

@@ -3,6 +3,8 @@ run.json repeats the run; run.json and summary.json record the environment."""
 
 import json
 
+import pytest
+
 from gradsign_nas.cli import main
 
 
@@ -67,3 +69,15 @@ def test_table_search_rerun_from_its_run_json(data_path, tmp_path):
                  "--out", str(again)]) == 0
     assert _same(_history(out), _history(again)) and len(_history(out)) > 5
     assert json.loads((again / "run.json").read_text())["algorithm"] == "bohb"
+
+
+def test_verbose_and_quiet_logging(data_path, tmp_path, capsys):
+    d = ["--budget", "1500", "--data-dir", str(data_path)]
+    assert main(["table-search", *d, "--out", str(tmp_path / "v"), "-v"]) == 0
+    err = capsys.readouterr().err
+    assert "DEBUG gradsign_nas.execution.driver: evaluation 0 completed" in err
+    assert main(["table-search", *d, "--out", str(tmp_path / "q"), "-q"]) == 0
+    assert "DEBUG" not in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # one or the other: argparse's usage error
+        main(["table-search", *d, "-v", "-q"])
+    assert e.value.code == 2

@@ -4,6 +4,7 @@ find and download them. Nothing here touches the network unless ``download`` is 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import urllib.error
@@ -14,6 +15,8 @@ from typing import Iterable, Optional, Union
 
 from .._io import atomic_path
 from ..errors import DataError
+
+_log = logging.getLogger(__name__)
 
 ENV_DATA = "GRADSIGN_NAS_DATA"
 ENV_CACHE = "GRADSIGN_NAS_CACHE"
@@ -147,6 +150,6 @@ def download(directory: Union[str, os.PathLike, None] = None, keys: Optional[Ite
                     pass
             raise
         if progress:
-            print(f"fetched {f.path}")
+            _log.info("fetched %s", f.path)
         done.append(target)
     return done

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.executor == "ray":
             ex = RayTuneExecutor(alg, evaluator, args.budget, args.sim_workers, args.charge_proxy_time, history,
-                                 address=args.address)
+                                 address=args.address, progress=None if args.no_progress else f"{args.algorithm} (Ray Tune)")
         else:
             ex = SimulatedExecutor(alg, evaluator, args.budget, args.sim_workers, args.charge_proxy_time, history)
         result = ex.run()

@@ -25,6 +25,7 @@ flight when the run stopped) are handed out again first by ``next``.
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,8 @@ from typing import Any, Optional
 from gradsign_nas.algorithms.base import Proposal, Result
 from gradsign_nas.errors import DataError, InputError
 from gradsign_nas.results import TEST_KEYS, History
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["Driver", "Pending", "RunResult", "budget_exempt", "check_budget", "check_workers"]
 
@@ -295,6 +298,8 @@ class Driver:
             return {"ask": pend.n, "status": status}
         rec = self._record(pend, status, result, end, worker)
         self.history.append(rec)
+        _log.debug("evaluation %d %s: %s at fidelity %s -> %.4g (cost %.4g s)", pend.n, status, rec["arch"], p.fidelity,
+                   result.metric, result.cost_s)
         if self._bar is not None:
             self._tick()
         return rec

@@ -16,8 +16,8 @@ resumes from its history without re-running finished trials.
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -27,6 +27,8 @@ from gradsign_nas.errors import InputError
 from gradsign_nas.results import History
 
 from .driver import Driver, Pending, RunResult, check_trials
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["live_trial", "open_history", "run_live_search", "sequential_search"]
 
@@ -206,7 +208,7 @@ def sequential_search(algorithm, evaluator, *, trials: int, out_dir, name: Optio
             try:
                 res = evaluator.train(pend.proposal.arch, _epochs(pend, evaluator), on_epoch=on_epoch)
             except (RuntimeError, FloatingPointError) as e:  # a failed training run: record it, go on
-                print(f"trial {pend.n} failed: {e}", file=sys.stderr)
+                _log.warning("trial %d failed: %s", pend.n, e)
                 driver.fail(pend, str(e))
                 continue
             extra = dict(res.extra, fidelity_reached=res.extra.get("epoch"), node="local", pid=os.getpid())

@@ -19,6 +19,9 @@ from gradsign_nas.errors import InputError
 __all__ = ["init_ray", "quiet_tune", "ray_session"]
 
 
+_log = logging.getLogger(__name__)
+
+
 def _import_ray():
     try:
         import ray
@@ -36,12 +39,14 @@ def init_ray(num_cpus: Optional[int] = None, address: Optional[str] = None, num_
         return False
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     if address and address != "local":
+        _log.info("connecting to the Ray cluster at %s", address)
         ray.init(address=address, log_to_driver=False)
     else:
         # address="local": always a new local instance, never a cluster someone else started here
         kwargs = {"num_gpus": num_gpus} if num_gpus is not None else {}
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
                  _node_ip_address="127.0.0.1", log_to_driver=False, **kwargs)
+        _log.debug("started a local Ray with %s CPUs (dashboard off, 127.0.0.1)", num_cpus or os.cpu_count() or 1)
     return True
 
 

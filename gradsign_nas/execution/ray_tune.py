@@ -54,11 +54,13 @@ class RayTuneExecutor:
         history: a ``History`` to record into and resume from, or ``None``.
         address: an existing Ray cluster (``ray start --head`` prints it); ``None``: a local Ray.
         num_cpus: CPUs of a local Ray (default: ``workers``).
+        progress: a progress bar's label (trials on stderr), or ``None`` for none.
     """
 
     def __init__(self, algorithm, evaluator, budget_s: float = 12000.0, workers: int = 1,
                  charge_proxy_time: bool = False, history: Optional[History] = None, address: Optional[str] = None,
-                 num_cpus: Optional[int] = None) -> None:
+                 num_cpus: Optional[int] = None, progress: Optional[str] = None) -> None:
+        self.progress = progress
         self.algorithm = algorithm
         self.evaluator = evaluator
         self.budget_s = check_budget(budget_s)
@@ -73,7 +75,7 @@ class RayTuneExecutor:
         """Run the search under Ray Tune and return its ``RunResult``."""
         wall0 = time.perf_counter()
         driver = self.driver = Driver(self.algorithm, self.history, budget_s=self.budget_s, workers=self.workers,
-                                      charge_proxy_time=self.charge_proxy_time)
+                                      charge_proxy_time=self.charge_proxy_time, progress=self.progress)
         if not driver.finished:
             from ray import tune
 
