@@ -117,13 +117,13 @@ def read_run_info(directory: PathLike) -> Optional[dict]:
     return read_json_object(Path(directory) / RUN_FILE)
 
 
-def best_key(rec: Mapping[str, Any]) -> tuple:
+def best_key(rec: Mapping[str, Any], sign: int = 1) -> tuple:
     """What ``best`` maximises: the rank of the evaluation's fidelity, higher first, then the metric.
     The rank is ``extra["budget"]`` where the algorithm evaluated a nominal budget at another fidelity
     (NB201's BOHB: the best is the best at the largest budget), else ``extra["fidelity_reached"]``
     where a scheduler stopped a trial early, else the proposal's fidelity (one that is not a number
-    counts as 0)."""
-    return _key(rank_fidelity(rec.get("extra") or {}, rec.get("fidelity")), rec["metric"])
+    counts as 0). ``sign=-1``: a lower metric is better (a run whose ``mode`` is ``"min"``)."""
+    return _key(rank_fidelity(rec.get("extra") or {}, rec.get("fidelity")), sign * float(rec["metric"]))
 
 
 def rank_fidelity(extra: Mapping[str, Any], fidelity: Any) -> Any:
@@ -177,6 +177,8 @@ class History:
             block (versions, commit, hardware: ``gradsign_nas._meta.environment``), and on a later
             use the stored settings must equal these (a directory holds one run), but for
             ``environment`` and ``request`` (how it was asked for, e.g. the number of trials).
+            ``run_info["mode"] == "min"``: a lower metric is better (the best, and what the
+            ``Driver`` tells the algorithm, which always maximises, is then ``-metric``).
         fsync: fsync after every record (the default; off only for throwaway runs).
         model: how to rebuild the run's networks (``{"space", "space_options", "num_classes",
             "build_options"}``), written into ``best.json`` so that ``load_best`` works.
@@ -193,6 +195,7 @@ class History:
         self.model = jsonable(dict(model)) if model is not None else None
         self.run_info = jsonable(dict(run_info)) if run_info is not None else None
         self.records: list[dict] = []
+        self.sign = -1 if (self.run_info or {}).get("mode") == "min" else 1  # -1 when the run's run_info says mode "min": a lower metric is better
         self.best: Optional[dict] = None
         self._best_key: tuple = ()
         self.best_changes: list[dict] = []  # every record that improved the best, in order
@@ -246,7 +249,7 @@ class History:
     def _track(self, rec: dict) -> bool:
         if rec.get("status") != "completed":
             return False
-        key = best_key(rec)
+        key = best_key(rec, self.sign)
         if self.best is None or key > self._best_key:
             self.best, self._best_key = rec, key
             self.best_changes.append(rec)
@@ -255,7 +258,7 @@ class History:
 
     def improves(self, fidelity: Any, metric: Any) -> bool:
         """Whether a completed evaluation at ``fidelity`` with ``metric`` would be the new best."""
-        return self.best is None or _key(fidelity, metric) > self._best_key
+        return self.best is None or _key(fidelity, self.sign * float(metric)) > self._best_key
 
     def append(self, record: Mapping[str, Any]) -> bool:
         """Append one record (flushed, and fsynced unless ``fsync=False``); returns whether it is the

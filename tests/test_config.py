@@ -81,3 +81,47 @@ def test_verbose_and_quiet_logging(data_path, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:  # one or the other: argparse's usage error
         main(["table-search", *d, "-v", "-q"])
     assert e.value.code == 2
+
+
+def test_live_search_minimising_valid_loss_keeps_tune_logs(tmp_path):
+    """--metric valid_loss: the best is the lowest loss, the algorithm learns from -loss, and Tune's
+    CSV / JSON / TensorBoard files of every trial stay in <run>/tune/trial-<ask>/."""
+    out = tmp_path / "loss"
+    assert main(["search", "--variants", "vanilla", "--trials", "3", "--epochs", "2", "--metric", "valid_loss",
+                 "--no-progress", "--out", str(out)]) == 0
+    run = out / "rea-vanilla"
+    recs = [r for r in _history(run) if r["status"] == "completed"]
+    assert len(recs) == 3 and all(r["metric"] == r["extra"]["valid_loss"] for r in recs)
+    best = json.loads((run / "best.json").read_text())
+    assert best["metric"] == min(r["metric"] for r in recs)
+    assert json.loads((run / "run.json").read_text())["mode"] == "min"
+    trials = sorted(p.name for p in (run / "tune").iterdir())
+    assert trials == ["trial-00000", "trial-00001", "trial-00002"]
+    for t in trials:
+        header, *rows = (run / "tune" / t / "progress.csv").read_text().splitlines()
+        assert "valid_loss" in header.split(",") and "training_iteration" in header.split(",") and len(rows) == 2
+        assert list((run / "tune" / t).glob("events.out.tfevents.*"))  # TensorBoard
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["variants"]["vanilla"]["best_valid_loss"] == best["metric"]
+
+
+def test_a_minimising_run_tells_algorithms_the_negative_and_ranks_low_first(tmp_path):
+    from gradsign_nas.algorithms import Result
+    from gradsign_nas.algorithms.random_search import RandomSearch
+    from gradsign_nas.execution.driver import Driver
+    from gradsign_nas.results import History
+
+    told = []
+
+    class Spy(RandomSearch):
+        def tell(self, proposal, result):
+            told.append(result.metric)
+            super().tell(proposal, result)
+
+    h = History(tmp_path / "min", {"mode": "min"})
+    d = Driver(Spy("nb201", 0), h, trials=4)
+    for loss in (0.5, 0.2, 0.9, 0.3):
+        d.complete(d.next(), Result(metric=loss, cost_s=1.0))
+    assert told == [-0.5, -0.2, -0.9, -0.3] and h.best["metric"] == 0.2
+    h.close()
+    assert History(tmp_path / "min", {"mode": "min"}).best["metric"] == 0.2  # re-derived on resume alike

@@ -185,6 +185,9 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+#: what a live trial can report as its result, and whether higher (max) or lower (min) is better
+METRICS = {"valid_acc": "max", "valid_loss": "min"}
+
 class LiveTrainingEvaluator(Evaluator):
     """Trains each architecture for real; ``fidelity`` is the number of epochs.
 
@@ -202,6 +205,8 @@ class LiveTrainingEvaluator(Evaluator):
             continues from it when the same architecture comes back at a higher fidelity (what
             Hyperband's promotions need).
         data_dir, valid_fraction, image_size, limit: passed to ``load_data``.
+        metric: the result a trial reports as ``Result.metric``: ``"valid_acc"`` (default, maximised)
+            or ``"valid_loss"`` (minimised; ``METRICS`` gives each one's mode).
 
     Example:
         >>> from gradsign_nas.search_spaces.nb201 import NB201Space
@@ -216,8 +221,13 @@ class LiveTrainingEvaluator(Evaluator):
                  lr: Optional[float] = None, momentum: float = 0.9, weight_decay: float = 5e-4,
                  device: str = "auto", seed: int = 0, build_options: Optional[Mapping[str, Any]] = None,
                  checkpoint_dir: Union[str, os.PathLike, None] = None, data_dir=None,
-                 valid_fraction: float = 0.2, image_size: Optional[int] = None, limit: Optional[int] = None) -> None:
+                 valid_fraction: float = 0.2, image_size: Optional[int] = None, limit: Optional[int] = None,
+                 metric: str = "valid_acc") -> None:
         from gradsign_nas.search_spaces import get as get_space
+
+        if metric not in METRICS:
+            raise InputError(f"expected metric {' or '.join(METRICS)}, but got {metric!r}")
+        self.metric = metric
 
         self.space = get_space(space)
         fids = tuple(int(f) for f in fidelities)
@@ -385,7 +395,7 @@ class LiveTrainingEvaluator(Evaluator):
         params = sum(p.numel() for p in model.parameters())
         extra = dict(metrics, curve=list(curve), params=int(params), device=self.device,
                      resumed_from=resumed_from, dataset=self.dataset)
-        return Result(metric=float(metrics["valid_acc"]), cost_s=float(seconds), extra=extra)
+        return Result(metric=float(metrics[self.metric]), cost_s=float(seconds), extra=extra)
 
     def _validate(self, model, x, y) -> tuple[float, float]:
         import torch

@@ -39,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
     d.add_argument("--lr", type=float, default=None, help="learning rate (default 0.1: SGD, Nesterov, cosine schedule)")
     d.add_argument("--limit", type=int, default=None, help="use at most this many images, class-balanced (default all)")
+    d.add_argument("--metric", default="valid_acc", choices=("valid_acc", "valid_loss"),
+                   help="what a trial reports and the search optimises: valid_acc (maximised, the default) or "
+                        "valid_loss (minimised); Tune's schedulers, CSV and TensorBoard files use this name")
     d.add_argument("--C", type=int, default=None, help="NB201 channels (nb201 only; default 8 on digits, 16 otherwise)")
     d.add_argument("--N", type=int, default=None, help="NB201 cells per stage (nb201 only; default 1 on digits, 5 otherwise)")
     a = p.add_argument_group("GradSign assistance")
@@ -160,7 +163,7 @@ def build_run(args: argparse.Namespace, variant: str) -> tuple:
     run_dir = Path(args.out) / f"{args.algorithm}-{variant}"
     evaluator = LiveTrainingEvaluator(
         space, args.data, fidelities=fids, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
-        data_dir=args.data_dir, limit=args.limit,
+        data_dir=args.data_dir, limit=args.limit, metric=args.metric,
         checkpoint_dir=run_dir / "checkpoints" if args.algorithm == "bohb" else None)
     assistant = None
     if variant == "assisted":
@@ -210,16 +213,22 @@ def run(args: argparse.Namespace) -> int:
     for variant, r in results.items():
         if r.n_replayed:
             print(f"{variant}: resumed, {r.n_replayed} recorded trials replayed, not re-run", file=sys.stderr)
-    summary = summarise({v: run_dir for v, _, _, _, run_dir in runs}, time.perf_counter() - t0)
+    summary = summarise({v: run_dir for v, _, _, _, run_dir in runs}, time.perf_counter() - t0, args.metric)
     summary["settings"] = {"algorithm": args.algorithm, "space": args.space, "data": args.data, "seed": args.seed,
                            "trials": args.trials, "epochs": args.epochs}
     from gradsign_nas._io import dumps, write_json_atomic
 
     write_json_atomic(out / "summary.json", summary)
     plot = plot_runs(summary, out / "live_search.png")
+    from gradsign_nas.report import write_report
+
+    report = write_report(out, f"gradsign-nas search: {args.algorithm} on {args.data} ({args.space})", [plot],
+                          environment=runs[0][3].get("environment"),
+                          subtitle=f"{args.trials} trials x {args.epochs} epochs per variant, seed {args.seed}")
     print(format_summary(summary))
     print(f"wrote {out / 'summary.json'}, {plot}; per variant run.json, history.jsonl, best.json, best_model.pt "
           f"(gradsign_nas.load_best('{runs[0][4]}'))", file=sys.stderr)
+    print(f"report: {report}", file=sys.stderr)
     if args.json:
         print(dumps(summary))
     return 0
@@ -229,11 +238,12 @@ def _label(args: argparse.Namespace, variant: str) -> str:
     return args.algorithm + ("+" + args.proxy if variant == "assisted" else "")
 
 
-def summarise(run_dirs: dict, wall_s: float) -> dict:
-    """One JSON-ready summary of the variants' run directories (from their files only)."""
+def summarise(run_dirs: dict, wall_s: float, metric: str = "valid_acc") -> dict:
+    """One JSON-ready summary of the variants' run directories (from their files only): per variant
+    ``best_<metric>`` and ``mean_<metric>`` (e.g. ``best_valid_acc``), trials, times, the curve."""
     from gradsign_nas.results import read_best, read_history
 
-    out: dict[str, Any] = {"wall_s": round(wall_s, 1), "variants": {}}
+    out: dict[str, Any] = {"wall_s": round(wall_s, 1), "metric": metric, "variants": {}}
     for variant, d in run_dirs.items():
         recs = read_history(d)
         done = [x for x in recs if x["status"] == "completed"]
@@ -241,8 +251,8 @@ def summarise(run_dirs: dict, wall_s: float) -> dict:
         metrics = [x["metric"] for x in done]
         t0 = min((r["wall_start"] for r in done), default=0.0)
         out["variants"][variant] = {
-            "best_arch": best["arch"] if best else None, "best_valid_acc": best["metric"] if best else None,
-            "mean_valid_acc": sum(metrics) / len(metrics) if metrics else None,
+            "best_arch": best["arch"] if best else None, f"best_{metric}": best["metric"] if best else None,
+            f"mean_{metric}": sum(metrics) / len(metrics) if metrics else None,
             "trials": len(done), "failed": sum(x["status"] == "failed" for x in recs),
             "train_s": round(sum(x["cost_s"] for x in done), 1),
             "proxy_s": round(sum(x.get("proxy_cost_s") or 0.0 for x in recs), 1),
@@ -256,9 +266,11 @@ def format_summary(summary: dict) -> str:
     """The variants side by side as a small text table."""
     vs = summary["variants"]
     names = list(vs)
+    m = summary.get("metric", "valid_acc")
+    label = m.replace("_", " ") + (" (%)" if m.endswith("acc") else "")
     rows = [("", *names),
-            ("best valid acc (%)", *(_fmt(vs[v]["best_valid_acc"]) for v in names)),
-            ("mean valid acc (%)", *(_fmt(vs[v]["mean_valid_acc"]) for v in names)),
+            (f"best {label}", *(_fmt(vs[v][f"best_{m}"]) for v in names)),
+            (f"mean {label}", *(_fmt(vs[v][f"mean_{m}"]) for v in names)),
             ("trials (failed)", *(f"{vs[v]['trials']} ({vs[v]['failed']})" for v in names)),
             ("training s", *(str(vs[v]["train_s"]) for v in names)),
             ("proxy s", *(str(vs[v]["proxy_s"]) for v in names))]
@@ -290,7 +302,8 @@ def plot_runs(summary: dict, path: Path) -> Path:
         ys = v["curve"]
         if not ys:
             continue
-        best = [max(ys[: j + 1]) for j in range(len(ys))]
+        pick = min if summary.get("metric", "valid_acc").endswith("loss") else max
+        best = [pick(ys[: j + 1]) for j in range(len(ys))]
         color = f"C{i}"
         for ax, xs in ((axes[0], list(range(1, len(ys) + 1))), (axes[1], v["wall"])):
             ax.scatter(xs, ys, s=12, color=color, alpha=0.5)
@@ -298,7 +311,7 @@ def plot_runs(summary: dict, path: Path) -> Path:
     axes[0].set_xlabel("trials finished")
     axes[1].set_xlabel("wall time (s)")
     for ax in axes:
-        ax.set_ylabel("validation accuracy (%)")
+        ax.set_ylabel(summary.get("metric", "valid_acc").replace("valid_", "validation ").replace("acc", "accuracy (%)"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     n = max((len(v["curve"]) for v in summary["variants"].values()), default=0)

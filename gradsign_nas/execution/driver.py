@@ -277,7 +277,8 @@ class Driver:
             self.n_discarded += 1
             status = "discarded"  # the slot's search ends, as in NB201's scripts
         else:
-            self.algorithm.tell(p, result)
+            # algorithms maximise: a run that minimises its metric tells them its negative
+            self.algorithm.tell(p, result if self.history.sign == 1 else Result(-result.metric, result.cost_s, result.extra))
             self.n_completed += 1
             self.clock = end
             status = "completed"

@@ -61,7 +61,8 @@ def live_trial(config: dict, evaluator=None) -> None:
     def on_epoch(metrics: dict, state_fn: Callable[[], dict]) -> None:
         snap = state_fn()
         extra = dict(metrics, curve=list(snap["curve"]), resumed_from=resumed_from, fidelity_reached=metrics["epoch"])
-        report(Result(metrics["valid_acc"], metrics["train_seconds"], extra), snap, **info)
+        name = getattr(evaluator, "metric", "valid_acc")
+        report(Result(metrics[name], metrics["train_seconds"], extra), snap, metric_name=name, **info)
 
     result = evaluator.train(arch, int(config["epochs"]), state=state, on_epoch=on_epoch)
     if evaluator.checkpoint_dir is not None:
@@ -73,10 +74,15 @@ def _label(algorithm, name: Optional[str]) -> str:
 
 
 def open_history(evaluator, out_dir, run_info: Optional[dict] = None) -> History:
-    """The ``History`` of a live run in ``out_dir``, recording ``evaluator``'s model recipe (checks that
-    a run already there has the same settings)."""
+    """The ``History`` of a live run in ``out_dir``, recording ``evaluator``'s model recipe and, when it
+    is not ``valid_acc``, its metric and mode (checks that a run already there has the same settings)."""
     spec = evaluator.model_spec() if hasattr(evaluator, "model_spec") else None
     info = dict(run_info) if run_info is not None else None
+    metric = getattr(evaluator, "metric", "valid_acc")
+    if metric != "valid_acc":  # a run that minimises records so (valid_acc runs keep their old run.json)
+        from gradsign_nas.benchmarks.live import METRICS
+
+        info = {**(info or {}), "metric": metric, "mode": METRICS.get(metric, "max")}
     if info is not None and spec is not None:
         info["model"] = spec
     return History(Path(out_dir).resolve(), info, model=spec)
@@ -157,9 +163,12 @@ def run_live_search(algorithm, evaluator, *, trials: int, out_dir, name: Optiona
                     epochs = max_epochs if sched is not None else _epochs(pend, evaluator)
                     return {"arch": str(pend.proposal.arch), "epochs": epochs, "ask": pend.n, "threads": threads}
 
+                name = getattr(evaluator, "metric", "valid_acc")
                 run_tune(driver, tune.with_parameters(live_trial, evaluator=evaluator), to_config,
                          concurrency=workers, resources={"cpu": cpus_per_trial, "gpu": gpus_per_trial},
-                         scheduler=sched, max_failures=max_failures, storage_dir=history.directory)
+                         scheduler=sched, max_failures=max_failures, storage_dir=history.directory,
+                         metric=name, mode="min" if history.sign == -1 else "max",
+                         log_dir=history.directory / "tune" if history.directory is not None else None)
         return driver.result(time.perf_counter() - wall0)
     finally:
         if driver is not None:

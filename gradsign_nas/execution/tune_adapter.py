@@ -29,16 +29,27 @@ from gradsign_nas.algorithms.base import Result
 from .driver import Driver, Pending
 from .ray_env import quiet_tune
 
-__all__ = ["AlgorithmSearcher", "BestWeights", "STATE_FILE", "report", "run_tune"]
+__all__ = ["AlgorithmSearcher", "BestWeights", "RESULT_FILES", "STATE_FILE", "report", "run_tune"]
+
+#: the per-trial files ``run_tune(log_dir=...)`` keeps (checkpoints are not kept)
+RESULT_FILES = ("progress.csv", "result.json", "params.json", "events.out.tfevents.*")
 
 STATE_FILE = "state.pt"  # the checkpoint file a live trial writes into each Tune checkpoint
 
 
-def report(result: Result, checkpoint_state: Optional[dict] = None, **info: Any) -> None:
+def report(result: Result, checkpoint_state: Optional[dict] = None, metric_name: Optional[str] = None,
+           **info: Any) -> None:
     """Report ``result`` from inside a trial the way ``AlgorithmSearcher`` reads it (with a
-    checkpoint holding ``checkpoint_state`` if given)."""
+    checkpoint holding ``checkpoint_state`` if given). ``metric_name``: the name Tune's schedulers,
+    CSV and TensorBoard see the metric under, besides ``metric``; numeric ``extra`` values (e.g.
+    per-epoch losses) are reported as well."""
     metrics = {"metric": float(result.metric), "cost_s": float(result.cost_s),
                "extra_json": json.dumps(dict(result.extra), default=float), **info}
+    for k, v in result.extra.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in metrics:
+            metrics[k] = v
+    if metric_name:
+        metrics[metric_name] = float(result.metric)
     if checkpoint_state is None:
         tune.report(metrics)
         return
@@ -55,8 +66,9 @@ class AlgorithmSearcher(Searcher):
         to_config: turns a ``Pending`` proposal into the trial's config.
     """
 
-    def __init__(self, driver: Driver, to_config: Callable[[Pending], dict]) -> None:
-        super().__init__(metric="metric", mode="max")
+    def __init__(self, driver: Driver, to_config: Callable[[Pending], dict], metric: str = "metric",
+                 mode: str = "max") -> None:
+        super().__init__(metric=metric, mode=mode)
         self.driver = driver
         self.to_config = to_config
         self.live: dict[str, Pending] = {}
@@ -156,7 +168,8 @@ class BestWeights(Callback):
 
 def run_tune(driver: Driver, trainable: Any, to_config: Callable[[Pending], dict], *, concurrency: int,
              resources: Optional[dict] = None, scheduler: Any = None, max_failures: int = 0,
-             storage_dir: Optional[Path] = None) -> None:
+             storage_dir: Optional[Path] = None, metric: str = "metric", mode: str = "max",
+             log_dir: Optional[Path] = None) -> None:
     """Run ``driver``'s search under Ray Tune (Ray must be initialised; see ``ray_env.init_ray``).
 
     Args:
@@ -169,12 +182,22 @@ def run_tune(driver: Driver, trainable: Any, to_config: Callable[[Pending], dict
         max_failures: retries of a failed trial (from its last checkpoint).
         storage_dir: where Tune's temporary storage goes (a shared filesystem on a multi-node
             cluster); default the system's temporary folder. Removed when the search ends.
+        metric, mode: the reported metric's name and ``"max"``/``"min"``, as Tune's searcher and
+            schedulers see them.
+        log_dir: keep Tune's per-trial result files here (``progress.csv``, ``result.json``,
+            ``params.json`` and TensorBoard event files, one folder per trial: ``tensorboard --logdir``
+            shows the per-epoch curves); ``None``: Tune's result loggers stay off.
 
     Raises:
         KeyboardInterrupt: the search was interrupted (Ctrl-C) before it finished; what finished is
             recorded.
     """
-    searcher = AlgorithmSearcher(driver, to_config)
+    searcher = AlgorithmSearcher(driver, to_config, metric, mode)
+    callbacks: list = [BestWeights(searcher)]
+    if log_dir is not None:
+        from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+
+        callbacks += [CSVLoggerCallback(), JsonLoggerCallback(), TBXLoggerCallback()]
     if resources:
         trainable = tune.with_resources(trainable, resources)
     if storage_dir is not None:
@@ -185,18 +208,37 @@ def run_tune(driver: Driver, trainable: Any, to_config: Callable[[Pending], dict
             trainable,
             tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=-1, reuse_actors=True,
                                         max_concurrent_trials=concurrency,
-                                        **({"metric": "metric", "mode": "max"} if scheduler is not None else {})),
+                                        **({"metric": metric, "mode": mode} if scheduler is not None else {})),
             run_config=tune.RunConfig(
                 name="search", storage_path=storage, verbose=0, log_to_file=False,
                 failure_config=tune.FailureConfig(max_failures=max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                callbacks=[BestWeights(searcher)]),
+                callbacks=callbacks),
         )
         with quiet_tune():
             tuner.fit()
     finally:
+        if log_dir is not None:
+            _keep_results(Path(storage), Path(log_dir))
         shutil.rmtree(storage, ignore_errors=True)
     if searcher.error is not None:
         raise searcher.error
     if not driver.finished:
         raise KeyboardInterrupt("the search was interrupted before it finished")
+
+
+def _keep_results(storage: Path, log_dir: Path) -> None:
+    """Copy every trial's result files (``RESULT_FILES``, not its checkpoints) from Tune's storage
+    into ``log_dir/trial-<ask>/``; files already there are replaced (a resumed search adds trials)."""
+    for trial in sorted(p for p in storage.glob("search/*") if p.is_dir()):
+        files = [f for pattern in RESULT_FILES for f in trial.glob(pattern) if f.is_file()]
+        if not files:
+            continue
+        try:  # one folder per evaluation, named by its proposal number (the history's "ask")
+            name = f"trial-{int(json.loads((trial / 'params.json').read_text())['ask']):05d}"
+        except (OSError, ValueError, KeyError, TypeError):
+            name = trial.name
+        target = log_dir / name
+        target.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            shutil.copyfile(f, target / f.name)
