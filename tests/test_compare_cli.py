@@ -45,7 +45,7 @@ def test_compare_json_line_and_files(data_path, table, tmp_path, capsys):
         assert all(0 <= p <= 1 for p in line["p_values"][algo].values())
     out = tmp_path / "out"
     assert {p.name for p in out.iterdir()} == {"results.md", "results.csv", "runs.csv", "runs.json", "summary.json",
-                                               "curves.png"}
+                                               "curves.png", "report.html"}
     runs = json.loads((out / "runs.json").read_text())["runs"]
     assert len(runs) == 2 * 2 * 4
     rs_van = [r["cifar10"] for r in runs if r["algorithm"] == "rs" and r["variant"] == "vanilla"]

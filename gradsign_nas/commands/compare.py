@@ -150,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
     plot_curves(rows, args.budget, out / "curves.png", DATASETS, ceiling=ceiling["test"],
                 title=f"{', '.join(algos)} on NAS-Bench-201 (searched on cifar10-valid, test accuracy of the best found), "
                       f"seed {args.seed}, budget {args.budget:,.0f} s")
+    from gradsign_nas.report import write_report
+
+    write_report(out, f"gradsign-nas compare: {', '.join(algos)} on NAS-Bench-201", [out / "curves.png"],
+                 subtitle=f"{args.runs} runs per algorithm and variant, seed {args.seed}, budget {args.budget:,.0f} s")
     if args.json:
         print(dumps(line))
     else:

@@ -1,0 +1,395 @@
+"""One self-contained HTML page of a run's results: ``report.html`` beside its ``summary.json``.
+
+``gradsign-nas compare`` and a live ``gradsign-nas search`` both call ``write_report(out_dir, ...)``
+after they have written ``summary.json`` and their plot: it reads that summary, turns it into
+sections (``sections_from_summary``) and renders them (``render``) into one HTML5 page with its CSS
+inline and every plot embedded as a base64 PNG, so the page needs nothing else (no network, no
+JavaScript) and can be mailed or archived on its own. Every text goes through ``html.escape``.
+
+What the page shows, from the summary's keys:
+
+* a comparison (``results``, ``p_values``, ``ceiling``, ``config``): mean ± std of the best network's
+  test accuracy per algorithm x variant x dataset, the one-sided p-values, the protocol ceiling with
+  each mean's gap to it, the proxy scores and algorithm statistics per run, and the settings;
+* a live search (``variants``, ``settings``): per variant the best and the mean ± std validation
+  accuracy of its trials, the trials, training and proxy seconds and the best architecture, and the
+  settings;
+* the plots, and the environment (package versions, commit, Python, devices, data checksums) when
+  the summary has one or the caller passes it.
+
+Example:
+    >>> from gradsign_nas.report import write_report
+    >>> write_report("compare-out", title="rs, rea on NAS-Bench-201",
+    ...              images=["compare-out/curves.png"])          # doctest: +SKIP
+    PosixPath('compare-out/report.html')
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import os
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+
+__all__ = ["REPORT_NAME", "Cell", "Image", "Section", "Table", "render", "sections_from_summary", "write_report"]
+
+REPORT_NAME = "report.html"
+
+PathLike = Union[str, os.PathLike]
+
+_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+         ".webp": "image/webp"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell: ``text`` and whether to emphasise it (e.g. a p-value below 0.05)."""
+    text: str
+    strong: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: ``header`` cells, ``rows`` of cells (a ``Cell`` or any value, shown with ``str``; ``None``
+    is an empty cell) and a ``note`` shown above it. The first ``row_headers`` cells of a row label it;
+    with ``align_numbers`` cells that hold numbers are right-aligned."""
+    header: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+    note: str = ""
+    row_headers: int = 1
+    align_numbers: bool = True
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image to embed: its ``name`` (the file it came from, shown as the caption), the bytes and
+    their MIME type."""
+    name: str
+    data: bytes
+    mime: str = "image/png"
+
+    @classmethod
+    def from_file(cls, path: PathLike) -> "Image":
+        """The image in ``path``, its type from the file's suffix (PNG unless it says otherwise)."""
+        p = Path(path)
+        return cls(p.name, p.read_bytes(), _MIME.get(p.suffix.lower(), "image/png"))
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled part of the page: paragraphs (``str``), ``Table``s and ``Image``s in order."""
+    title: str
+    parts: Sequence[Union[str, Table, Image]] = field(default_factory=list)
+
+
+# -- rendering -------------------------------------------------------------------------------------
+
+_CSS = """
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+       margin: 0 auto; max-width: 1100px; padding: 1.5rem 1.25rem 3rem; color: #1f2328; background: #fff;
+       line-height: 1.45; }
+h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
+h2 { font-size: 1.15rem; margin: 2rem 0 .5rem; padding-bottom: .25rem; border-bottom: 1px solid #d0d7de; }
+p { margin: .4rem 0; }
+.sub { color: #59636e; margin: 0 0 1rem; }
+nav ul { list-style: none; padding: 0; margin: .5rem 0 0; display: flex; flex-wrap: wrap; gap: .25rem 1rem; }
+nav a, a { color: #0550ae; }
+.scroll { overflow-x: auto; margin: .5rem 0 1rem; }
+table { border-collapse: collapse; font-size: .9rem; }
+th, td { border: 1px solid #d0d7de; padding: .3rem .6rem; text-align: left; vertical-align: top; }
+thead th { background: #f0f3f6; }
+tbody tr:nth-child(even) { background: #f8fafc; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.code, th.code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .82rem;
+                   word-break: break-all; }
+figure { margin: .5rem 0 1.25rem; }
+figure img { display: block; max-width: 100%; height: auto; border: 1px solid #d0d7de; }
+figcaption { color: #59636e; font-size: .85rem; margin-top: .25rem; }
+footer { margin-top: 2.5rem; color: #59636e; font-size: .8rem; }
+@media print { nav { display: none; } h2 { break-after: avoid; } figure, table { break-inside: avoid; } }
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape("" if x is None else str(x), quote=True)
+
+
+def _is_num(text: str) -> bool:
+    t = text.replace("±", " ").replace("%", " ").replace(",", "").split()
+    if not t:
+        return False
+    for tok in t:
+        try:
+            float(tok)
+        except ValueError:
+            return False
+    return True
+
+
+def _table(t: Table) -> str:
+    out = []
+    if t.note:
+        out.append(f"<p>{_e(t.note)}</p>")
+    out.append('<div class="scroll"><table>')
+    out.append("<thead><tr>" + "".join(f'<th scope="col">{_e(h)}</th>' for h in t.header) + "</tr></thead>")
+    out.append("<tbody>")
+    for row in t.rows:
+        cells = []
+        for i, c in enumerate(row):
+            cell = c if isinstance(c, Cell) else Cell("" if c is None else str(c))
+            text = f"<strong>{_e(cell.text)}</strong>" if cell.strong else _e(cell.text)
+            if i < t.row_headers:
+                cells.append(f'<th scope="row">{text}</th>')
+            else:
+                cls = ' class="num"' if t.align_numbers and _is_num(cell.text) else (' class="code"' if cell.text.startswith("|") else "")
+                cells.append(f"<td{cls}>{text}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table></div>")
+    return "\n".join(out)
+
+
+def _image(im: Image) -> str:
+    data = base64.b64encode(im.data).decode("ascii")
+    return (f'<figure><img src="data:{_e(im.mime)};base64,{data}" alt="{_e(im.name)}">'
+            f"<figcaption>{_e(im.name)}</figcaption></figure>")
+
+
+def render(title: str, sections: Iterable[Section], subtitle: str = "") -> str:
+    """The HTML5 page of ``sections`` under ``title`` (and ``subtitle``): CSS inline, images as data
+    URLs, every text escaped; no scripts and nothing loaded from elsewhere."""
+    sections = list(sections)
+    try:
+        from importlib import metadata
+
+        version = metadata.version("gradsign-nas")
+    except Exception:  # noqa: BLE001 - a version is a nicety, never a reason to lose the report
+        version = ""
+    body = [f"<header><h1>{_e(title)}</h1>"]
+    if subtitle:
+        body.append(f'<p class="sub">{_e(subtitle)}</p>')
+    if len(sections) > 1:
+        body.append('<nav aria-label="sections"><ul>' + "".join(
+            f'<li><a href="#s{i}">{_e(s.title)}</a></li>' for i, s in enumerate(sections, 1)) + "</ul></nav>")
+    body.append("</header><main>")
+    for i, s in enumerate(sections, 1):
+        body.append(f'<section id="s{i}"><h2>{_e(s.title)}</h2>')
+        for part in s.parts:
+            if isinstance(part, Table):
+                body.append(_table(part))
+            elif isinstance(part, Image):
+                body.append(_image(part))
+            else:
+                body.append(f"<p>{_e(part)}</p>")
+        body.append("</section>")
+    body.append(f"</main><footer>Written by gradsign-nas {_e(version)}.</footer>")
+    return ("<!DOCTYPE html>\n"
+            '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f'<meta name="generator" content="gradsign-nas {_e(version)}">\n'
+            f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+# -- from a summary to sections --------------------------------------------------------------------
+
+def _n(x: Any, digits: int = 2) -> str:
+    if x is None:
+        return ""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    return "n/a" if math.isnan(x) else f"{x:.{digits}f}"
+
+
+def _mean_std(c: Mapping) -> str:
+    if not c or c.get("mean") is None:
+        return ""
+    return f"{_n(c['mean'])} ± {_n(c.get('std'))}"
+
+
+def _p(p: Any) -> Cell:
+    if p is None:
+        return Cell("")
+    from .stats import _fmt_p
+
+    return Cell(_fmt_p(float(p)), strong=float(p) < 0.05)
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v).lower() if isinstance(v, bool) else "-"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_value(x) for x in v)
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _flat(d: Mapping, prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        if isinstance(v, Mapping) and v:
+            out += _flat(v, f"{prefix}{k}.")
+        else:
+            out.append((f"{prefix}{k}", v))
+    return out
+
+
+def _kv(d: Mapping, note: str = "") -> Table:
+    return Table(("setting", "value"), [(k, _value(v)) for k, v in _flat(d)], note=note, align_numbers=False)
+
+
+def _datasets(results: Mapping) -> list[str]:
+    seen: list[str] = []
+    for vs in results.values():
+        for cells in vs.values():
+            seen += [d for d in cells if d not in seen]
+    return seen
+
+
+def _compare_sections(s: Mapping) -> list[Section]:
+    results, n = s.get("results") or {}, s.get("n") or {}
+    datasets = _datasets(results)
+    out = []
+    rows = []
+    for a, vs in results.items():
+        for v, cells in vs.items():
+            counts = sorted({c.get("n") for c in (n.get(a, {}).get(v) or {}).values() if c.get("n") is not None})
+            rows.append((a, v, "/".join(str(c) for c in counts), *(_mean_std(cells.get(d)) for d in datasets)))
+    budget = s.get("budget")
+    out.append(Section("Results", [Table(
+        ("algorithm", "variant", "runs", *datasets), rows, row_headers=2,
+        note="Test accuracy (%) of the best network each run found, mean ± std over the runs"
+             + (f", at a simulated budget of {_value(budget)} s per run" if budget is not None else "") + ".")]))
+
+    prow = []
+    pvals, spvals = s.get("p_values") or {}, s.get("strategy_p_values") or {}
+    for a in dict.fromkeys([*pvals, *spvals]):
+        if a in pvals:
+            prow.append((a, "assisted > vanilla", *(_p(pvals[a].get(d)) for d in datasets)))
+        for v, by in spvals.get(a, {}).items():
+            for against, ps in by.items():
+                prow.append((a, f"{v} > {against.removeprefix('vs_')}", *(_p(ps.get(d)) for d in datasets)))
+    if prow:
+        out.append(Section("p-values", [Table(
+            ("algorithm", "hypothesis", *datasets), prow, row_headers=2,
+            note="One-sided Mann-Whitney U test that the first variant's best-found accuracies are "
+                 "stochastically greater than the second's; bold: p < 0.05.")]))
+
+    ceiling = s.get("ceiling") or {}
+    if ceiling.get("test"):
+        detail, found = s.get("ceiling_detail") or {}, ceiling.get("found") or {}
+        crow = [(f"protocol ceiling (index {_value(ceiling.get('index'))})", "",
+                 *(_n(ceiling["test"].get(d)) for d in datasets), "")]
+        for a, vs in (detail or found).items():
+            for v, c in vs.items():
+                gap = c.get("gap", {}) if isinstance(c, Mapping) else {}
+                share = c.get("found") if isinstance(c, Mapping) else c
+                crow.append((a, v, *("" if gap.get(d) is None else f"{-float(gap[d]):+.2f}" for d in datasets),
+                             "" if share is None else f"{100 * float(share):.1f} %"))
+        out.append(Section("Protocol ceiling", [Table(
+            ("algorithm", "variant", *datasets, "runs that found it"), crow, row_headers=2,
+            note="The ceiling is the test accuracy of the network the protocol's search metric ranks first, "
+                 "the best any search can report; below it, each mean's difference to it (percentage points).")]))
+
+    proxy, stats = s.get("proxy_scores") or {}, s.get("algorithm_stats") or {}
+    keys: list[str] = []
+    for vs in stats.values():
+        for d in vs.values():
+            keys += [k for k in d if k not in keys]
+    srow = []
+    for a in dict.fromkeys([*proxy, *stats]):
+        for v in dict.fromkeys([*proxy.get(a, {}), *stats.get(a, {})]):
+            st = stats.get(a, {}).get(v, {})
+            srow.append((a, v, _n(proxy.get(a, {}).get(v), 1), *(_n(st.get(k), 2) for k in keys)))
+    if srow:
+        out.append(Section("Per-run statistics", [Table(
+            ("algorithm", "variant", "proxy scores", *keys), srow, row_headers=2,
+            note="Means over the runs: proxy scores computed per run, and each algorithm's own statistics.")]))
+    return out
+
+
+def _search_sections(s: Mapping) -> list[Section]:
+    settings = s.get("settings") or {}
+    metric = str(s.get("metric") or "valid_acc")  # what the trials reported: valid_acc (%) or valid_loss
+    label = metric.replace("_", " ")
+    rows = []
+    for v, r in (s.get("variants") or {}).items():
+        curve = [float(x) for x in r.get("curve") or [] if x is not None]
+        mean = r.get(f"mean_{metric}")
+        std = statistics.pstdev(curve) if curve else None
+        rows.append((settings.get("algorithm", ""), v, settings.get("data", ""), _n(r.get(f"best_{metric}")),
+                     "" if mean is None else f"{_n(mean)} ± {_n(std)}",
+                     f"{_value(r.get('trials'))} ({_value(r.get('failed'))})", _n(r.get("train_s"), 1),
+                     _n(r.get("proxy_s"), 1), _value(r.get("best_arch"))))
+    what = "Validation accuracy (%)" if metric == "valid_acc" else f"The {label}"
+    return [Section("Results", [Table(
+        ("algorithm", "variant", "data", f"best {label}", f"{label}, mean ± std", "trials (failed)",
+         "training s", "proxy s", "best architecture"), rows, row_headers=2,
+        note=f"{what} of the networks each variant trained: the best, and mean ± std over its completed "
+             "trials.")])]
+
+
+def sections_from_summary(summary: Mapping, images: Sequence[Image] = (),
+                          environment: Optional[Mapping] = None, missing: Sequence[str] = ()) -> list[Section]:
+    """The report's sections for a ``summary.json`` of ``compare`` (``results`` ...) or of a live
+    ``search`` (``variants`` ...): results, p-values and ceiling where there are, the ``images`` (and a
+    line naming the ``missing`` ones), the settings, and the environment (``environment``, else the
+    summary's own)."""
+    out: list[Section] = []
+    if "results" in summary:
+        out += _compare_sections(summary)
+    if "variants" in summary:
+        out += _search_sections(summary)
+    if images or missing:
+        out.append(Section("Plots", [*images, *([f"Not written, so not shown: {', '.join(missing)}."]
+                                               if missing else [])]))
+    config = summary.get("config") or {}
+    settings: dict = {k: summary[k] for k in ("runs", "budget") if k in summary and k not in config
+                      and not (k == "budget" and "budget_s" in config)}
+    settings.update(config)
+    settings.update(summary.get("settings") or {})
+    for v, r in (summary.get("variants") or {}).items():
+        if isinstance(r, Mapping) and r.get("dir"):
+            settings[f"run directory ({v})"] = r["dir"]
+    if "wall_s" in summary:
+        settings["wall time (s)"] = _n(summary["wall_s"])
+    if settings:
+        out.append(Section("Settings", [_kv(settings)]))
+    env = environment if environment is not None else summary.get("environment")
+    if env:
+        out.append(Section("Environment", [_kv(env)]))
+    return out
+
+
+def write_report(out_dir: PathLike, title: str, images: Iterable[PathLike] = (), *,
+                 summary: Optional[Mapping] = None, environment: Optional[Mapping] = None,
+                 subtitle: str = "") -> Path:
+    """Write ``out_dir/report.html`` (atomically) and return its path.
+
+    ``summary``: the run's summary, by default read from ``out_dir/summary.json``, so the page shows
+    exactly what that file holds. ``images``: files to embed (their bytes, base64); a missing one is
+    named in the page instead. ``environment``: the environment block when the summary has none.
+    """
+    from ._io import read_json_object, write_text_atomic
+
+    out_dir = Path(out_dir)
+    if summary is None:
+        summary = read_json_object(out_dir / "summary.json", "a run summary") or {}
+    embedded, missing = [], []
+    for p in images:
+        p = Path(p)
+        if p.is_file():
+            embedded.append(Image.from_file(p))
+        else:
+            missing.append(p.name)
+    sections = sections_from_summary(summary, embedded, environment, missing)
+    path = out_dir / REPORT_NAME
+    write_text_atomic(path, render(title, sections, subtitle))
+    return path
