@@ -5,7 +5,8 @@ uses the same seed for every algorithm and variant. Runs fan out as Ray tasks ov
 (or a cluster with --address; --workers 1 runs in this process). Writes into --out: results.md and
 results.csv (mean +- std of the best-found network's 200-epoch test accuracy per algorithm x variant
 x dataset, and the one-sided Mann-Whitney U p-value of assisted > vanilla), curves.png (best-so-far
-accuracy vs simulated time), runs.csv and runs.json (every run), summary.json. With --json the last
+accuracy vs simulated time), runs.csv and runs.json (every run), summary.json and report.html (all of
+it in one self-contained page). With --json the last
 line on stdout is one JSON object {"runs", "budget", "results", "p_values", "ceiling", "proxy_scores"};
 with --strategies, each strategy is a variant of "results" and "proxy_scores" beside vanilla and
 assisted, and "strategy_p_values" gives each one's p against vanilla and against assisted.
@@ -39,7 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_address(p, "fan the runs out on")
     add_common(p, out_required=True, seed_help="seed of the comparison; run r of every algorithm and variant "
                                                "shares one seed derived from it (default 0)",
-               out_help="output directory: results.md, results.csv, runs.csv, runs.json, summary.json, curves.png")
+               out_help="output directory: results.md, results.csv, runs.csv, runs.json, summary.json, curves.png, "
+                        "report.html")
 
 
 def _runs_csv(rows) -> str:

@@ -3,7 +3,7 @@ GradSign-assisted regularized evolution on the NAS-Bench-201 cell space sized fo
 bundled 8x8 digits (C=8, N=1, one input channel; no download), 20 trials x 3 epochs per variant,
 each trial a Ray Tune trial on all local cores. Writes per variant <out>/<algorithm>-<variant>/
 (run.json, history.jsonl, best.json, best_model.pt: load it with gradsign_nas.load_best), a
-side-by-side summary.json and live_search.png. Running it again on the same --out resumes without
+side-by-side summary.json, live_search.png and report.html. Running it again on the same --out resumes without
 re-running finished trials. For a search on NAS-Bench-201's tables (no training), see table-search."""
 
 from __future__ import annotations
