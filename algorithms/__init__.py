@@ -16,10 +16,10 @@ Example:
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import inspect
 from typing import Any, Optional
+
+from gradsign_nas.errors import InputError
 
 from .base import Algorithm, Proposal, Result, make_rng
 from .bohb import BOHB

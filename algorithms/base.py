@@ -13,8 +13,6 @@ picks the one with the highest proxy score (see ``gradsign_nas.assist``).
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import bisect
 import math
 from abc import ABC, abstractmethod
@@ -22,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Hashable, Mapping, Optional, Union
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ class Algorithm(ABC):
     def tell(self, proposal: Proposal, result: Result) -> None:
         """The result of evaluating ``proposal``."""
 
-    def discard(self, proposal: Proposal) -> None:
+    def discard(self, proposal: Proposal) -> None:  # noqa: B027 (a hook: doing nothing is a valid default)
         """``proposal`` will never be evaluated (do-nothing by default)."""
 
     def stats(self) -> dict[str, Any]:

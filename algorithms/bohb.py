@@ -44,13 +44,13 @@ the rung the Hyperband schedule gives. Promotions are the schedule's choice and 
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 from .base import Algorithm, Proposal, Result
 

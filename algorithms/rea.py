@@ -18,11 +18,11 @@ population is the ``population_size`` best-scored of M uniform samples.
 
 from __future__ import annotations
 
-from gradsign_nas._checks import positive_int
-from gradsign_nas.errors import InputError
-
 from collections import deque
 from typing import Optional
+
+from gradsign_nas._checks import positive_int
+from gradsign_nas.errors import InputError
 
 from .base import Algorithm, Proposal, Result
 

@@ -24,11 +24,11 @@ best of K then go on from that policy. The M scores' cost is charged to the firs
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 from typing import Optional
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 from .base import Algorithm, Proposal, Result
 

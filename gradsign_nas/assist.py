@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
 import os
 import time
+import zipfile
 from abc import ABC, abstractmethod
 from typing import Any, Hashable, Mapping, Optional, Sequence, Union
 

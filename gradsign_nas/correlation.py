@@ -19,18 +19,17 @@ Example:
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 __all__ = ["Correlation", "CorrelationRun", "correlate", "correlate_proxy", "load_targets", "sample_indices",
            "write_outputs"]

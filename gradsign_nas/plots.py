@@ -9,14 +9,14 @@ Uses matplotlib's Agg backend (no display needed).
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import io
 import os
 import warnings
 from typing import Sequence, Union
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 from .benchmarks.nb201 import DATASETS
 
@@ -38,8 +38,8 @@ def plot_curves(rows: Sequence[dict], budget_s: float, path: Union[str, os.PathL
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    from .execution.fanout import curves_on_grid
     from ._io import write_bytes_atomic
+    from .execution.fanout import curves_on_grid
 
     if band not in ("sem", "std"):
         raise InputError(f"expected band 'sem' or 'std', but got {band!r}")

@@ -33,7 +33,15 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
-from ._io import dumps, jsonable, read_json_object, remove_stale_temps, write_bytes_atomic, write_json_atomic, write_text_atomic
+from ._io import (
+    dumps,
+    jsonable,
+    read_json_object,
+    remove_stale_temps,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 from .benchmarks.nb201 import DATASET_TEST_METRIC as TEST_KEYS
 from .errors import DataError, InputError
 

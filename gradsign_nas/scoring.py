@@ -26,8 +26,6 @@ Example:
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import json
 import math
 import os
@@ -38,11 +36,14 @@ from typing import Any, Hashable, Optional, Sequence, Union
 
 import numpy as np
 
+from gradsign_nas.errors import InputError
+
 from .benchmarks._files import cache_dir
 
 __all__ = ["ScoreCache", "default_cache_path", "num_classes_of", "score_archs"]
 
 from .benchmarks.images import IMAGE_DATASETS, NUM_CLASSES
+
 _KEY_FIELDS = ("space", "proxy", "dataset", "batch_size", "seed")
 
 

@@ -12,16 +12,15 @@ workers score identical weights.
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import json
-import os
 import queue
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 from .benchmarks.images import IMAGE_DATASETS, NUM_CLASSES
 

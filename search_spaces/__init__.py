@@ -8,10 +8,10 @@ a user's own space object too.
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 from importlib import import_module
 from typing import Callable, Union
+
+from gradsign_nas.errors import InputError
 
 from .base import Decision, SearchSpace
 

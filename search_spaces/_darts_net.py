@@ -10,10 +10,10 @@ In a reduction cell the ops that read the two cell inputs have stride 2.
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import torch
 from torch import nn
+
+from gradsign_nas.errors import InputError
 
 from ._nb201_net import ReLUConvBN
 

@@ -11,10 +11,10 @@ first and ``none`` outputs zeros of the new width.
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import torch
 from torch import nn
+
+from gradsign_nas.errors import InputError
 
 from ._nb201_net import InferCell, ReLUConvBN, ResNetBasicBlock, TinyNetwork, Zero
 

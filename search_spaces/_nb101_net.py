@@ -14,10 +14,10 @@ directly, its projection is added to the concatenation.
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import torch
 from torch import nn
+
+from gradsign_nas.errors import InputError
 
 # NB101 trains with TensorFlow's batch norm: decay 0.997 (torch momentum 0.003), epsilon 1e-5.
 BN_MOMENTUM = 0.003

@@ -3,10 +3,10 @@ and checked by parameter count against the benchmark's own numbers."""
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import torch
 from torch import nn
+
+from gradsign_nas.errors import InputError
 
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 

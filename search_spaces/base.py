@@ -13,13 +13,13 @@ different choice); NB201 overrides ``mutate`` with NAS-Bench-201's node-then-edg
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Hashable, Mapping, Sequence
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,13 @@ with one, weight 0.4; pass ``auxiliary=True`` to include it), no drop-path at sc
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 from .base import Decision, SearchSpace
 

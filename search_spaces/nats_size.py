@@ -14,12 +14,12 @@ network with ``N=1`` (same parameter count, same outputs from the same weights).
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 from .base import Decision, SearchSpace
 

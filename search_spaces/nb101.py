@@ -30,12 +30,12 @@ single change can alter).
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 from .base import Decision, SearchSpace
 

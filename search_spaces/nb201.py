@@ -13,14 +13,14 @@ a linear classifier. Its parameter count equals the one NAS-Bench-201 reports.
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 from .base import Decision, SearchSpace
 

@@ -8,11 +8,11 @@ float tensors and int64 labels.
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 from typing import NamedTuple
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (1, 8, 8)

@@ -7,12 +7,12 @@ a batch of 64 from CIFAR-10 holds 6 or 7 images of every class.
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import os
 from typing import Union
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 from ..errors import DataError
 from ._files import locate

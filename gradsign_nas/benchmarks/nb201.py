@@ -12,8 +12,6 @@ Example:
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import csv
 import hashlib
 import os
@@ -21,6 +19,8 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 from ..errors import DataError
 from ._files import FILES, cache_dir, data_dir, locate

@@ -20,14 +20,13 @@ Example:
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import os
 from typing import Any, Hashable, Union
 
 import numpy as np
 
 from gradsign_nas.algorithms.base import Result
+from gradsign_nas.errors import InputError
 
 from .evaluator import Evaluator
 

@@ -7,14 +7,14 @@ read with ``ast.literal_eval``, which evaluates literals only and runs no code.
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import ast
 import json
 import os
 from typing import Union
 
 import numpy as np
+
+from gradsign_nas.errors import InputError
 
 from ..errors import DataError
 from ._files import locate

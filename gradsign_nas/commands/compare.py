@@ -18,11 +18,24 @@ import argparse
 import csv
 import io
 import time
-from pathlib import Path
 
 from ..benchmarks.nb201 import DATASETS
-from ._options import VARIANTS, add_address, add_common, add_tabular, add_workers, check_algorithms, check_out_dir, \
-    check_tabular, load_evaluator, load_scorer, positive_int, split_list, MAX_PROCS, MAX_RUNS
+from ._options import (
+    MAX_PROCS,
+    MAX_RUNS,
+    VARIANTS,
+    add_address,
+    add_common,
+    add_tabular,
+    add_workers,
+    check_algorithms,
+    check_out_dir,
+    check_tabular,
+    load_evaluator,
+    load_scorer,
+    positive_int,
+    split_list,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -108,9 +121,9 @@ def run(args: argparse.Namespace) -> int:
     scorer = load_scorer(args, evaluator.space) if set(variants) - {"vanilla"} else None
 
     from gradsign_nas import stats
+    from gradsign_nas._io import dumps, write_json_atomic, write_text_atomic
     from gradsign_nas.execution.fanout import Context, make_specs, run_all
     from gradsign_nas.plots import plot_curves
-    from gradsign_nas._io import dumps, write_json_atomic, write_text_atomic
 
     # 2. run
     ctx = Context(evaluator, budget_s=args.budget, workers=args.sim_workers, fidelities=fidelities, scorer=scorer,

@@ -6,11 +6,11 @@ instant."""
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import argparse
 import json
 import sys
+
+from gradsign_nas.errors import InputError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -32,14 +32,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gradsign_nas import proxies as proxy_registry
     from gradsign_nas.benchmarks import load_batch
     from gradsign_nas.benchmarks.images import IMAGE_DATASETS
     from gradsign_nas.errors import InputError
     from gradsign_nas.space_scoring import score_space, write_table
 
     from ._options import check_out_dir
-
-    from gradsign_nas import proxies as proxy_registry
 
     datasets = split_list("--datasets", args.datasets, IMAGE_DATASETS)
     names = split_list("--proxies", args.proxies, proxy_registry.available())

@@ -16,8 +16,17 @@ from typing import Any, Optional
 
 from gradsign_nas.errors import InputError
 
-from ._options import VARIANTS, add_address, add_assist, add_common, add_data_dir, check_out_dir, positive_int, \
-    positive_number, split_list
+from ._options import (
+    VARIANTS,
+    add_address,
+    add_assist,
+    add_common,
+    add_data_dir,
+    check_out_dir,
+    positive_int,
+    positive_number,
+    split_list,
+)
 
 DEFAULTS = {"trials": 20, "epochs": 3, "out": "live-search", "max_failures": 2, "scheduler": "fifo"}
 SCHEDULERS = ("fifo", "hyperband", "asha")
@@ -196,13 +205,13 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     results = {}
     if args.no_ray:
-        for variant, alg, ev, info, run_dir in runs:
+        for variant, alg, ev, _info, run_dir in runs:
             results[variant] = sequential_search(alg, ev, trials=args.trials, out_dir=run_dir, name=_label(args, variant),
                                                  progress=progress, history=histories[variant],
                                                  threads=max(1, int(args.cpus_per_trial)))
     else:
         with ray_session(args.num_cpus, args.address):  # one Ray for every variant
-            for variant, alg, ev, info, run_dir in runs:
+            for variant, alg, ev, _info, run_dir in runs:
                 gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (
                     1.0 if ev.device.startswith("cuda") else 0.0)
                 results[variant] = run_live_search(

@@ -12,8 +12,16 @@ import sys
 
 from gradsign_nas.errors import InputError
 
-from ._options import VARIANTS, add_address, add_common, add_tabular, check_out_dir, check_tabular, load_evaluator, \
-    load_scorer
+from ._options import (
+    VARIANTS,
+    add_address,
+    add_common,
+    add_tabular,
+    check_out_dir,
+    check_tabular,
+    load_evaluator,
+    load_scorer,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

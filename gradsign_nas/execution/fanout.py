@@ -13,8 +13,6 @@ Example:
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional, Sequence
 
@@ -22,6 +20,7 @@ import numpy as np
 
 from gradsign_nas._io import jsonable
 from gradsign_nas.benchmarks.nb201 import DATASETS
+from gradsign_nas.errors import InputError
 
 from .driver import check_budget, check_workers
 from .ray_env import init_ray

@@ -20,7 +20,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from gradsign_nas._checks import positive_int, positive_number
 from gradsign_nas.errors import InputError

@@ -7,9 +7,9 @@ here to compare against.
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 from typing import Callable
+
+from gradsign_nas.errors import InputError
 
 from ._gradsign import gradsign, gradsign_reference
 

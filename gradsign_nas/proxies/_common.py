@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import contextlib
 from typing import Iterator
 
 import torch
 from torch import nn
+
+from gradsign_nas.errors import InputError
 
 
 def check_batch(model: nn.Module, inputs, targets=None) -> tuple[torch.Tensor, torch.Tensor | None]:

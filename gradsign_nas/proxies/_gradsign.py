@@ -10,14 +10,14 @@ stays bounded by ``chunk_size``.
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
+
+from gradsign_nas.errors import InputError
 
 from ._common import check_batch, per_sample_batchnorm, weight_names
 

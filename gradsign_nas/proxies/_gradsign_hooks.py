@@ -13,14 +13,14 @@ Measured against ``gradsign`` (vmap) by ``benchmarks/proxy_speed.py``; it is not
 
 from __future__ import annotations
 
-from gradsign_nas.errors import InputError
-
 import contextlib
 from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from gradsign_nas.errors import InputError
 
 from ._common import check_batch, weight_layers
 from ._gradsign import REDUCTIONS, gradsign, reduce_sign_sums
@@ -72,7 +72,7 @@ def gradsign_hooks(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
 
     def fwd_hook(m, args, out):
         if out.requires_grad:  # one hook per call, with that call's input (a layer may run twice)
-            out.register_hook(lambda g, m=m, inp=args[0].detach(): _accumulate(m, inp, g))
+            out.register_hook(lambda g, m=m, inp=args[0].detach(): _accumulate(m, inp, g))  # noqa: B008 (bound now)
 
     def _accumulate(m, inp, g):
         totals[id(m)] += torch.sign(_per_sample_grad(m, inp, g)).sum(0)
