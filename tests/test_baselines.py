@@ -153,3 +153,75 @@ def test_rank_agreement_with_published_nb201_values():
         ours.append(PROXIES["synflow"](model, x, y))
         theirs.append(float(r["synflow"]))
     assert spearmanr(np.log(ours), np.log(theirs)).statistic > 0.8
+
+
+ZEN_ARCHS = {
+    "conv": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+    "skip": "|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|",
+    "none": "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+    # node 2 is fed by `none` edges only: the conv on edge 2->3 (and its BatchNorm) sees all zeros
+    "dead_branch": "|nor_conv_3x3~0|+|none~0|none~1|+|avg_pool_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+}
+
+
+def test_zen_is_registered_seeded_and_ranks_convs_above_skips(small_space, batch):
+    """Zen-score: in the registry, targets optional, deterministic under one seed (also with the global
+    RNG moved on), another seed gives another value, a conv cell scores above a skip-only cell and the
+    all-`none` cell is -inf; the caller's model is left untouched."""
+    zen = proxies.get("zen")
+    assert zen is PROXIES["zen"] and "zen" in proxies.available()
+    x, y = batch
+    conv, skip, none = (_model(small_space, a) for a in (ZEN_ARCHS["conv"], ZEN_ARCHS["skip"], ZEN_ARCHS["none"]))
+    before = {k: v.clone() for k, v in conv.state_dict().items()}
+    first = zen(conv, x, y)
+    torch.manual_seed(123)
+    torch.randn(10)
+    assert zen(conv, x, None) == first  # targets unused; the global RNG does not matter
+    assert all(torch.equal(before[k], v) for k, v in conv.state_dict().items())
+    assert zen(conv, x, y, seed=1) != first
+    s_skip = zen(skip, x, y)
+    assert math.isfinite(first) and math.isfinite(s_skip)
+    assert first > s_skip
+    assert zen(none, x, y) == float("-inf")
+    # a BatchNorm on a dead branch (zero batch variance) is left out rather than making the score -inf
+    assert math.isfinite(zen(_model(small_space, ZEN_ARCHS["dead_branch"]), x, y))
+
+
+def test_zen_features_are_taken_before_global_pooling(small_space, batch):
+    """The Zen-score's expressivity term comes from the pre-pooling feature map: rebuilt by hand on a
+    fresh copy (N(0,1) weights from the same generator, BN scale 1 / shift 0), it matches."""
+    import copy
+
+    from gradsign_nas.proxies._baselines import _gaussian_init
+
+    x, _ = batch
+    model = _model(small_space, ZEN_ARCHS["conv"])
+    net = copy.deepcopy(model).train()
+    g = torch.Generator().manual_seed(0)
+    _gaussian_init(net, g)
+    z = torch.randn(tuple(x.shape), generator=g)
+    eps = torch.randn(tuple(x.shape), generator=g)
+    bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    with torch.no_grad():
+        f1 = net.lastact(net.cells(net.stem(z)))
+        # unbiased per-channel variance of each BN's input on the pass over z
+        log_sigma = 0.0
+        inputs = []
+        hooks = [m.register_forward_pre_hook(lambda _m, inp: inputs.append(inp[0])) for m in bns]
+        net(z)
+        for h in hooks:
+            h.remove()
+        for a in inputs:
+            log_sigma += 0.5 * math.log(float(a.transpose(0, 1).reshape(a.shape[1], -1).var(dim=1).double().mean()))
+        f2 = net.lastact(net.cells(net.stem(z + 0.01 * eps)))
+    delta = float((f1 - f2).double().reshape(x.shape[0], -1).norm(dim=1).mean()) / 0.01
+    assert PROXIES["zen"](model, x, None) == pytest.approx(math.log(delta) + log_sigma, rel=1e-4, abs=1e-3)
+
+
+def test_zen_rejects_bad_alpha_and_models_without_pooling(small_space, batch):
+    x, y = batch
+    with pytest.raises(ValueError, match="alpha"):
+        PROXIES["zen"](_model(small_space), x, y, alpha=0.0)
+    flat = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 16 * 16, 10))
+    with pytest.raises(ValueError, match="global average pooling"):
+        PROXIES["zen"](flat, x, y)

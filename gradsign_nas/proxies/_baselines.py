@@ -3,7 +3,8 @@
 Written from the papers and the semantics of their reference code (Abdelfattah et al., "Zero-Cost
 Proxies for Lightweight NAS", ICLR 2021, for synflow / snip / grad_norm / fisher / grasp / jacob_cov /
 plain / l2_norm; Mellor et al., "Neural Architecture Search without Training", ICML 2021, for
-naswot), as NASLib's NAS-Bench-Suite-Zero computes them:
+naswot), as NASLib's NAS-Bench-Suite-Zero computes them (``zen``, Lin et al., ICCV 2021, is written
+from its paper; its docstring says where it departs from it):
 
 - every proxy works on a deep copy of ``model`` (the caller's weights, gradients, BatchNorm buffers
   and train/eval mode are never touched), in train mode (BatchNorm uses batch statistics), with the
@@ -12,7 +13,7 @@ naswot), as NASLib's NAS-Bench-Suite-Zero computes them:
 
 Degenerate networks: a network whose output does not depend on its input (e.g. an NB201 cell with no
 path of non-``none`` edges from input to output) gets ``-inf`` from every data-dependent proxy
-(everything except ``params``, ``flops`` and ``l2_norm``), so it ranks below every real network. It
+(everything except ``params``, ``flops`` and ``l2_norm``; ``zen`` too), so it ranks below every real network. It
 is detected by a no-grad forward pass whose logits come out identical for every sample (for a batch
 of one, the sample and its negation). Any other score that comes out NaN is also returned as
 ``-inf``; ``+inf`` (overflow) is returned as is. Scores never raise for numeric reasons; bad input
@@ -20,8 +21,6 @@ of one, the sample and its negation). Any other score that comes out NaN is also
 """
 
 from __future__ import annotations
-
-from gradsign_nas.errors import InputError
 
 import copy
 import math
@@ -32,10 +31,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gradsign_nas.errors import InputError
+
 from ._common import check_batch, weight_layers
 
 __all__ = ["PROXIES", "fisher", "flops", "grad_norm", "grasp", "jacob_cov", "l2_norm", "naswot",
-           "params", "plain", "snip", "synflow"]
+           "params", "plain", "snip", "synflow", "zen"]
 
 DEGENERATE = float("-inf")
 
@@ -207,7 +208,7 @@ def synflow(net, x, y) -> float:
     """SynFlow (Tanaka et al., 2020, as in Abdelfattah et al.): BatchNorm removed, all parameters
     replaced by their absolute values, float64, one all-ones input; sum of ``|w * dR/dw|`` over
     Conv2d/Linear weights with ``R`` the sum of the logits."""
-    for name, module in list(net.named_modules()):
+    for _name, module in list(net.named_modules()):
         for child_name, child in list(module.named_children()):
             if isinstance(child, nn.modules.batchnorm._BatchNorm):
                 setattr(module, child_name, nn.Identity())
@@ -259,6 +260,101 @@ def flops(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None =
     return total[0] / 1e6
 
 
+def _pre_gap_module(net: nn.Module) -> nn.Module:
+    """The global average pooling whose input is the feature map before the classifier: the
+    module's ``global_pooling`` attribute (NB201, NB101, DARTS and NATS networks of this project),
+    else its last ``nn.AdaptiveAvgPool2d``."""
+    pool = getattr(net, "global_pooling", None)
+    if isinstance(pool, nn.Module):
+        return pool
+    pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
+    if not pools:
+        raise InputError("zen needs the feature map before global average pooling, but the model has neither a "
+                         "global_pooling module nor any nn.AdaptiveAvgPool2d")
+    return pools[-1]
+
+
+def _gaussian_init(net: nn.Module, generator: torch.Generator) -> None:
+    """Zen-NAS's initialisation: Conv2d and Linear weights ~ N(0, 1), their biases 0, BatchNorm scale 1
+    and shift 0. Drawn on the CPU from ``generator`` in module order, so every device gets the same
+    weights."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.weight.copy_(torch.randn(m.weight.shape, generator=generator, dtype=m.weight.dtype))
+                if m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+
+
+def zen(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = None, *, alpha: float = 0.01,
+        seed: int = 0, gaussian_init: bool = True) -> float:
+    """Zen-score (Lin et al., "Zen-NAS: A Zero-Shot NAS for High-Performance Image Recognition",
+    ICCV 2021), higher = more expressive network:
+
+        log( E_n ||f(z_n) - f(z_n + alpha * eps_n)||_F / alpha ) + sum over BatchNorm layers i of log(sigma_i),
+        sigma_i = sqrt(mean over channels of the BN layer's variance),
+
+    with ``f`` the feature map before global average pooling (for NB201's ``TinyNetwork`` the output
+    of ``lastact``, BN + ReLU, taken with a forward pre-hook on ``global_pooling``), ``z`` and ``eps``
+    standard Gaussian images of the batch's shape, and the network in train mode.
+
+    As in the paper: Gaussian inputs (the real batch only gives the shape ``[B, C, H, W]`` and is
+    checked like every proxy's; ``targets`` are unused and may be ``None``); Conv2d/Linear weights
+    re-drawn from N(0, 1) with BatchNorm scale 1 and shift 0 (``gaussian_init=False`` keeps the
+    model's own initialisation); alpha = 0.01; the Frobenius norm of each sample's feature
+    difference, averaged over the batch; the BN term in train mode; one repeat.
+
+    Ours: (1) all randomness (weights, ``z``, ``eps``) comes from a CPU ``torch.Generator`` seeded
+    with ``seed`` (default 0), independent of the global RNG and identical on every device; (2) the
+    BN variances are the unbiased per-channel batch variances of the forward pass on ``z`` alone
+    (read from ``running_var`` with the momentum set to 1 on the copy), where the reference code reads
+    ``running_var`` after both passes at the default momentum 0.1, which mixes in the initial value
+    1 and the perturbed pass; (3) BN layers without running statistics, and BN layers whose batch
+    variance is exactly 0, are left out of the sum: the latter sit on a dead branch (e.g. an NB201
+    conv edge leaving a node that only ``none`` edges feed, whose input is all zeros), add nothing
+    to ``f``, and would make the paper's sum ``-inf`` (the reference code's momentum-0.1 read keeps
+    them near log(0.9) instead); (4) a network whose output ignores its input gets ``-inf`` (the
+    module's degenerate rule), as does one whose perturbation does not reach the features; NaN gives
+    ``-inf``. The reference code
+    uses the mean absolute (L1) feature difference without dividing by alpha; the ``/ alpha`` only
+    adds the constant ``log(100)``.
+    """
+    alpha = float(alpha)
+    if not (math.isfinite(alpha) and alpha > 0):
+        raise InputError(f"zen needs a positive finite alpha, but got {alpha!r}")
+    x, _ = check_batch(model, inputs, targets)
+    net = _copy(model)
+    if _is_degenerate(net, x):
+        return DEGENERATE
+    pool = _pre_gap_module(net)
+    g = torch.Generator().manual_seed(int(seed))
+    if gaussian_init:
+        _gaussian_init(net, g)
+    z = torch.randn(tuple(x.shape), generator=g, dtype=x.dtype).to(x.device)
+    eps = torch.randn(tuple(x.shape), generator=g, dtype=x.dtype).to(x.device)
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_var is not None]
+    for m in bns:
+        m.momentum = 1.0
+    feats: list[torch.Tensor] = []
+    hook = pool.register_forward_pre_hook(lambda _m, inp: feats.append(inp[0].detach()))
+    try:
+        with torch.no_grad():
+            net(z)
+            variances = [float(m.running_var.double().mean()) for m in bns]
+            log_sigma = sum(0.5 * math.log(v) for v in variances if v > 0)
+            net(z + alpha * eps)
+    finally:
+        hook.remove()
+    if len(feats) != 2:
+        raise InputError(f"zen expected one pass through the pre-pooling feature map per forward, but saw {len(feats)}")
+    diff = (feats[0] - feats[1]).double().reshape(x.shape[0], -1).norm(dim=1).mean()
+    delta = float(diff) / alpha
+    return _finish((math.log(delta) if delta > 0 else float("-inf")) + log_sigma)
+
+
 PROXIES: dict[str, Callable[..., float]] = {
     "synflow": synflow,
     "snip": snip,
@@ -271,4 +367,5 @@ PROXIES: dict[str, Callable[..., float]] = {
     "l2_norm": l2_norm,
     "params": params,
     "flops": flops,
+    "zen": zen,
 }
