@@ -46,7 +46,9 @@ def test_history_records_every_evaluation_and_the_best(tmp_path, evaluator):
     top = max(done, key=lambda x: x["metric"])
     assert best["arch"] == r.best_arch == top["arch"] and best["index"] == evaluator.index(top["arch"])
     assert best["test"]["cifar100"] == r.test["cifar100"] == top["extra"]["cifar100_test"]
-    assert json.loads((tmp_path / "run.json").read_text()) == INFO
+    stored = json.loads((tmp_path / "run.json").read_text())
+    env = stored.pop("environment")  # what it ran on, added by History
+    assert stored == INFO and env["python"] and "numpy" in env["packages"]
 
 
 @pytest.mark.parametrize("workers", [1, 3])
