@@ -27,8 +27,21 @@ from .random_search import RandomSearch
 from .rea import RegularizedEvolution
 from .reinforce import Reinforce
 
-__all__ = ["Algorithm", "BOHB", "ENTRY_POINT_GROUP", "Proposal", "RandomSearch", "RegularizedEvolution", "Reinforce",
-           "Result", "available", "get", "make_rng", "options", "register"]
+__all__ = [
+    "Algorithm",
+    "BOHB",
+    "ENTRY_POINT_GROUP",
+    "Proposal",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "Reinforce",
+    "Result",
+    "available",
+    "get",
+    "make_rng",
+    "options",
+    "register",
+]
 
 _BUILTIN = {"rs": RandomSearch, "rea": RegularizedEvolution, "reinforce": Reinforce, "bohb": BOHB}
 _ALGORITHMS = dict(_BUILTIN)
@@ -76,8 +89,9 @@ def _lookup(name: str):
     return _ALGORITHMS[name]
 
 
-def get(name: str, space, seed, assistant: Optional[Any] = None, fidelities: Optional[tuple] = None,
-        **opts: Any) -> Algorithm:
+def get(
+    name: str, space, seed, assistant: Optional[Any] = None, fidelities: Optional[tuple] = None, **opts: Any
+) -> Algorithm:
     """Algorithm ``name`` ("rs", "rea", "reinforce", "bohb") on ``space`` with ``seed``.
 
     Raises:
@@ -87,6 +101,7 @@ def get(name: str, space, seed, assistant: Optional[Any] = None, fidelities: Opt
     valid = options(name)
     unknown = sorted(set(opts) - set(valid))
     if unknown:
-        raise InputError(f"unknown option(s) {', '.join(unknown)} for {name}; expected "
-                         f"{', '.join(valid) if valid else 'no options'}")
+        raise InputError(
+            f"unknown option(s) {', '.join(unknown)} for {name}; expected {', '.join(valid) if valid else 'no options'}"
+        )
     return cls(space, seed, assistant=assistant, fidelities=fidelities, **opts)

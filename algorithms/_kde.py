@@ -85,9 +85,18 @@ class CategoricalKDEModel:
             ``get_config``; ``max_bandwidth`` then plays no part in proposals).
     """
 
-    def __init__(self, sizes, rng: np.random.Generator, *, top_n_percent: int = 15,
-                 min_points_in_model=None, min_bandwidth: float = 1e-3, bandwidth_factor: float = 3.0,
-                 max_bandwidth: float = 0.5, sampler: str = "ours") -> None:
+    def __init__(
+        self,
+        sizes,
+        rng: np.random.Generator,
+        *,
+        top_n_percent: int = 15,
+        min_points_in_model=None,
+        min_bandwidth: float = 1e-3,
+        bandwidth_factor: float = 3.0,
+        max_bandwidth: float = 0.5,
+        sampler: str = "ours",
+    ) -> None:
         import ConfigSpace as CS
 
         if sampler not in ("ours", "hpbandster"):
@@ -105,9 +114,16 @@ class CategoricalKDEModel:
         quiet = logging.getLogger("gradsign_nas.bohb.hpbandster")
         quiet.setLevel(logging.ERROR)
         with contained_global_rng(rng):
-            self._gen = _generator_class()(cs, min_points_in_model=min_points_in_model, top_n_percent=top_n_percent,
-                                           num_samples=64, random_fraction=0.0, bandwidth_factor=bandwidth_factor,
-                                           min_bandwidth=min_bandwidth, logger=quiet)
+            self._gen = _generator_class()(
+                cs,
+                min_points_in_model=min_points_in_model,
+                top_n_percent=top_n_percent,
+                num_samples=64,
+                random_fraction=0.0,
+                bandwidth_factor=bandwidth_factor,
+                min_bandwidth=min_bandwidth,
+                logger=quiet,
+            )
         self.min_points_in_model = self._gen.min_points_in_model
         self._fitted: dict = {}  # budget -> (good data, good bw, bad data, bad bw) after the cap
         self._job = SimpleNamespace(exception=None, result=None, kwargs=None, id=None)
@@ -123,8 +139,10 @@ class CategoricalKDEModel:
         if kde is not None:
             good, bad = kde["good"], kde["bad"]
             self._fitted[budget] = (
-                np.rint(good.data).astype(np.int64), self._clip(good.bw),
-                np.rint(bad.data).astype(np.int64), self._clip(bad.bw),
+                np.rint(good.data).astype(np.int64),
+                self._clip(good.bw),
+                np.rint(bad.data).astype(np.int64),
+                self._clip(bad.bw),
             )
 
     def _clip(self, bw) -> np.ndarray:
@@ -152,7 +170,7 @@ class CategoricalKDEModel:
         for d in range(x.shape[1]):
             per_point += (same[d] - other[d]) * (x[:, d, None] == data[None, :, d])
         top = per_point.max(axis=1, keepdims=True)
-        return (top[:, 0] + np.log(np.exp(per_point - top).mean(axis=1)))
+        return top[:, 0] + np.log(np.exp(per_point - top).mean(axis=1))
 
     def density(self, x, good: bool = True) -> np.ndarray:
         """The good (``l``) or bad (``g``) density at ``x`` ([M, D] choice indices)."""

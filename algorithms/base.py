@@ -62,8 +62,13 @@ class Algorithm(ABC):
 
     name: str = "algorithm"
 
-    def __init__(self, space, seed: Union[int, np.random.Generator], assistant: Optional[Any] = None,
-                 fidelities: Optional[tuple] = None) -> None:
+    def __init__(
+        self,
+        space,
+        seed: Union[int, np.random.Generator],
+        assistant: Optional[Any] = None,
+        fidelities: Optional[tuple] = None,
+    ) -> None:
         from gradsign_nas.search_spaces import get as get_space
 
         self.space = get_space(space)
@@ -83,8 +88,12 @@ class Algorithm(ABC):
         return "assisted" if self.assistant is not None else "vanilla"
 
     def _proposal(self, arch, fidelity=None, **meta) -> Proposal:
-        p = Proposal(arch=arch, fidelity=fidelity if fidelity is not None else self.fidelities[-1],
-                     trial_id=self._next_id, meta=meta)
+        p = Proposal(
+            arch=arch,
+            fidelity=fidelity if fidelity is not None else self.fidelities[-1],
+            trial_id=self._next_id,
+            meta=meta,
+        )
         self._next_id += 1
         self._pending[p.trial_id] = p
         return p
@@ -92,7 +101,8 @@ class Algorithm(ABC):
     def _take(self, proposal: Proposal) -> Proposal:
         """Remove ``proposal`` from the outstanding ones; ``ValueError`` if this algorithm did not make it
         or already saw its result."""
-        mine = self._pending.get(getattr(proposal, "trial_id", None))
+        # any object may come here: a missing or foreign trial_id (None included) finds nothing
+        mine = self._pending.get(getattr(proposal, "trial_id", None))  # type: ignore[arg-type]
         if mine is None or mine != proposal:
             raise InputError(f"expected an outstanding proposal of this {self.name} search, but got {proposal!r}")
         return self._pending.pop(proposal.trial_id)
@@ -117,6 +127,7 @@ class Algorithm(ABC):
         Best of K scores all; the adaptive rule stops at the first that reaches the top ``1/K`` of the
         scores this search has seen (see ``Assistant``)."""
         a = self.assistant
+        assert a is not None  # only assisted searches call this
         if getattr(a, "rule", "best") == "best":
             examined = list(candidates)
             arch, score = a.pick(examined)
@@ -141,7 +152,7 @@ class Algorithm(ABC):
         for c in examined:
             if c not in self._scored:
                 self._scored.add(c)
-                cost += float(self.assistant.scorer.cost_s(c))
+                cost += float(a.scorer.cost_s(c))
         return arch, {"proxy": float(score), "proxy_cost_s": cost, "candidates": len(examined)}
 
     @property
@@ -153,6 +164,7 @@ class Algorithm(ABC):
     def _warm_up(self, m: int, take: int) -> list[tuple[Hashable, dict[str, Any]]]:
         """Zero-cost warm-up: score ``m`` uniform samples and return the ``take`` best distinct ones,
         best first, each with its ``proxy`` score; the first carries the ``proxy_cost_s`` of all ``m``."""
+        assert self.assistant is not None  # only assisted searches call this
         scorer = self.assistant.scorer
         pool = [self.space.sample(self.rng) for _ in range(m)]
         self._lookups += m

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import numpy as np
 
@@ -112,24 +112,56 @@ class BOHB(Algorithm):
     name = "bohb"
 
     #: each preset's settings; an option passed explicitly overrides its preset's value
-    PRESETS = {
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         # NAS-Bench-201's BOHB: scripts-search/algos/BOHB.sh @ 1d5e8de (--num_samples 4 --random_fraction 0)
         # and exps/algos/BOHB.py @ ad34af9 (argparse defaults min_bandwidth .3, bandwidth_factor 3;
         # BOHB(eta=3, min_budget=12, max_budget=200); hpbandster's own config generator)
-        "nb201": dict(random_fraction=0.0, top_n_percent=15, num_samples=4, bandwidth_factor=3.0,
-                      min_bandwidth=0.3, max_bandwidth=0.5, sampler="hpbandster", dedupe=False,
-                      budgets=NB201_BUDGETS),
+        "nb201": dict(
+            random_fraction=0.0,
+            top_n_percent=15,
+            num_samples=4,
+            bandwidth_factor=3.0,
+            min_bandwidth=0.3,
+            max_bandwidth=0.5,
+            sampler="hpbandster",
+            dedupe=False,
+            budgets=NB201_BUDGETS,
+        ),
         # ours: a model that learns on categorical spaces and never pays twice for an architecture
-        "ours": dict(random_fraction=1 / 3, top_n_percent=15, num_samples=64, bandwidth_factor=3.0,
-                     min_bandwidth=1e-3, max_bandwidth=0.5, sampler="ours", dedupe=True, budgets=None),
+        "ours": dict(
+            random_fraction=1 / 3,
+            top_n_percent=15,
+            num_samples=64,
+            bandwidth_factor=3.0,
+            min_bandwidth=1e-3,
+            max_bandwidth=0.5,
+            sampler="ours",
+            dedupe=True,
+            budgets=None,
+        ),
     }
 
-    def __init__(self, space, seed, assistant=None, fidelities=None, *, preset: str = "nb201", eta: float = 3,
-                 random_fraction: Optional[float] = None, top_n_percent: Optional[int] = None,
-                 num_samples: Optional[int] = None, bandwidth_factor: Optional[float] = None,
-                 min_points_in_model=None, min_bandwidth: Optional[float] = None,
-                 max_bandwidth: Optional[float] = None, sampler: Optional[str] = None,
-                 dedupe: Optional[bool] = None, budgets: Optional[tuple] = None, warmup: int = 0) -> None:
+    def __init__(
+        self,
+        space,
+        seed,
+        assistant=None,
+        fidelities=None,
+        *,
+        preset: str = "nb201",
+        eta: float = 3,
+        random_fraction: Optional[float] = None,
+        top_n_percent: Optional[int] = None,
+        num_samples: Optional[int] = None,
+        bandwidth_factor: Optional[float] = None,
+        min_points_in_model=None,
+        min_bandwidth: Optional[float] = None,
+        max_bandwidth: Optional[float] = None,
+        sampler: Optional[str] = None,
+        dedupe: Optional[bool] = None,
+        budgets: Optional[tuple] = None,
+        warmup: int = 0,
+    ) -> None:
         super().__init__(space, seed, assistant, fidelities)
         from gradsign_nas._checks import positive_int
 
@@ -137,28 +169,47 @@ class BOHB(Algorithm):
         self._warm: Optional[list] = None
         if preset not in self.PRESETS:
             raise InputError(f"expected preset {' or '.join(map(repr, self.PRESETS))}, but got {preset!r}")
-        given = dict(random_fraction=random_fraction, top_n_percent=top_n_percent, num_samples=num_samples,
-                     bandwidth_factor=bandwidth_factor, min_bandwidth=min_bandwidth, max_bandwidth=max_bandwidth,
-                     sampler=sampler, dedupe=dedupe, budgets=budgets)
+        given: dict[str, Any] = dict(
+            random_fraction=random_fraction,
+            top_n_percent=top_n_percent,
+            num_samples=num_samples,
+            bandwidth_factor=bandwidth_factor,
+            min_bandwidth=min_bandwidth,
+            max_bandwidth=max_bandwidth,
+            sampler=sampler,
+            dedupe=dedupe,
+            budgets=budgets,
+        )
         o = {k: (self.PRESETS[preset][k] if v is None else v) for k, v in given.items()}
         self.preset = preset
-        checks = (("eta", eta, 1.0, math.inf, False), ("random_fraction", o["random_fraction"], 0.0, 1.0, True),
-                  ("top_n_percent", o["top_n_percent"], 0.0, 100.0, False),
-                  ("num_samples", o["num_samples"], 0.0, math.inf, False),
-                  ("bandwidth_factor", o["bandwidth_factor"], 0.0, math.inf, False),
-                  ("min_bandwidth", o["min_bandwidth"], 0.0, 1.0, False),
-                  ("max_bandwidth", o["max_bandwidth"], 0.0, 1.0, True))
+        checks = (
+            ("eta", eta, 1.0, math.inf, False),
+            ("random_fraction", o["random_fraction"], 0.0, 1.0, True),
+            ("top_n_percent", o["top_n_percent"], 0.0, 100.0, False),
+            ("num_samples", o["num_samples"], 0.0, math.inf, False),
+            ("bandwidth_factor", o["bandwidth_factor"], 0.0, math.inf, False),
+            ("min_bandwidth", o["min_bandwidth"], 0.0, 1.0, False),
+            ("max_bandwidth", o["max_bandwidth"], 0.0, 1.0, True),
+        )
         for label, v, lo, hi, closed in checks:
             ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (lo <= v <= hi if closed else lo < v < hi)
             if not ok:
-                raise InputError(f"expected {label} in {'[' if closed else '('}{lo:g}, {hi:g}{']' if closed else ')'}, but got {v!r}")
+                raise InputError(
+                    f"expected {label} in {'[' if closed else '('}{lo:g}, {hi:g}{']' if closed else ')'}, but got {v!r}"
+                )
         if self.fidelities != (None,):
             try:
-                if list(self.fidelities) != sorted(self.fidelities) or len(set(self.fidelities)) != len(self.fidelities):
+                if list(self.fidelities) != sorted(self.fidelities) or len(set(self.fidelities)) != len(
+                    self.fidelities
+                ):
                     raise TypeError
             except TypeError:
                 raise InputError(f"expected distinct fidelities lowest first, but got {self.fidelities!r}") from None
-        self.eta, self.random_fraction, self.num_samples = float(eta), float(o["random_fraction"]), int(o["num_samples"])
+        self.eta, self.random_fraction, self.num_samples = (
+            float(eta),
+            float(o["random_fraction"]),
+            int(o["num_samples"]),
+        )
         if not isinstance(o["dedupe"], bool):
             raise InputError(f"expected dedupe to be True or False, but got {o['dedupe']!r}")
         self.dedupe = o["dedupe"]
@@ -183,24 +234,30 @@ class BOHB(Algorithm):
         self._index = {d.name: {c: i for i, c in enumerate(d.choices)} for d in self._modelled}
         from ._kde import CategoricalKDEModel
 
-        self.model = CategoricalKDEModel([len(d.choices) for d in self._modelled], self.rng,
-                                         top_n_percent=o["top_n_percent"], min_points_in_model=min_points_in_model,
-                                         min_bandwidth=o["min_bandwidth"], bandwidth_factor=o["bandwidth_factor"],
-                                         max_bandwidth=o["max_bandwidth"], sampler=o["sampler"])
+        self.model = CategoricalKDEModel(
+            [len(d.choices) for d in self._modelled],
+            self.rng,
+            top_n_percent=o["top_n_percent"],
+            min_points_in_model=min_points_in_model,
+            min_bandwidth=o["min_bandwidth"],
+            bandwidth_factor=o["bandwidth_factor"],
+            max_bandwidth=o["max_bandwidth"],
+            sampler=o["sampler"],
+        )
         self.s_max = len(self._rungs) - 1
         self._brackets: list[_Bracket] = []
         self._next_s = self.s_max
         self._order = 0
         self._owner: dict[int, _Bracket] = {}
-        self._first: list[tuple[str, Any, float]] = []  # (source, rung, reward) of new configurations
+        self._first: list[tuple[Optional[str], Any, float]] = []  # (source, rung, reward) of new configurations
 
     # -- schedule --------------------------------------------------------------------------------
     def _new_bracket(self) -> _Bracket:
         s = self._next_s
         self._next_s = self._next_s - 1 if self._next_s > 0 else self.s_max
-        n0 = int(math.floor((self.s_max + 1) / (s + 1)) * self.eta ** s)
+        n0 = int(math.floor((self.s_max + 1) / (s + 1)) * self.eta**s)
         sizes = [max(int(n0 * self.eta ** (-i)), 1) for i in range(s + 1)]
-        b = _Bracket(s=s, sizes=sizes, budgets=list(self._rungs[self.s_max - s:]), queue=[None] * sizes[0])
+        b = _Bracket(s=s, sizes=sizes, budgets=list(self._rungs[self.s_max - s :]), queue=[None] * sizes[0])
         self._brackets.append(b)
         return b
 
@@ -220,7 +277,9 @@ class BOHB(Algorithm):
             exclude = None
             if self.dedupe:  # the best l/g among the draws not proposed at this fidelity yet
                 seen = self._proposed_vec.get(fidelity, set())
-                exclude = (lambda x: np.fromiter((tuple(r) in seen for r in x.tolist()), bool, len(x))) if seen else None
+                exclude = (
+                    (lambda x: np.fromiter((tuple(r) in seen for r in x.tolist()), bool, len(x))) if seen else None
+                )
             return [self._decode(v) for v in self.model.propose(k, self.num_samples, exclude)], "model"
         return [self.space.sample(self.rng) for _ in range(k)], "random"
 
@@ -322,6 +381,11 @@ class BOHB(Algorithm):
             rows = [x for x in self._first if x[1] == f]
             if rows:
                 by_fid[str(f)] = summary(rows)
-        return {**summary(self._first), "by_fidelity": by_fid, "model_fidelity": None if self.model.budget is None else self._rungs[self.model.budget],
-                "open_brackets": len(self._brackets), "new_configs": self._n_new,
-                "unique_new_configs": len(self._proposed)}
+        return {
+            **summary(self._first),
+            "by_fidelity": by_fid,
+            "model_fidelity": None if self.model.budget is None else self._rungs[self.model.budget],
+            "open_brackets": len(self._brackets),
+            "new_configs": self._n_new,
+            "unique_new_configs": len(self._proposed),
+        }

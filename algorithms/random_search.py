@@ -7,6 +7,8 @@ M uniform samples first and evaluate them best-scored first; best-of-K after the
 
 from __future__ import annotations
 
+from typing import Optional
+
 from .base import Algorithm, Proposal, Result
 
 
@@ -27,7 +29,7 @@ class RandomSearch(Algorithm):
         from gradsign_nas._checks import positive_int
 
         self.warmup = positive_int("warmup", warmup, 0)
-        self._warm = None
+        self._warm: Optional[list] = None
 
     def ask(self) -> Proposal:
         if self.assistant is not None and self.warmup:

@@ -38,9 +38,19 @@ class RegularizedEvolution(Algorithm):
 
     name = "rea"
 
-    def __init__(self, space, seed, assistant=None, fidelities=None, *, population_size: int = 10,
-                 sample_size: int = 3, mutation: str = "space", assist_initial: bool = False,
-                 warmup: int = 0) -> None:
+    def __init__(
+        self,
+        space,
+        seed,
+        assistant=None,
+        fidelities=None,
+        *,
+        population_size: int = 10,
+        sample_size: int = 3,
+        mutation: str = "space",
+        assist_initial: bool = False,
+        warmup: int = 0,
+    ) -> None:
         super().__init__(space, seed, assistant, fidelities)
         self.population_size = positive_int("population_size", population_size)
         self.sample_size = positive_int("sample_size", sample_size)

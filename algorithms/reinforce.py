@@ -47,8 +47,19 @@ class Reinforce(Algorithm):
 
     name = "reinforce"
 
-    def __init__(self, space, seed, assistant=None, fidelities=None, *, learning_rate: float = 0.001,
-                 momentum: float = 0.9, init_scale: float = 1e-3, warmup: int = 0, warmup_top: float = 0.1) -> None:
+    def __init__(
+        self,
+        space,
+        seed,
+        assistant=None,
+        fidelities=None,
+        *,
+        learning_rate: float = 0.001,
+        momentum: float = 0.9,
+        init_scale: float = 1e-3,
+        warmup: int = 0,
+        warmup_top: float = 0.1,
+    ) -> None:
         super().__init__(space, seed, assistant, fidelities)
         from gradsign_nas._checks import positive_int
 
@@ -57,9 +68,16 @@ class Reinforce(Algorithm):
             raise InputError(f"expected warmup_top in (0, 1], but got {warmup_top!r}")
         self.warmup_top = float(warmup_top)
         self._warm_cost: Optional[float] = None  # the warm-up's proxy cost, until charged
-        for label, v, lo, hi in (("learning_rate", learning_rate, 0.0, np.inf), ("momentum", momentum, 0.0, 1.0),
-                                 ("init_scale", init_scale, 0.0, np.inf)):
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (lo < v < hi or (label == "init_scale" and v == 0))
+        for label, v, lo, hi in (
+            ("learning_rate", learning_rate, 0.0, np.inf),
+            ("momentum", momentum, 0.0, 1.0),
+            ("init_scale", init_scale, 0.0, np.inf),
+        ):
+            ok = (
+                isinstance(v, (int, float))
+                and not isinstance(v, bool)
+                and (lo < v < hi or (label == "init_scale" and v == 0))
+            )
             if not ok:
                 raise InputError(f"expected {label} in ({lo:g}, {hi:g}), but got {v!r}")
         self.learning_rate, self.momentum = float(learning_rate), float(momentum)
@@ -147,8 +165,8 @@ class Reinforce(Algorithm):
         self._t += 1
         self._m = beta1 * self._m + (1 - beta1) * grad
         self._v = beta2 * self._v + (1 - beta2) * grad * grad
-        m_hat = self._m / (1 - beta1 ** self._t)
-        v_hat = self._v / (1 - beta2 ** self._t)
+        m_hat = self._m / (1 - beta1**self._t)
+        v_hat = self._v / (1 - beta2**self._t)
         step = self.learning_rate * m_hat / (np.sqrt(v_hat) + eps)
         self.logits = np.where(self._mask, self.logits - step, -np.inf)
 
@@ -159,5 +177,9 @@ class Reinforce(Algorithm):
 
     def stats(self) -> dict:
         p = self.probabilities()
-        return {"baseline": self.baseline, "updates": self._t, "policy_argmax": str(self.best()),
-                "policy_max_prob": float(np.prod(p.max(axis=1)))}
+        return {
+            "baseline": self.baseline,
+            "updates": self._t,
+            "policy_argmax": str(self.best()),
+            "policy_max_prob": float(np.prod(p.max(axis=1))),
+        }

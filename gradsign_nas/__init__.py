@@ -11,8 +11,18 @@ from importlib import import_module
 from .errors import DataError, GradSignNASError, InputError, UnsafePickleError
 
 __version__ = "0.1.0"
-__all__ = ["DataError", "GradSignNASError", "InputError", "UnsafePickleError", "algorithms", "benchmarks",
-           "load_best", "proxies", "search_spaces", "__version__"]
+__all__ = [
+    "DataError",
+    "GradSignNASError",
+    "InputError",
+    "UnsafePickleError",
+    "algorithms",
+    "benchmarks",
+    "load_best",
+    "proxies",
+    "search_spaces",
+    "__version__",
+]
 
 
 def load_best(run_dir, space=None, map_location: str = "cpu"):
@@ -22,7 +32,20 @@ def load_best(run_dir, space=None, map_location: str = "cpu"):
 
     return _load_best(run_dir, space=space, map_location=map_location)
 
-_LAZY = {"algorithms", "benchmarks", "proxies", "search_spaces", "assist", "execution", "results", "correlation", "stats", "plots", "scoring"}
+
+_LAZY = {
+    "algorithms",
+    "benchmarks",
+    "proxies",
+    "search_spaces",
+    "assist",
+    "execution",
+    "results",
+    "correlation",
+    "stats",
+    "plots",
+    "scoring",
+}
 
 
 def __getattr__(name: str):

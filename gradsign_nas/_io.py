@@ -21,8 +21,16 @@ from typing import Any, Iterator, Optional, Union
 
 PathLike = Union[str, os.PathLike]
 
-__all__ = ["atomic_path", "dumps", "jsonable", "read_json_object", "remove_stale_temps", "write_bytes_atomic", "write_json_atomic",
-           "write_text_atomic"]
+__all__ = [
+    "atomic_path",
+    "dumps",
+    "jsonable",
+    "read_json_object",
+    "remove_stale_temps",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 _TMP_MARK = ".tmp"
 

@@ -72,9 +72,13 @@ class TableScorer(ProxyScorer):
         ValueError: on a score that is not a finite number, or arrays of the wrong length.
     """
 
-    def __init__(self, scores: Union[Mapping[str, float], Sequence[float], np.ndarray],
-                 seconds: Union[Mapping[str, float], Sequence[float], np.ndarray, None] = None,
-                 space: Any = None, meta: Optional[Mapping[str, Any]] = None) -> None:
+    def __init__(
+        self,
+        scores: Union[Mapping[str, float], Sequence[float], np.ndarray],
+        seconds: Union[Mapping[str, float], Sequence[float], np.ndarray, None] = None,
+        space: Any = None,
+        meta: Optional[Mapping[str, Any]] = None,
+    ) -> None:
         self.meta = dict(meta or {})
         self._scores = self._as_dict(scores, space, "scores")
         self._seconds = self._as_dict(seconds, space, "seconds") if seconds is not None else {}
@@ -85,8 +89,9 @@ class TableScorer(ProxyScorer):
             raise InputError(f"expected finite proxy scores (or -inf), but got {self._scores[bad[0]]!r} for {bad[0]!r}")
         bad = [k for k, v in self._seconds.items() if not (math.isfinite(v) and v >= 0)]
         if bad:
-            raise InputError(f"expected finite, non-negative scoring seconds, but got {self._seconds[bad[0]]!r} "
-                             f"for {bad[0]!r}")
+            raise InputError(
+                f"expected finite, non-negative scoring seconds, but got {self._seconds[bad[0]]!r} for {bad[0]!r}"
+            )
 
     @staticmethod
     def _as_dict(values, space, what: str) -> dict[str, float]:
@@ -110,8 +115,9 @@ class TableScorer(ProxyScorer):
         space = get_space(space)
         archs = space.all() if hasattr(space, "all") else None
         if archs is None:
-            raise InputError(f"expected a space that lists its architectures in index order (all()), "
-                             f"but {space.name} does not")
+            raise InputError(
+                f"expected a space that lists its architectures in index order (all()), but {space.name} does not"
+            )
         if len(archs) != arr.size:
             raise InputError(f"expected {len(archs)} {what} for the {space.name} space, but got {arr.size}")
         return {str(a): float(v) for a, v in zip(archs, arr)}
@@ -134,9 +140,11 @@ class TableScorer(ProxyScorer):
                 files = set(z.files)
                 key = f"scores_{dataset}"
                 if key not in files:
-                    have = sorted(f[len("scores_"):] for f in files if f.startswith("scores_"))
-                    raise InputError(f"expected scores for dataset {dataset!r} in {path}, but it has only "
-                                     f"{', '.join(have) or 'none'}")
+                    have = sorted(f[len("scores_") :] for f in files if f.startswith("scores_"))
+                    raise InputError(
+                        f"expected scores for dataset {dataset!r} in {path}, but it has only "
+                        f"{', '.join(have) or 'none'}"
+                    )
                 scores = z[key]
                 seconds = z[f"seconds_{dataset}"] if f"seconds_{dataset}" in files else None
                 meta = {}
@@ -148,8 +156,9 @@ class TableScorer(ProxyScorer):
         except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
             if isinstance(exc, InputError):
                 raise
-            raise InputError(f"expected a readable npz proxy score table at {path}, but it is not one "
-                             f"({type(exc).__name__})") from None
+            raise InputError(
+                f"expected a readable npz proxy score table at {path}, but it is not one ({type(exc).__name__})"
+            ) from None
         if not isinstance(meta, dict):
             meta = {"meta": meta}
         meta.setdefault("path", path)
@@ -170,13 +179,18 @@ class TableScorer(ProxyScorer):
         from importlib import resources
 
         name = NB201_TABLE.replace("gradsign", names[0] if names else str(proxy))
-        ref = resources.files("gradsign_nas").joinpath("tables", name)
+        ref = resources.files("gradsign_nas").joinpath("tables").joinpath(name)
         if not ref.is_file():
-            have = sorted(p.name[len("nb201_"):-len(".npz")] for p in resources.files("gradsign_nas").joinpath(
-                "tables").iterdir() if p.name.startswith("nb201_"))
-            raise InputError(f"expected a packaged whole-space table gradsign_nas/tables/{name} for proxy {proxy!r}, "
-                             f"but there is none; tables exist for {', '.join(have)} (`gradsign-nas score-space "
-                             f"--proxies` makes others) or use on-demand scores")
+            have = sorted(
+                p.name[len("nb201_") : -len(".npz")]
+                for p in resources.files("gradsign_nas").joinpath("tables").iterdir()
+                if p.name.startswith("nb201_")
+            )
+            raise InputError(
+                f"expected a packaged whole-space table gradsign_nas/tables/{name} for proxy {proxy!r}, "
+                f"but there is none; tables exist for {', '.join(have)} (`gradsign-nas score-space "
+                f"--proxies` makes others) or use on-demand scores"
+            )
         with resources.as_file(ref) as path:
             return cls.from_file(path, dataset, space="nb201")
 
@@ -199,8 +213,11 @@ class TableScorer(ProxyScorer):
             total += rankdata([t._scores[k] for k in keys])
             seconds += np.asarray([t._seconds.get(k, 0.0) for k in keys])
         label = "+".join(names) if names else "ensemble"
-        return cls(dict(zip(keys, total.tolist())), dict(zip(keys, seconds.tolist())),
-                   meta={"proxy": label, "ensemble": "sum of ranks"})
+        return cls(
+            dict(zip(keys, total.tolist())),
+            dict(zip(keys, seconds.tolist())),
+            meta={"proxy": label, "ensemble": "sum of ranks"},
+        )
 
     def __len__(self) -> int:
         return len(self._scores)
@@ -238,9 +255,17 @@ class OnDemandScorer(ProxyScorer):
         device: torch device to score on (default CPU).
     """
 
-    def __init__(self, space: Any = "nb201", proxy: str = "gradsign", dataset: str = "cifar10",
-                 batch_size: int = 64, seed: int = 0, directory: Union[str, os.PathLike, None] = None,
-                 num_classes: Optional[int] = None, device: Any = None) -> None:
+    def __init__(
+        self,
+        space: Any = "nb201",
+        proxy: str = "gradsign",
+        dataset: str = "cifar10",
+        batch_size: int = 64,
+        seed: int = 0,
+        directory: Union[str, os.PathLike, None] = None,
+        num_classes: Optional[int] = None,
+        device: Any = None,
+    ) -> None:
         from gradsign_nas import proxies
         from gradsign_nas.search_spaces import get as get_space
 
@@ -305,8 +330,14 @@ class TrainingBatchScorer(OnDemandScorer):
     """
 
     def __init__(self, evaluator, proxy: str = "gradsign", batch_size: int = 64, seed: int = 0) -> None:
-        super().__init__(evaluator.space, proxy, evaluator.dataset, batch_size=batch_size, seed=seed,
-                         num_classes=evaluator.num_classes)
+        super().__init__(
+            evaluator.space,
+            proxy,
+            evaluator.dataset,
+            batch_size=batch_size,
+            seed=seed,
+            num_classes=evaluator.num_classes,
+        )
         self.evaluator = evaluator
 
     def _get_batch(self):
@@ -373,4 +404,6 @@ class Assistant:
         return best, best_score
 
     def __repr__(self) -> str:
-        return f"Assistant({type(self.scorer).__name__}, k={self.k}" + (f", rule={self.rule!r})" if self.rule != "best" else ")")
+        return f"Assistant({type(self.scorer).__name__}, k={self.k}" + (
+            f", rule={self.rule!r})" if self.rule != "best" else ")"
+        )

@@ -13,6 +13,7 @@ import argparse
 import logging
 import sys
 from importlib import import_module
+from typing import NoReturn
 
 from .commands._config import add_config, apply_config, config_path
 from .errors import GradSignNASError
@@ -32,7 +33,7 @@ COMMANDS = {
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own usage errors: one line, exit 2
+    def error(self, message: str) -> NoReturn:  # argparse's own usage errors: one line, exit 2
         self.print_usage(sys.stderr)
         print(f"error: {message}", file=sys.stderr)
         raise SystemExit(2)
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     if command in CONFIGURABLE:
-        path = config_path(argv[argv.index(command) + 1:])
+        path = config_path(argv[argv.index(command) + 1 :])
         if path is not None:  # the file's settings become the defaults; the command line overrides them
             sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
             try:
@@ -116,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: every evaluation that finished is recorded; run the same command again to resume",
-              file=sys.stderr)
+        print(
+            "interrupted: every evaluation that finished is recorded; run the same command again to resume",
+            file=sys.stderr,
+        )
         return 130
 
 

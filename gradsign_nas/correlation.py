@@ -31,8 +31,15 @@ import numpy as np
 
 from gradsign_nas.errors import InputError
 
-__all__ = ["Correlation", "CorrelationRun", "correlate", "correlate_proxy", "load_targets", "sample_indices",
-           "write_outputs"]
+__all__ = [
+    "Correlation",
+    "CorrelationRun",
+    "correlate",
+    "correlate_proxy",
+    "load_targets",
+    "sample_indices",
+    "write_outputs",
+]
 
 SPACE_DATASETS = {"nb201": ("cifar10", "cifar100"), "nb101": ("cifar10",), "darts": ("cifar10",)}
 DEFAULT_SAMPLE = {"nb201": 1000}  # other spaces: all architectures of the subset
@@ -48,7 +55,7 @@ class Correlation:
     n_nan: int
 
 
-def correlate(scores: Sequence[float], accuracy: Sequence[float]) -> Correlation:
+def correlate(scores: Union[Sequence[float], np.ndarray], accuracy: Union[Sequence[float], np.ndarray]) -> Correlation:
     """Spearman's rho and Kendall's tau (``scipy.stats``, tau-b) of ``scores`` vs ``accuracy``.
 
     Pairs with a non-finite score or accuracy are left out and counted in ``n_nan``. With fewer than
@@ -59,7 +66,9 @@ def correlate(scores: Sequence[float], accuracy: Sequence[float]) -> Correlation
     s = np.asarray(scores, dtype=np.float64)
     a = np.asarray(accuracy, dtype=np.float64)
     if s.shape != a.shape or s.ndim != 1:
-        raise InputError(f"expected scores and accuracies of the same 1-d length, but got shapes {s.shape} and {a.shape}")
+        raise InputError(
+            f"expected scores and accuracies of the same 1-d length, but got shapes {s.shape} and {a.shape}"
+        )
     ok = np.isfinite(s) & np.isfinite(a)
     n = int(ok.sum())
     if n < 2 or np.ptp(s[ok]) == 0 or np.ptp(a[ok]) == 0:
@@ -84,12 +93,18 @@ def sample_indices(total: int, n: Optional[int], seed: int) -> np.ndarray:
 def check_space_dataset(space: str, dataset: str) -> None:
     """Raise ``ValueError`` unless accuracies of ``dataset`` exist for ``space``."""
     if space not in SPACE_DATASETS:
-        raise InputError(f"expected a space with benchmark accuracies, one of {', '.join(SPACE_DATASETS)}, but got {space!r}")
+        raise InputError(
+            f"expected a space with benchmark accuracies, one of {', '.join(SPACE_DATASETS)}, but got {space!r}"
+        )
     if dataset not in SPACE_DATASETS[space]:
-        raise InputError(f"expected a dataset of the {space} benchmark, one of {', '.join(SPACE_DATASETS[space])}, but got {dataset!r}")
+        raise InputError(
+            f"expected a dataset of the {space} benchmark, one of {', '.join(SPACE_DATASETS[space])}, but got {dataset!r}"
+        )
 
 
-def load_targets(space: str, dataset: str, directory: Union[str, os.PathLike, None] = None) -> tuple[list, np.ndarray, str]:
+def load_targets(
+    space: str, dataset: str, directory: Union[str, os.PathLike, None] = None
+) -> tuple[list, np.ndarray, str]:
     """All architectures of the benchmark, their accuracy, and what that accuracy is.
 
     ``nb201``: the 15,625 architectures in official index order and ``NB201Benchmark``'s
@@ -106,8 +121,10 @@ def load_targets(space: str, dataset: str, directory: Union[str, os.PathLike, No
     try:
         from .benchmarks.subsets import load_subset
     except ImportError:
-        raise InputError(f"expected the {space} subset loader gradsign_nas.benchmarks.subsets.load_subset, "
-                         "but this build does not have it yet") from None
+        raise InputError(
+            f"expected the {space} subset loader gradsign_nas.benchmarks.subsets.load_subset, "
+            "but this build does not have it yet"
+        ) from None
     archs, accuracy, _reference = load_subset(space, directory)
     return list(archs), np.asarray(accuracy, dtype=np.float64), "val_accuracy"
 
@@ -134,21 +151,37 @@ class CorrelationRun:
     def summary(self) -> dict[str, Any]:
         """The one-line JSON of the CLI: space, dataset, proxy, n, spearman, kendall, seconds."""
         c = self.correlation
-        return {"space": self.space, "dataset": self.dataset, "proxy": self.proxy, "n": c.n,
-                "spearman": _finite_or_none(c.spearman), "kendall": _finite_or_none(c.kendall),
-                "seconds": round(self.wall_seconds, 3)}
+        return {
+            "space": self.space,
+            "dataset": self.dataset,
+            "proxy": self.proxy,
+            "n": c.n,
+            "spearman": _finite_or_none(c.spearman),
+            "kendall": _finite_or_none(c.kendall),
+            "seconds": round(self.wall_seconds, 3),
+        }
 
 
 def _finite_or_none(v: float) -> Optional[float]:
     return float(v) if math.isfinite(v) else None
 
 
-def correlate_proxy(space: str = "nb201", dataset: str = "cifar10", proxy: str = "gradsign",
-                    sample: Optional[int] = None, seed: int = 0, batch_size: int = 64,
-                    directory: Union[str, os.PathLike, None] = None, workers: Optional[int] = None,
-                    device: str = "cpu", address: Optional[str] = None,
-                    cache: Union[str, os.PathLike, bool, None] = None, progress: bool = True,
-                    targets: Optional[tuple] = None, scores_from: str = "computed") -> CorrelationRun:
+def correlate_proxy(
+    space: str = "nb201",
+    dataset: str = "cifar10",
+    proxy: str = "gradsign",
+    sample: Optional[int] = None,
+    seed: int = 0,
+    batch_size: int = 64,
+    directory: Union[str, os.PathLike, None] = None,
+    workers: Optional[int] = None,
+    device: str = "cpu",
+    address: Optional[str] = None,
+    cache: Union[str, os.PathLike, bool, None] = None,
+    progress: bool = True,
+    targets: Optional[tuple] = None,
+    scores_from: str = "computed",
+) -> CorrelationRun:
     """Sample, score and correlate (see the module docstring).
 
     Args:
@@ -165,8 +198,9 @@ def correlate_proxy(space: str = "nb201", dataset: str = "cifar10", proxy: str =
     if scores_from not in ("computed", "table"):
         raise InputError(f"expected scores from 'computed' or 'table', but got {scores_from!r}")
     if scores_from == "table" and space != "nb201":
-        raise InputError(f"expected --scores table with the nb201 space (the only one with whole-space tables), "
-                         f"but got {space!r}")
+        raise InputError(
+            f"expected --scores table with the nb201 space (the only one with whole-space tables), but got {space!r}"
+        )
     t0 = time.perf_counter()
     archs_all, acc_all, metric = targets if targets is not None else load_targets(space, dataset, directory)
     n = DEFAULT_SAMPLE.get(space) if sample is None else sample
@@ -179,14 +213,36 @@ def correlate_proxy(space: str = "nb201", dataset: str = "cifar10", proxy: str =
         scores = np.asarray([table.score(a) for a in archs], dtype=float)
         seconds = np.asarray([table.cost_s(a) for a in archs], dtype=float)
     else:
-        scores, seconds = score_archs(space, archs, proxy=proxy, dataset=dataset, batch_size=batch_size, seed=seed,
-                                      directory=directory, workers=workers, device=device, cache=cache,
-                                      progress=progress, address=address)
+        scores, seconds = score_archs(
+            space,
+            archs,
+            proxy=proxy,
+            dataset=dataset,
+            batch_size=batch_size,
+            seed=seed,
+            directory=directory,
+            workers=workers,
+            device=device,
+            cache=cache,
+            progress=progress,
+            address=address,
+        )
     acc = acc_all[idx]
-    return CorrelationRun(space=space, dataset=dataset, proxy=proxy, metric=metric, seed=int(seed),
-                          batch_size=int(batch_size), indices=idx, archs=archs, scores=scores, accuracy=acc,
-                          seconds=seconds, correlation=correlate(scores, acc),
-                          wall_seconds=time.perf_counter() - t0)
+    return CorrelationRun(
+        space=space,
+        dataset=dataset,
+        proxy=proxy,
+        metric=metric,
+        seed=int(seed),
+        batch_size=int(batch_size),
+        indices=idx,
+        archs=archs,
+        scores=scores,
+        accuracy=acc,
+        seconds=seconds,
+        correlation=correlate(scores, acc),
+        wall_seconds=time.perf_counter() - t0,
+    )
 
 
 # -- outputs ---------------------------------------------------------------------------------------------
@@ -229,9 +285,12 @@ def _write_png(run: CorrelationRun, tmp: str) -> None:
     scale, kw = _x_scale(x)
     ax.set_xscale(scale, **kw)
     c = run.correlation
-    ax.set_title(f"{run.proxy} vs {run.metric} ({run.space}, {run.dataset})\n"
-                 f"Spearman {c.spearman:.3f}, Kendall {c.kendall:.3f}, n = {c.n}"
-                 + (f" ({c.n_nan} NaN excluded)" if c.n_nan else ""), fontsize=10)
+    ax.set_title(
+        f"{run.proxy} vs {run.metric} ({run.space}, {run.dataset})\n"
+        f"Spearman {c.spearman:.3f}, Kendall {c.kendall:.3f}, n = {c.n}"
+        + (f" ({c.n_nan} NaN excluded)" if c.n_nan else ""),
+        fontsize=10,
+    )
     ax.set_xlabel(f"{run.proxy} score" + ("" if scale == "linear" else f" ({scale} scale)"))
     ax.set_ylabel(f"{run.metric} (%)")
     ax.grid(alpha=0.3)
@@ -249,13 +308,18 @@ def write_outputs(run: CorrelationRun, out: Union[str, os.PathLike]) -> dict[str
     paths = {"csv": out / "scores.csv", "png": out / "scatter.png", "summary": out / "summary.json"}
     _atomic_write(paths["csv"], lambda tmp: _write_csv(run, tmp))
     _atomic_write(paths["png"], lambda tmp: _write_png(run, tmp))
-    summary = dict(run.summary(), metric=run.metric, seed=run.seed, batch_size=run.batch_size,
-                   n_sampled=len(run.indices), n_nan=run.correlation.n_nan,
-                   median_seconds_per_arch=float(np.median(run.seconds)) if len(run.seconds) else None,
-                   # "seconds" is this run's wall time (instant when every score came from the cache);
-                   # this is what computing the scores took when they were computed
-                   scoring_seconds=float(np.nansum(run.seconds)),
-                   **run.extra)
+    summary = dict(
+        run.summary(),
+        metric=run.metric,
+        seed=run.seed,
+        batch_size=run.batch_size,
+        n_sampled=len(run.indices),
+        n_nan=run.correlation.n_nan,
+        median_seconds_per_arch=float(np.median(run.seconds)) if len(run.seconds) else None,
+        # "seconds" is this run's wall time (instant when every score came from the cache);
+        # this is what computing the scores took when they were computed
+        scoring_seconds=float(np.nansum(run.seconds)),
+        **run.extra,
+    )
     _atomic_write(paths["summary"], lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=2) + "\n"))
     return paths
-

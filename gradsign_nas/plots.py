@@ -26,9 +26,16 @@ __all__ = ["plot_curves"]
 _STYLES = {"assisted": "-", "vanilla": "--", "warmup": "-.", "adaptive": ":"}
 
 
-def plot_curves(rows: Sequence[dict], budget_s: float, path: Union[str, os.PathLike, None] = None,
-                datasets: Sequence[str] = DATASETS, points: int = 200, band: str = "sem",
-                title: str = "", ceiling: dict | None = None) -> bytes:
+def plot_curves(
+    rows: Sequence[dict],
+    budget_s: float,
+    path: Union[str, os.PathLike, None] = None,
+    datasets: Sequence[str] = DATASETS,
+    points: int = 200,
+    band: str = "sem",
+    title: str = "",
+    ceiling: dict | None = None,
+) -> bytes:
     """Draw the best-so-far curves of ``rows`` (compact run results: the mean over runs as steps with a
     band) and return the PNG bytes; also write them to ``path`` (atomically) when given. ``title``
     goes above the panels, followed by the number of runs per algorithm and variant; ``ceiling``
@@ -66,8 +73,9 @@ def plot_curves(rows: Sequence[dict], budget_s: float, path: Union[str, os.PathL
                 continue
             style = _STYLES.get(v, ":")
             ax.plot(grid[ok], mean[ok], style, color=colours[a], label=f"{a} ({v})", lw=1.5, drawstyle="steps-post")
-            ax.fill_between(grid[ok], (mean - std)[ok], (mean + std)[ok], color=colours[a], alpha=0.2, lw=0,
-                            step="post")
+            ax.fill_between(
+                grid[ok], (mean - std)[ok], (mean + std)[ok], color=colours[a], alpha=0.2, lw=0, step="post"
+            )
             # y range from the second half of the search, where the curves differ
             half = ok & (grid >= grid[-1] / 4)
             if half.any():

@@ -41,13 +41,13 @@ REPORT_NAME = "report.html"
 
 PathLike = Union[str, os.PathLike]
 
-_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-         ".webp": "image/webp"}
+_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp"}
 
 
 @dataclass(frozen=True)
 class Cell:
     """A table cell: ``text`` and whether to emphasise it (e.g. a p-value below 0.05)."""
+
     text: str
     strong: bool = False
 
@@ -57,6 +57,7 @@ class Table:
     """A table: ``header`` cells, ``rows`` of cells (a ``Cell`` or any value, shown with ``str``; ``None``
     is an empty cell) and a ``note`` shown above it. The first ``row_headers`` cells of a row label it;
     with ``align_numbers`` cells that hold numbers are right-aligned."""
+
     header: Sequence[str]
     rows: Sequence[Sequence[Any]]
     note: str = ""
@@ -68,6 +69,7 @@ class Table:
 class Image:
     """An image to embed: its ``name`` (the file it came from, shown as the caption), the bytes and
     their MIME type."""
+
     name: str
     data: bytes
     mime: str = "image/png"
@@ -82,6 +84,7 @@ class Image:
 @dataclass(frozen=True)
 class Section:
     """A titled part of the page: paragraphs (``str``), ``Table``s and ``Image``s in order."""
+
     title: str
     parts: Sequence[Union[str, Table, Image]] = field(default_factory=list)
 
@@ -146,7 +149,11 @@ def _table(t: Table) -> str:
             if i < t.row_headers:
                 cells.append(f'<th scope="row">{text}</th>')
             else:
-                cls = ' class="num"' if t.align_numbers and _is_num(cell.text) else (' class="code"' if cell.text.startswith("|") else "")
+                cls = (
+                    ' class="num"'
+                    if t.align_numbers and _is_num(cell.text)
+                    else (' class="code"' if cell.text.startswith("|") else "")
+                )
                 cells.append(f"<td{cls}>{text}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
@@ -155,8 +162,10 @@ def _table(t: Table) -> str:
 
 def _image(im: Image) -> str:
     data = base64.b64encode(im.data).decode("ascii")
-    return (f'<figure><img src="data:{_e(im.mime)};base64,{data}" alt="{_e(im.name)}">'
-            f"<figcaption>{_e(im.name)}</figcaption></figure>")
+    return (
+        f'<figure><img src="data:{_e(im.mime)};base64,{data}" alt="{_e(im.name)}">'
+        f"<figcaption>{_e(im.name)}</figcaption></figure>"
+    )
 
 
 def render(title: str, sections: Iterable[Section], subtitle: str = "") -> str:
@@ -173,8 +182,11 @@ def render(title: str, sections: Iterable[Section], subtitle: str = "") -> str:
     if subtitle:
         body.append(f'<p class="sub">{_e(subtitle)}</p>')
     if len(sections) > 1:
-        body.append('<nav aria-label="sections"><ul>' + "".join(
-            f'<li><a href="#s{i}">{_e(s.title)}</a></li>' for i, s in enumerate(sections, 1)) + "</ul></nav>")
+        body.append(
+            '<nav aria-label="sections"><ul>'
+            + "".join(f'<li><a href="#s{i}">{_e(s.title)}</a></li>' for i, s in enumerate(sections, 1))
+            + "</ul></nav>"
+        )
     body.append("</header><main>")
     for i, s in enumerate(sections, 1):
         body.append(f'<section id="s{i}"><h2>{_e(s.title)}</h2>')
@@ -187,15 +199,19 @@ def render(title: str, sections: Iterable[Section], subtitle: str = "") -> str:
                 body.append(f"<p>{_e(part)}</p>")
         body.append("</section>")
     body.append(f"</main><footer>Written by gradsign-nas {_e(version)}.</footer>")
-    return ("<!DOCTYPE html>\n"
-            '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f'<meta name="generator" content="gradsign-nas {_e(version)}">\n'
-            f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-            + "\n".join(body) + "\n</body>\n</html>\n")
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta name="generator" content="gradsign-nas {_e(version)}">\n'
+        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
 
 
 # -- from a summary to sections --------------------------------------------------------------------
+
 
 def _n(x: Any, digits: int = 2) -> str:
     if x is None:
@@ -263,10 +279,21 @@ def _compare_sections(s: Mapping) -> list[Section]:
             counts = sorted({c.get("n") for c in (n.get(a, {}).get(v) or {}).values() if c.get("n") is not None})
             rows.append((a, v, "/".join(str(c) for c in counts), *(_mean_std(cells.get(d)) for d in datasets)))
     budget = s.get("budget")
-    out.append(Section("Results", [Table(
-        ("algorithm", "variant", "runs", *datasets), rows, row_headers=2,
-        note="Test accuracy (%) of the best network each run found, mean ± std over the runs"
-             + (f", at a simulated budget of {_value(budget)} s per run" if budget is not None else "") + ".")]))
+    out.append(
+        Section(
+            "Results",
+            [
+                Table(
+                    ("algorithm", "variant", "runs", *datasets),
+                    rows,
+                    row_headers=2,
+                    note="Test accuracy (%) of the best network each run found, mean ± std over the runs"
+                    + (f", at a simulated budget of {_value(budget)} s per run" if budget is not None else "")
+                    + ".",
+                )
+            ],
+        )
+    )
 
     prow = []
     pvals, spvals = s.get("p_values") or {}, s.get("strategy_p_values") or {}
@@ -277,26 +304,58 @@ def _compare_sections(s: Mapping) -> list[Section]:
             for against, ps in by.items():
                 prow.append((a, f"{v} > {against.removeprefix('vs_')}", *(_p(ps.get(d)) for d in datasets)))
     if prow:
-        out.append(Section("p-values", [Table(
-            ("algorithm", "hypothesis", *datasets), prow, row_headers=2,
-            note="One-sided Mann-Whitney U test that the first variant's best-found accuracies are "
-                 "stochastically greater than the second's; bold: p < 0.05.")]))
+        out.append(
+            Section(
+                "p-values",
+                [
+                    Table(
+                        ("algorithm", "hypothesis", *datasets),
+                        prow,
+                        row_headers=2,
+                        note="One-sided Mann-Whitney U test that the first variant's best-found accuracies are "
+                        "stochastically greater than the second's; bold: p < 0.05.",
+                    )
+                ],
+            )
+        )
 
     ceiling = s.get("ceiling") or {}
     if ceiling.get("test"):
         detail, found = s.get("ceiling_detail") or {}, ceiling.get("found") or {}
-        crow = [(f"protocol ceiling (index {_value(ceiling.get('index'))})", "",
-                 *(_n(ceiling["test"].get(d)) for d in datasets), "")]
+        crow = [
+            (
+                f"protocol ceiling (index {_value(ceiling.get('index'))})",
+                "",
+                *(_n(ceiling["test"].get(d)) for d in datasets),
+                "",
+            )
+        ]
         for a, vs in (detail or found).items():
             for v, c in vs.items():
                 gap = c.get("gap", {}) if isinstance(c, Mapping) else {}
                 share = c.get("found") if isinstance(c, Mapping) else c
-                crow.append((a, v, *("" if gap.get(d) is None else f"{-float(gap[d]):+.2f}" for d in datasets),
-                             "" if share is None else f"{100 * float(share):.1f} %"))
-        out.append(Section("Protocol ceiling", [Table(
-            ("algorithm", "variant", *datasets, "runs that found it"), crow, row_headers=2,
-            note="The ceiling is the test accuracy of the network the protocol's search metric ranks first, "
-                 "the best any search can report; below it, each mean's difference to it (percentage points).")]))
+                crow.append(
+                    (
+                        a,
+                        v,
+                        *("" if gap.get(d) is None else f"{-float(gap[d]):+.2f}" for d in datasets),
+                        "" if share is None else f"{100 * float(share):.1f} %",
+                    )
+                )
+        out.append(
+            Section(
+                "Protocol ceiling",
+                [
+                    Table(
+                        ("algorithm", "variant", *datasets, "runs that found it"),
+                        crow,
+                        row_headers=2,
+                        note="The ceiling is the test accuracy of the network the protocol's search metric ranks first, "
+                        "the best any search can report; below it, each mean's difference to it (percentage points).",
+                    )
+                ],
+            )
+        )
 
     proxy, stats = s.get("proxy_scores") or {}, s.get("algorithm_stats") or {}
     keys: list[str] = []
@@ -309,9 +368,19 @@ def _compare_sections(s: Mapping) -> list[Section]:
             st = stats.get(a, {}).get(v, {})
             srow.append((a, v, _n(proxy.get(a, {}).get(v), 1), *(_n(st.get(k), 2) for k in keys)))
     if srow:
-        out.append(Section("Per-run statistics", [Table(
-            ("algorithm", "variant", "proxy scores", *keys), srow, row_headers=2,
-            note="Means over the runs: proxy scores computed per run, and each algorithm's own statistics.")]))
+        out.append(
+            Section(
+                "Per-run statistics",
+                [
+                    Table(
+                        ("algorithm", "variant", "proxy scores", *keys),
+                        srow,
+                        row_headers=2,
+                        note="Means over the runs: proxy scores computed per run, and each algorithm's own statistics.",
+                    )
+                ],
+            )
+        )
     return out
 
 
@@ -324,20 +393,49 @@ def _search_sections(s: Mapping) -> list[Section]:
         curve = [float(x) for x in r.get("curve") or [] if x is not None]
         mean = r.get(f"mean_{metric}")
         std = statistics.pstdev(curve) if curve else None
-        rows.append((settings.get("algorithm", ""), v, settings.get("data", ""), _n(r.get(f"best_{metric}")),
-                     "" if mean is None else f"{_n(mean)} ± {_n(std)}",
-                     f"{_value(r.get('trials'))} ({_value(r.get('failed'))})", _n(r.get("train_s"), 1),
-                     _n(r.get("proxy_s"), 1), _value(r.get("best_arch"))))
+        rows.append(
+            (
+                settings.get("algorithm", ""),
+                v,
+                settings.get("data", ""),
+                _n(r.get(f"best_{metric}")),
+                "" if mean is None else f"{_n(mean)} ± {_n(std)}",
+                f"{_value(r.get('trials'))} ({_value(r.get('failed'))})",
+                _n(r.get("train_s"), 1),
+                _n(r.get("proxy_s"), 1),
+                _value(r.get("best_arch")),
+            )
+        )
     what = "Validation accuracy (%)" if metric == "valid_acc" else f"The {label}"
-    return [Section("Results", [Table(
-        ("algorithm", "variant", "data", f"best {label}", f"{label}, mean ± std", "trials (failed)",
-         "training s", "proxy s", "best architecture"), rows, row_headers=2,
-        note=f"{what} of the networks each variant trained: the best, and mean ± std over its completed "
-             "trials.")])]
+    return [
+        Section(
+            "Results",
+            [
+                Table(
+                    (
+                        "algorithm",
+                        "variant",
+                        "data",
+                        f"best {label}",
+                        f"{label}, mean ± std",
+                        "trials (failed)",
+                        "training s",
+                        "proxy s",
+                        "best architecture",
+                    ),
+                    rows,
+                    row_headers=2,
+                    note=f"{what} of the networks each variant trained: the best, and mean ± std over its completed "
+                    "trials.",
+                )
+            ],
+        )
+    ]
 
 
-def sections_from_summary(summary: Mapping, images: Sequence[Image] = (),
-                          environment: Optional[Mapping] = None, missing: Sequence[str] = ()) -> list[Section]:
+def sections_from_summary(
+    summary: Mapping, images: Sequence[Image] = (), environment: Optional[Mapping] = None, missing: Sequence[str] = ()
+) -> list[Section]:
     """The report's sections for a ``summary.json`` of ``compare`` (``results`` ...) or of a live
     ``search`` (``variants`` ...): results, p-values and ceiling where there are, the ``images`` (and a
     line naming the ``missing`` ones), the settings, and the environment (``environment``, else the
@@ -348,11 +446,15 @@ def sections_from_summary(summary: Mapping, images: Sequence[Image] = (),
     if "variants" in summary:
         out += _search_sections(summary)
     if images or missing:
-        out.append(Section("Plots", [*images, *([f"Not written, so not shown: {', '.join(missing)}."]
-                                               if missing else [])]))
+        out.append(
+            Section("Plots", [*images, *([f"Not written, so not shown: {', '.join(missing)}."] if missing else [])])
+        )
     config = summary.get("config") or {}
-    settings: dict = {k: summary[k] for k in ("runs", "budget") if k in summary and k not in config
-                      and not (k == "budget" and "budget_s" in config)}
+    settings: dict = {
+        k: summary[k]
+        for k in ("runs", "budget")
+        if k in summary and k not in config and not (k == "budget" and "budget_s" in config)
+    }
     settings.update(config)
     settings.update(summary.get("settings") or {})
     for v, r in (summary.get("variants") or {}).items():
@@ -368,9 +470,15 @@ def sections_from_summary(summary: Mapping, images: Sequence[Image] = (),
     return out
 
 
-def write_report(out_dir: PathLike, title: str, images: Iterable[PathLike] = (), *,
-                 summary: Optional[Mapping] = None, environment: Optional[Mapping] = None,
-                 subtitle: str = "") -> Path:
+def write_report(
+    out_dir: PathLike,
+    title: str,
+    images: Iterable[PathLike] = (),
+    *,
+    summary: Optional[Mapping] = None,
+    environment: Optional[Mapping] = None,
+    subtitle: str = "",
+) -> Path:
     """Write ``out_dir/report.html`` (atomically) and return its path.
 
     ``summary``: the run's summary, by default read from ``out_dir/summary.json``, so the page shows

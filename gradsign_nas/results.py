@@ -50,13 +50,44 @@ BEST_FILE = "best.json"
 RUN_FILE = "run.json"
 WEIGHTS_FILE = "best_model.pt"
 STATUSES = ("completed", "discarded", "failed")
-RECORD_FIELDS = ("ask", "told_before", "trial_id", "arch", "index", "fidelity", "status", "metric", "cost_s",
-                 "sim_start", "sim_time", "wall_start", "wall_time", "proxy", "proxy_cost_s", "source", "worker",
-                 "extra")
+RECORD_FIELDS = (
+    "ask",
+    "told_before",
+    "trial_id",
+    "arch",
+    "index",
+    "fidelity",
+    "status",
+    "metric",
+    "cost_s",
+    "sim_start",
+    "sim_time",
+    "wall_start",
+    "wall_time",
+    "proxy",
+    "proxy_cost_s",
+    "source",
+    "worker",
+    "extra",
+)
 
-__all__ = ["BEST_FILE", "HISTORY_FILE", "RECORD_FIELDS", "RUN_FILE", "WEIGHTS_FILE", "History", "best_key",
-           "load_best", "rank_fidelity", "read_best", "read_history", "read_run_info", "write_bytes_atomic", "write_json_atomic",
-           "write_text_atomic"]
+__all__ = [
+    "BEST_FILE",
+    "HISTORY_FILE",
+    "RECORD_FIELDS",
+    "RUN_FILE",
+    "WEIGHTS_FILE",
+    "History",
+    "best_key",
+    "load_best",
+    "rank_fidelity",
+    "read_best",
+    "read_history",
+    "read_run_info",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 PathLike = Union[str, os.PathLike]
 
@@ -66,17 +97,24 @@ def _check_record(rec: Any, path: Path, line_no: int) -> dict:
     if not isinstance(rec, dict):
         raise DataError(f"expected a JSON object on line {line_no} of {path}, but got a {type(rec).__name__}")
     if not isinstance(rec.get("ask"), int) or isinstance(rec.get("ask"), bool) or rec["ask"] < 0:
-        raise DataError(f"expected a non-negative integer 'ask' on line {line_no} of {path}, but got {rec.get('ask')!r}")
+        raise DataError(
+            f"expected a non-negative integer 'ask' on line {line_no} of {path}, but got {rec.get('ask')!r}"
+        )
     if rec.get("status") not in STATUSES:
-        raise DataError(f"expected a status among {', '.join(STATUSES)} on line {line_no} of {path}, "
-                        f"but got {rec.get('status')!r}")
+        raise DataError(
+            f"expected a status among {', '.join(STATUSES)} on line {line_no} of {path}, but got {rec.get('status')!r}"
+        )
     if not isinstance(rec.get("arch"), str):
         raise DataError(f"expected an architecture string on line {line_no} of {path}, but got {rec.get('arch')!r}")
     if rec["status"] != "failed":
         for key in ("metric", "cost_s"):
             v = rec.get(key)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or (
-                    key == "cost_s" and v < 0):
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or not math.isfinite(v)
+                or (key == "cost_s" and v < 0)
+            ):
                 what = "a finite number" if key == "metric" else "a finite number >= 0"
                 raise DataError(f"expected {key} to be {what} on line {line_no} of {path}, but got {v!r}")
     return rec
@@ -102,7 +140,7 @@ def _parse_lines(path: Path) -> tuple[list[dict], bool]:
         try:
             rec = json.loads(line)
         except ValueError:
-            if all(not rest.strip() for rest in lines[n + 1:]):
+            if all(not rest.strip() for rest in lines[n + 1 :]):
                 dropped = True  # the line being written when the run was interrupted
                 break
             raise DataError(f"expected one JSON object per line in {path}, but line {n + 1} is {line[:80]!r}") from None
@@ -161,8 +199,10 @@ def _lock(directory: Path):
         fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         f.close()
-        raise InputError(f"expected no other process to be writing to {directory}, but another run holds it; "
-                         "wait for that run to end or use another output directory") from None
+        raise InputError(
+            f"expected no other process to be writing to {directory}, but another run holds it; "
+            "wait for that run to end or use another output directory"
+        ) from None
     return f
 
 
@@ -196,14 +236,21 @@ class History:
         ...     SimulatedExecutor(alg, evaluator, history=h).run()
     """
 
-    def __init__(self, directory: Optional[PathLike] = None, run_info: Optional[Mapping[str, Any]] = None,
-                 fsync: bool = True, model: Optional[Mapping[str, Any]] = None) -> None:
+    def __init__(
+        self,
+        directory: Optional[PathLike] = None,
+        run_info: Optional[Mapping[str, Any]] = None,
+        fsync: bool = True,
+        model: Optional[Mapping[str, Any]] = None,
+    ) -> None:
         self.directory = Path(directory) if directory is not None else None
         self.fsync = fsync
         self.model = jsonable(dict(model)) if model is not None else None
         self.run_info = jsonable(dict(run_info)) if run_info is not None else None
         self.records: list[dict] = []
-        self.sign = -1 if (self.run_info or {}).get("mode") == "min" else 1  # -1 when the run's run_info says mode "min": a lower metric is better
+        self.sign = (
+            -1 if (self.run_info or {}).get("mode") == "min" else 1
+        )  # -1 when the run's run_info says mode "min": a lower metric is better
         self.best: Optional[dict] = None
         self._best_key: tuple = ()
         self.best_changes: list[dict] = []  # every record that improved the best, in order
@@ -228,7 +275,9 @@ class History:
         try:
             d.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise InputError(f"expected a writable run directory at {d}, but it cannot be created ({e.strerror})") from None
+            raise InputError(
+                f"expected a writable run directory at {d}, but it cannot be created ({e.strerror})"
+            ) from None
         if not os.access(d, os.W_OK):
             raise InputError(f"expected a writable run directory at {d}, but it is not writable")
         self._lock = _lock(d)
@@ -325,6 +374,7 @@ class History:
     def _reconcile_best(self) -> None:
         """Make ``best.json`` (and the weights) agree with the history after a crash."""
         d = self.directory
+        assert d is not None  # called from __init__ only once the run directory is set up
         on_disk = read_best(d)
         weights = d / WEIGHTS_FILE
         if self.best is None:
@@ -376,8 +426,10 @@ def load_best(run_dir: PathLike, space: Any = None, map_location: str = "cpu"):
         raise DataError(f"expected a best.json in {d}, but there is none (no trial has completed there)")
     model = best.get("model")
     if not isinstance(model, dict):
-        raise DataError(f"expected {d / BEST_FILE} to record how to build the model, but it records none "
-                        "(a tabular search has no trained weights)")
+        raise DataError(
+            f"expected {d / BEST_FILE} to record how to build the model, but it records none "
+            "(a tabular search has no trained weights)"
+        )
     if not best.get("weights"):
         raise DataError(f"expected trained weights for the best network in {d}, but best.json names none")
     if space is None:

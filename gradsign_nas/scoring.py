@@ -90,8 +90,10 @@ class ScoreCache:
                 if not isinstance(rec, dict) or any(rec.get(k) != v for k, v in self.key.items()):
                     continue
                 score = rec.get("score")
-                self._entries[str(rec.get("arch"))] = (float("nan") if score is None else float(score),
-                                                       float(rec.get("seconds", float("nan"))))
+                self._entries[str(rec.get("arch"))] = (
+                    float("nan") if score is None else float(score),
+                    float(rec.get("seconds", float("nan"))),
+                )
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -106,8 +108,7 @@ class ScoreCache:
     def add(self, arch: str, score: float, seconds: float, error: Optional[str] = None) -> None:
         """Record one result and append it to the file at once (one ``write`` per line)."""
         self._entries[arch] = (float(score), float(seconds))
-        rec = dict(self.key, arch=arch, score=(float(score) if math.isfinite(score) else None),
-                   seconds=float(seconds))
+        rec = dict(self.key, arch=arch, score=(float(score) if math.isfinite(score) else None), seconds=float(seconds))
         if error:
             rec["error"] = error
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,8 +145,17 @@ def _setup(ctx: tuple, device: Optional[str] = None, warm: Optional[Hashable] = 
     x, y = load_batch(dataset, batch_size, seed, directory, device=dev)
     keep = _STATE.get("worker_device")
     _STATE.clear()
-    _STATE.update(token=token, worker_device=keep, space=search_spaces.get(space), fn=proxies.get(proxy), x=x, y=y,
-                  seed=int(seed), num_classes=num_classes_of(dataset), device=dev)
+    _STATE.update(
+        token=token,
+        worker_device=keep,
+        space=search_spaces.get(space),
+        fn=proxies.get(proxy),
+        x=x,
+        y=y,
+        seed=int(seed),
+        num_classes=num_classes_of(dataset),
+        device=dev,
+    )
     if warm is not None:
         try:
             model = _STATE["space"].build(warm, _STATE["num_classes"]).to(dev)
@@ -195,11 +205,20 @@ def _ray_score_chunk(ctx: tuple, archs: list) -> list[tuple[float, float, Option
 
 
 # -- the public function ----------------------------------------------------------------------------------
-def score_archs(space, archs: Sequence[Hashable], proxy: str = "gradsign", dataset: str = "cifar10",
-                batch_size: int = 64, seed: int = 0, directory: Union[str, os.PathLike, None] = None,
-                workers: Optional[int] = None, device: str = "cpu",
-                cache: Union[str, os.PathLike, bool, None] = None, progress: bool = True,
-                address: Optional[str] = None) -> tuple[np.ndarray, np.ndarray]:
+def score_archs(
+    space,
+    archs: Sequence[Hashable],
+    proxy: str = "gradsign",
+    dataset: str = "cifar10",
+    batch_size: int = 64,
+    seed: int = 0,
+    directory: Union[str, os.PathLike, None] = None,
+    workers: Optional[int] = None,
+    device: str = "cpu",
+    cache: Union[str, os.PathLike, bool, None] = None,
+    progress: bool = True,
+    address: Optional[str] = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Proxy scores of ``archs``, computed in parallel and cached.
 
     Args:
@@ -260,8 +279,15 @@ def score_archs(space, archs: Sequence[Hashable], proxy: str = "gradsign", datas
             todo[s] = a
 
     if todo:
-        ctx = (space_ref, proxy, dataset, int(batch_size), int(seed),
-               None if directory is None else str(directory), str(device))
+        ctx = (
+            space_ref,
+            proxy,
+            dataset,
+            int(batch_size),
+            int(seed),
+            None if directory is None else str(directory),
+            str(device),
+        )
         from .benchmarks import load_batch
 
         load_batch(dataset, int(batch_size), int(seed), directory)  # data problems: one clear error here
@@ -331,8 +357,9 @@ def _run_pool(ctx: tuple, todo: dict, record, n: int, device: str) -> None:
         devices = mpc.Queue()
         for i in range(n):
             devices.put(f"cuda:{i % gpus}")
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=mpc, initializer=_worker_init,
-                               initargs=(ctx, devices, next(iter(todo.values()))))
+    pool = ProcessPoolExecutor(
+        max_workers=n, mp_context=mpc, initializer=_worker_init, initargs=(ctx, devices, next(iter(todo.values())))
+    )
     try:
         pending = {pool.submit(_worker_score, ctx, a): s for s, a in todo.items()}
         while pending:
@@ -370,7 +397,7 @@ def _ray_chunks(ctx: tuple, todo: dict, record) -> None:
     remote = ray.remote(num_cpus=1)(_ray_score_chunk)
     refs = {}
     for i in range(0, len(items), per):
-        chunk = items[i:i + per]
+        chunk = items[i : i + per]
         refs[remote.remote(ctx, [a for _, a in chunk])] = [s for s, _ in chunk]
     while refs:
         done, _ = ray.wait(list(refs), num_returns=1)

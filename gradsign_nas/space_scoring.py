@@ -25,8 +25,18 @@ from gradsign_nas.errors import InputError
 from .benchmarks.images import IMAGE_DATASETS, NUM_CLASSES
 
 
-def _worker(kind: str, device_index: int, tasks, results, datasets: Sequence[str], batch_size: int,
-            seed: int, data_dir: str, chunk_size, proxy_names: Sequence[str] = ("gradsign",)) -> None:
+def _worker(
+    kind: str,
+    device_index: int,
+    tasks,
+    results,
+    datasets: Sequence[str],
+    batch_size: int,
+    seed: int,
+    data_dir: str,
+    chunk_size,
+    proxy_names: Sequence[str] = ("gradsign",),
+) -> None:
     import torch
 
     torch.set_num_threads(1)
@@ -59,9 +69,19 @@ def _worker(kind: str, device_index: int, tasks, results, datasets: Sequence[str
         results.put((f"{kind}{device_index}", out))
 
 
-def score_space(indices: Iterable[int], datasets: Sequence[str] = ("cifar10", "cifar100"), batch_size: int = 64,
-                seed: int = 0, data_dir=None, gpu_procs: int = 0, cpu_procs: int = 1, chunk: int = 8,
-                chunk_size=None, progress: bool = True, proxies: Sequence[str] = ("gradsign",)) -> dict:
+def score_space(
+    indices: Iterable[int],
+    datasets: Sequence[str] = ("cifar10", "cifar100"),
+    batch_size: int = 64,
+    seed: int = 0,
+    data_dir=None,
+    gpu_procs: int = 0,
+    cpu_procs: int = 1,
+    chunk: int = 8,
+    chunk_size=None,
+    progress: bool = True,
+    proxies: Sequence[str] = ("gradsign",),
+) -> dict:
     """Score ``indices`` with each of ``proxies`` (default GradSign) on each dataset's batch; returns
     ``scores[proxy][dataset]`` and ``seconds[proxy][dataset]`` arrays and per-worker counts."""
     import multiprocessing as mp
@@ -83,18 +103,26 @@ def score_space(indices: Iterable[int], datasets: Sequence[str] = ("cifar10", "c
         raise InputError("at least one worker is needed, but got 0 GPU and 0 CPU processes")
     ctx = mp.get_context("spawn")
     tasks, results = ctx.Queue(), ctx.Queue()
-    chunks = [indices[i:i + chunk] for i in range(0, len(indices), chunk)]
+    chunks = [indices[i : i + chunk] for i in range(0, len(indices), chunk)]
     for c in chunks:
         tasks.put(c)
     procs = []
     dd = str(resolve(data_dir))
     for g in range(n_gpu):
         for _ in range(gpu_procs):
-            procs.append(ctx.Process(target=_worker, args=("gpu", g, tasks, results, list(datasets), batch_size, seed,
-                                                           dd, chunk_size, list(proxies))))
-    for c in range(cpu_procs):
-        procs.append(ctx.Process(target=_worker, args=("cpu", c, tasks, results, list(datasets), batch_size, seed, dd,
-                                                       chunk_size, list(proxies))))
+            procs.append(
+                ctx.Process(
+                    target=_worker,
+                    args=("gpu", g, tasks, results, list(datasets), batch_size, seed, dd, chunk_size, list(proxies)),
+                )
+            )
+    for i in range(cpu_procs):
+        procs.append(
+            ctx.Process(
+                target=_worker,
+                args=("cpu", i, tasks, results, list(datasets), batch_size, seed, dd, chunk_size, list(proxies)),
+            )
+        )
     for _ in procs:
         tasks.put(None)
     t0 = time.perf_counter()
@@ -134,12 +162,18 @@ def score_space(indices: Iterable[int], datasets: Sequence[str] = ("cifar10", "c
             if p.is_alive():
                 p.terminate()
     wall = time.perf_counter() - t0
-    return {"indices": np.asarray(indices), "scores": scores, "seconds": seconds, "wall_s": wall,
-            "by_worker": by_worker}
+    return {
+        "indices": np.asarray(indices),
+        "scores": scores,
+        "seconds": seconds,
+        "wall_s": wall,
+        "by_worker": by_worker,
+    }
 
 
-def write_table(path, result: dict, datasets: Sequence[str], batch_size: int, seed: int, extra_meta=None,
-                proxy: str = "gradsign") -> Path:
+def write_table(
+    path, result: dict, datasets: Sequence[str], batch_size: int, seed: int, extra_meta=None, proxy: str = "gradsign"
+) -> Path:
     """Write the score table (npz, no pickle): ``scores_<dataset>``, ``seconds_<dataset>`` in official
     index order, and ``meta`` (a JSON string recording batch, seed and how it was made)."""
     path = Path(path)
@@ -151,9 +185,17 @@ def write_table(path, result: dict, datasets: Sequence[str], batch_size: int, se
     for d in datasets:
         arrays[f"scores_{d}"] = result["scores"][proxy][d][order]
         arrays[f"seconds_{d}"] = result["seconds"][proxy][d][order].astype(np.float32)
-    meta = {"proxy": proxy, **({"reduction": "sum"} if proxy == "gradsign" else {}), "batch_size": batch_size, "batch_seed": seed,
-            "init": f"torch.manual_seed({seed}) before each build", "datasets": list(datasets),
-            "index": "NB201 official index", "wall_s": round(result["wall_s"], 1), **(extra_meta or {})}
+    meta = {
+        "proxy": proxy,
+        **({"reduction": "sum"} if proxy == "gradsign" else {}),
+        "batch_size": batch_size,
+        "batch_seed": seed,
+        "init": f"torch.manual_seed({seed}) before each build",
+        "datasets": list(datasets),
+        "index": "NB201 official index",
+        "wall_s": round(result["wall_s"], 1),
+        **(extra_meta or {}),
+    }
     arrays["meta"] = np.asarray(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
     from ._io import atomic_path

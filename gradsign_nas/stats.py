@@ -25,8 +25,14 @@ __all__ = ["DATASETS", "ceiling_table", "markdown_table", "p_values", "strategy_
 
 
 def _values(rows: Iterable[dict], algorithm: str, variant: str, dataset: str) -> np.ndarray:
-    return np.asarray([r[dataset] for r in rows if r["algorithm"] == algorithm and r["variant"] == variant
-                       and r.get(dataset) is not None], dtype=float)
+    return np.asarray(
+        [
+            r[dataset]
+            for r in rows
+            if r["algorithm"] == algorithm and r["variant"] == variant and r.get(dataset) is not None
+        ],
+        dtype=float,
+    )
 
 
 def _order(rows: Sequence[dict], key: str) -> list[str]:
@@ -45,13 +51,17 @@ def summarize(rows: Sequence[dict], datasets: Sequence[str] = DATASETS) -> dict:
             cell = out.setdefault(a, {}).setdefault(v, {})
             for d in datasets:
                 x = _values(rows, a, v, d)
-                cell[d] = {"mean": float(x.mean()) if x.size else None,
-                           "std": float(x.std()) if x.size else None, "n": int(x.size)}
+                cell[d] = {
+                    "mean": float(x.mean()) if x.size else None,
+                    "std": float(x.std()) if x.size else None,
+                    "n": int(x.size),
+                }
     return out
 
 
-def p_values(rows: Sequence[dict], datasets: Sequence[str] = DATASETS, variant: str = "assisted",
-             against: str = "vanilla") -> dict:
+def p_values(
+    rows: Sequence[dict], datasets: Sequence[str] = DATASETS, variant: str = "assisted", against: str = "vanilla"
+) -> dict:
     """``{algorithm: {dataset: p}}``: one-sided Mann-Whitney U p-value that ``variant``'s best-found
     accuracies are stochastically greater than ``against``'s (algorithms with both)."""
     from scipy.stats import mannwhitneyu
@@ -86,12 +96,12 @@ def _fmt_p(p: Optional[float]) -> str:
     return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
 
 
-def markdown_table(summary: dict, pvals: dict, datasets: Sequence[str] = DATASETS,
-                   strategy_pvals: Optional[dict] = None) -> str:
+def markdown_table(
+    summary: dict, pvals: dict, datasets: Sequence[str] = DATASETS, strategy_pvals: Optional[dict] = None
+) -> str:
     """The comparison as a Markdown table: mean +- std per cell, p-value rows for assisted (and, with
     ``strategy_pvals``, for each strategy against vanilla and against assisted)."""
-    lines = ["| algorithm | variant | " + " | ".join(datasets) + " |",
-             "|---|---|" + "---|" * len(datasets)]
+    lines = ["| algorithm | variant | " + " | ".join(datasets) + " |", "|---|---|" + "---|" * len(datasets)]
     strategy_pvals = strategy_pvals or {}
     for a, variants in summary.items():
         for v, cells in variants.items():
@@ -101,10 +111,14 @@ def markdown_table(summary: dict, pvals: dict, datasets: Sequence[str] = DATASET
                 vals.append("" if c.get("mean") is None else f"{c['mean']:.2f} +- {c['std']:.2f}")
             lines.append(f"| {a} | {v} | " + " | ".join(vals) + " |")
         if a in pvals:
-            lines.append(f"| {a} | p (assisted > vanilla) | " + " | ".join(_fmt_p(pvals[a].get(d)) for d in datasets) + " |")
+            lines.append(
+                f"| {a} | p (assisted > vanilla) | " + " | ".join(_fmt_p(pvals[a].get(d)) for d in datasets) + " |"
+            )
         for v, by in strategy_pvals.get(a, {}).items():
             for against, ps in by.items():
-                lines.append(f"| {a} | p ({v} > {against[3:]}) | " + " | ".join(_fmt_p(ps.get(d)) for d in datasets) + " |")
+                lines.append(
+                    f"| {a} | p ({v} > {against[3:]}) | " + " | ".join(_fmt_p(ps.get(d)) for d in datasets) + " |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -115,20 +129,26 @@ def ceiling_table(rows: Sequence[dict], ceiling: dict, datasets: Sequence[str] =
     out: dict = {}
     for r in rows:
         out.setdefault(r["algorithm"], {}).setdefault(r["variant"], []).append(r)
-    lines = [f"| protocol ceiling: index {ceiling['index']} | | " + " | ".join(
-                 f"{ceiling['test'][d]:.2f}" for d in datasets) + " | all runs |",
-             "|---|---|" + "---|" * len(datasets) + "---|"]
+    lines = [
+        f"| protocol ceiling: index {ceiling['index']} | | "
+        + " | ".join(f"{ceiling['test'][d]:.2f}" for d in datasets)
+        + " | all runs |",
+        "|---|---|" + "---|" * len(datasets) + "---|",
+    ]
     result: dict = {}
     for a, variants in out.items():
         for v, rs in variants.items():
-            gaps = {}
+            gaps: dict[str, Optional[float]] = {}
             for d in datasets:
                 vals = _values(rs, a, v, d)
                 gaps[d] = float(ceiling["test"][d] - vals.mean()) if vals.size else None
             found = float(np.mean([r.get("best_index") == ceiling["index"] for r in rs]))
             result.setdefault(a, {})[v] = {"gap": gaps, "found": found}
-            lines.append(f"| {a} | {v}: gap, found | " + " | ".join(
-                "" if gaps[d] is None else f"{-gaps[d]:+.2f}" for d in datasets) + f" | {100 * found:.1f} % |")
+            lines.append(
+                f"| {a} | {v}: gap, found | "
+                + " | ".join("" if (g := gaps[d]) is None else f"{-g:+.2f}" for d in datasets)
+                + f" | {100 * found:.1f} % |"
+            )
     return "\n".join(lines) + "\n", result
 
 

@@ -9,7 +9,7 @@ counts what a run really asked for, repeats included.
 - ``warmup`` (ours): zero-cost warm-up, then best of K/2. Score M uniform samples before the first
   evaluation and start from the best of them: RS evaluates them best-scored first (M = 80 K), REA's
   initial population is their top 10 (M = 30 K), REINFORCE's policy is pre-trained on the top 3 % of
-  their proxy ranks (M = 50 K, see ``Reinforce``) and then learns at rate 0.05 instead of NB201's
+  their proxy ranks (M = 40 K, see ``Reinforce``) and then learns at rate 0.05 instead of NB201's
   0.001 (chosen on 200 runs of seed 0, measured on other seeds), BOHB's first design is their top
   (M = 30 K, see ``BOHB``).
 - ``adaptive`` (ours): adaptive K. Candidates are scored one at a time, at most 2 K, and the first
@@ -52,11 +52,18 @@ STRATEGIES: dict[str, Strategy] = {
     "warmup": Strategy(
         "zero-cost warm-up of M scored samples, then best of K/2",
         k=_half,
-        options={"rs": lambda k: {"warmup": 80 * k}, "rea": lambda k: {"warmup": 30 * k},
-                 "reinforce": lambda k: {"warmup": 50 * k, "warmup_top": 0.03, "learning_rate": 0.05},
-                 "bohb": lambda k: {"warmup": 30 * k}}),
-    "adaptive": Strategy("adaptive K: the first of at most 2K candidates in the top 1/K of the scores seen",
-                         k=lambda k: k, rule="adaptive"),
+        options={
+            "rs": lambda k: {"warmup": 80 * k},
+            "rea": lambda k: {"warmup": 30 * k},
+            "reinforce": lambda k: {"warmup": 40 * k, "warmup_top": 0.03, "learning_rate": 0.05},
+            "bohb": lambda k: {"warmup": 30 * k},
+        },
+    ),
+    "adaptive": Strategy(
+        "adaptive K: the first of at most 2K candidates in the top 1/K of the scores seen",
+        k=lambda k: k,
+        rule="adaptive",
+    ),
 }
 
 

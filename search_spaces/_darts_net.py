@@ -10,6 +10,8 @@ In a reduction cell the ops that read the two cell inputs have stride 2.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -82,8 +84,9 @@ def make_op(name: str, c: int, stride: int, affine: bool = True) -> nn.Module:
 
 
 class Cell(nn.Module):
-    def __init__(self, pairs: tuple, c_pp: int, c_p: int, c: int, reduction: bool, reduction_prev: bool,
-                 op_affine: bool = True) -> None:
+    def __init__(
+        self, pairs: tuple, c_pp: int, c_p: int, c: int, reduction: bool, reduction_prev: bool, op_affine: bool = True
+    ) -> None:
         super().__init__()
         self.preprocess0 = FactorizedReduce(c_pp, c) if reduction_prev else ReLUConvBN(c_pp, c, 1, 1, 0)
         self.preprocess1 = ReLUConvBN(c_p, c, 1, 1, 0)
@@ -107,8 +110,12 @@ class AuxiliaryHead(nn.Module):
         self.features = nn.Sequential(
             nn.ReLU(inplace=False),
             nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
-            nn.Conv2d(c, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(inplace=False),
-            nn.Conv2d(128, 768, 2, bias=False), nn.BatchNorm2d(768), nn.ReLU(inplace=False),
+            nn.Conv2d(c, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.BatchNorm2d(768),
+            nn.ReLU(inplace=False),
         )
         self.classifier = nn.Linear(768, num_classes)
 
@@ -123,8 +130,17 @@ class NetworkCIFAR(nn.Module):
     batch norms inside the cell ops no scale and shift (NASLib's network for NAS-Bench-Suite-Zero's
     NB301 proxies counts parameters that way; DARTS and NAS-Bench-301 train with affine ones)."""
 
-    def __init__(self, normal: tuple, reduce: tuple, C: int = 32, layers: int = 8, num_classes: int = 10,
-                 auxiliary: bool = False, in_channels: int = 3, op_affine: bool = True) -> None:
+    def __init__(
+        self,
+        normal: tuple,
+        reduce: tuple,
+        C: int = 32,
+        layers: int = 8,
+        num_classes: int = 10,
+        auxiliary: bool = False,
+        in_channels: int = 3,
+        op_affine: bool = True,
+    ) -> None:
         super().__init__()
         c_curr = 3 * C
         self.stem = nn.Sequential(nn.Conv2d(in_channels, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr))
@@ -144,7 +160,8 @@ class NetworkCIFAR(nn.Module):
             if i == 2 * layers // 3:
                 c_aux = c_p
         self.aux_index = 2 * layers // 3
-        self.auxiliary_head = AuxiliaryHead(c_aux, num_classes) if auxiliary else None
+        # c_aux is set by the loop whenever layers >= 1 (cast: no runtime check, as before)
+        self.auxiliary_head = AuxiliaryHead(cast(int, c_aux), num_classes) if auxiliary else None
         self.auxiliary_logits = None
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_p, num_classes)

@@ -78,8 +78,9 @@ class SizeNetwork(TinyNetwork):
             raise InputError(f"expected 3N+2 layer widths, but got {len(channels)}: {channels!r}")
         n = len(channels) // 3
         reductions = [False] * n + [True] + [False] * n + [True] + [False] * n
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels[0], 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(channels[0]))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, channels[0], 3, padding=1, bias=False), nn.BatchNorm2d(channels[0])
+        )
         layers, c_prev = [], channels[0]
         for c, reduce in zip(channels, reductions):
             layers.append(ResNetBasicBlock(c_prev, c) if reduce else SizedCell(ops, c_prev, c))

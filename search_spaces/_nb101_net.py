@@ -70,7 +70,9 @@ class Cell(nn.Module):
         self.matrix = matrix
         self.n = n = len(matrix)
         self.channels = vertex_channels(c_in, c_out, matrix)
-        self.vertex_ops = nn.ModuleList([nn.Identity()] + [make_op(ops[t - 1], self.channels[t]) for t in range(1, n - 1)])
+        self.vertex_ops = nn.ModuleList(
+            [nn.Identity()] + [make_op(ops[t - 1], self.channels[t]) for t in range(1, n - 1)]
+        )
         self.projections = nn.ModuleDict(
             {str(t): ConvBNReLU(c_in, self.channels[t], 1) for t in range(1, n) if matrix[0][t]}
         )
@@ -99,11 +101,19 @@ class Cell(nn.Module):
 
 
 class NB101Network(nn.Module):
-    def __init__(self, matrix: tuple, ops: tuple, stem_channels: int = 128, stacks: int = 3,
-                 cells_per_stack: int = 3, num_classes: int = 10, in_channels: int = 3) -> None:
+    def __init__(
+        self,
+        matrix: tuple,
+        ops: tuple,
+        stem_channels: int = 128,
+        stacks: int = 3,
+        cells_per_stack: int = 3,
+        num_classes: int = 10,
+        in_channels: int = 3,
+    ) -> None:
         super().__init__()
         self.stem = ConvBNReLU(in_channels, stem_channels, 3)
-        layers = []
+        layers: list[nn.Module] = []
         c_in = c_out = stem_channels
         for stack in range(stacks):
             if stack > 0:

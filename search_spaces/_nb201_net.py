@@ -78,7 +78,7 @@ class TinyNetwork(nn.Module):
     def __init__(self, ops: tuple, C: int = 16, N: int = 5, num_classes: int = 10, in_channels: int = 3) -> None:
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
-        cells = []
+        cells: list[nn.Module] = []
         c_prev = C
         for stage, c in enumerate((C, 2 * C, 4 * C)):
             if stage > 0:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Hashable, Mapping, Sequence
+from typing import Any, Generic, Hashable, Mapping, Sequence, TypeVar
 
 import numpy as np
 
@@ -36,7 +36,10 @@ class Decision:
             raise InputError(f"decision {self.name!r} has repeated choices: {self.choices!r}")
 
 
-class SearchSpace(ABC):
+ArchT = TypeVar("ArchT", bound=Hashable)  # a space's architecture type
+
+
+class SearchSpace(ABC, Generic[ArchT]):
     """Base class of search spaces. Subclasses set ``name`` and implement the abstract methods."""
 
     name: str = "space"
@@ -48,10 +51,10 @@ class SearchSpace(ABC):
         """The categorical decisions that together define an architecture, in a fixed order."""
 
     @abstractmethod
-    def decode(self, config: Mapping[str, Any]) -> Hashable:
+    def decode(self, config: Mapping[str, Any]) -> ArchT:
         """The architecture for ``{decision name: choice}``; raises ``ValueError`` on a bad config."""
 
-    def encode(self, arch: Hashable) -> dict[str, Any]:
+    def encode(self, arch: ArchT) -> dict[str, Any]:
         """``{decision name: choice}`` of ``arch`` (the inverse of :meth:`decode`)."""
         self.check(arch)
         as_dict = getattr(arch, "as_dict", None)
@@ -60,11 +63,11 @@ class SearchSpace(ABC):
         return dict(as_dict())
 
     @abstractmethod
-    def parse(self, text: str) -> Hashable:
+    def parse(self, text: str) -> ArchT:
         """The architecture whose canonical string (``str(arch)``) is ``text``."""
 
     @abstractmethod
-    def build(self, arch: Hashable, num_classes: int = 10, **kwargs: Any):
+    def build(self, arch: ArchT, num_classes: int = 10, **kwargs: Any):
         """A freshly initialised ``torch.nn.Module`` for ``arch``."""
 
     def contains(self, arch: Any) -> bool:
@@ -84,11 +87,11 @@ class SearchSpace(ABC):
             )
 
     # -- drawing and changing architectures ---------------------------------------------------
-    def sample(self, rng: np.random.Generator) -> Hashable:
+    def sample(self, rng: np.random.Generator) -> ArchT:
         """A uniformly random architecture (one uniform draw per decision)."""
         return self.decode({d.name: d.choices[int(rng.integers(len(d.choices)))] for d in self.decisions})
 
-    def mutate(self, arch: Hashable, rng: np.random.Generator) -> Hashable:
+    def mutate(self, arch: ArchT, rng: np.random.Generator) -> ArchT:
         """``arch`` with one uniformly chosen decision changed to a different, uniform choice."""
         config = self.encode(arch)
         mutable = [d for d in self.decisions if len(d.choices) > 1]

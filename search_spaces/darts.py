@@ -35,8 +35,7 @@ from gradsign_nas.errors import InputError
 
 from .base import Decision, SearchSpace
 
-OPS = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
-       "dil_conv_3x3", "dil_conv_5x5")
+OPS = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 CELLS = ("normal", "reduce")
 NODES = (2, 3, 4, 5)
 CONCAT = (2, 3, 4, 5)
@@ -53,7 +52,7 @@ def _check_cell(pairs: Any, which: str) -> tuple:
     out = []
     for k, node in enumerate(NODES):
         two = []
-        for pair in pairs[2 * k: 2 * k + 2]:
+        for pair in pairs[2 * k : 2 * k + 2]:
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise InputError(f"expected an (input node, op) pair in the DARTS {which} cell, but got {pair!r}")
             i, op = pair
@@ -67,7 +66,9 @@ def _check_cell(pairs: Any, which: str) -> tuple:
                 raise InputError(f"unknown DARTS op {op!r}; expected one of {', '.join(OPS)}")
             two.append((int(i), str(op)))
         if two[0][0] == two[1][0]:
-            raise InputError(f"node {node} of the DARTS {which} cell needs two different inputs, but both are {two[0][0]}")
+            raise InputError(
+                f"node {node} of the DARTS {which} cell needs two different inputs, but both are {two[0][0]}"
+            )
         out.extend(sorted(two))
     return tuple(out)
 
@@ -87,8 +88,10 @@ class DartsArch:
 
     def __str__(self) -> str:
         def cell(pairs):
-            return "+".join(f"|{pairs[2 * k][1]}~{pairs[2 * k][0]}|{pairs[2 * k + 1][1]}~{pairs[2 * k + 1][0]}|"
-                            for k in range(4))
+            return "+".join(
+                f"|{pairs[2 * k][1]}~{pairs[2 * k][0]}|{pairs[2 * k + 1][1]}~{pairs[2 * k + 1][0]}|" for k in range(4)
+            )
+
         return f"normal:{cell(self.normal)};reduce:{cell(self.reduce)}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -103,8 +106,12 @@ class DartsArch:
 
     def genotype(self) -> dict[str, Any]:
         """DARTS' ``Genotype`` fields: ``(op, input)`` pairs and the concatenated nodes."""
-        return {"normal": [(op, i) for i, op in self.normal], "normal_concat": list(CONCAT),
-                "reduce": [(op, i) for i, op in self.reduce], "reduce_concat": list(CONCAT)}
+        return {
+            "normal": [(op, i) for i, op in self.normal],
+            "normal_concat": list(CONCAT),
+            "reduce": [(op, i) for i, op in self.reduce],
+            "reduce_concat": list(CONCAT),
+        }
 
 
 def parse_genotype_string(text: str) -> DartsArch:
@@ -137,7 +144,7 @@ def parse_genotype_string(text: str) -> DartsArch:
     return DartsArch(tuple(cells[0]), tuple(cells[1]))
 
 
-class DartsSpace(SearchSpace):
+class DartsSpace(SearchSpace[DartsArch]):
     """The DARTS / NAS-Bench-301 cell search space.
 
     Example:
@@ -174,8 +181,10 @@ class DartsSpace(SearchSpace):
         if set(config) != set(self._names):
             missing = sorted(set(self._names) - set(config))
             extra = sorted(set(config) - set(self._names))
-            raise InputError(f"a DARTS config needs exactly the {len(self._names)} decision keys, "
-                             f"but got missing={missing} extra={extra}")
+            raise InputError(
+                f"a DARTS config needs exactly the {len(self._names)} decision keys, "
+                f"but got missing={missing} extra={extra}"
+            )
         cells = []
         for cell in CELLS:
             pairs = []
@@ -218,6 +227,12 @@ class DartsSpace(SearchSpace):
             raise InputError(f"unknown build options for darts: {sorted(kwargs)}")
         if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
             raise InputError(f"num_classes must be a positive integer, but got {num_classes!r}")
-        return NetworkCIFAR(arch.normal, arch.reduce, C=int(C), layers=int(layers),
-                            num_classes=int(num_classes), auxiliary=bool(auxiliary),
-                            op_affine=bool(op_affine))
+        return NetworkCIFAR(
+            arch.normal,
+            arch.reduce,
+            C=int(C),
+            layers=int(layers),
+            num_classes=int(num_classes),
+            auxiliary=bool(auxiliary),
+            op_affine=bool(op_affine),
+        )

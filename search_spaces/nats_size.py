@@ -50,7 +50,7 @@ class NATSSizeArch:
         return dict(zip(LAYER_NAMES, self.channels))
 
 
-class NATSSizeSpace(SearchSpace):
+class NATSSizeSpace(SearchSpace[NATSSizeArch]):
     """The NATS-Bench size search space (32,768 architectures).
 
     Args:

@@ -81,7 +81,9 @@ class NB101Arch:
         if m.shape != (NUM_VERTICES, NUM_VERTICES) or not np.isin(m, (0, 1)).all():
             raise InputError(f"an NB101 matrix is 7 rows of 7 zeros and ones, but got {self.matrix!r}")
         if np.tril(m).any():
-            raise InputError(f"an NB101 matrix must be strictly upper-triangular (edges go forward), but got {self.matrix!r}")
+            raise InputError(
+                f"an NB101 matrix must be strictly upper-triangular (edges go forward), but got {self.matrix!r}"
+            )
         ops = tuple(self.ops) if isinstance(self.ops, (tuple, list)) else self.ops
         if not isinstance(ops, tuple) or len(ops) != NUM_VERTICES - 2 or any(op not in OPS for op in ops):
             raise InputError(f"an NB101 cell has 5 interior ops from {', '.join(OPS)}, but got {self.ops!r}")
@@ -92,7 +94,9 @@ class NB101Arch:
         m[dead, :] = 0
         m[:, dead] = 0
         if m.sum() > MAX_EDGES:
-            raise InputError(f"an NB101 cell has at most {MAX_EDGES} edges after pruning, but {_rows(m)} has {int(m.sum())}")
+            raise InputError(
+                f"an NB101 cell has at most {MAX_EDGES} edges after pruning, but {_rows(m)} has {int(m.sum())}"
+            )
         ops = tuple(OPS[0] if v in dead else ops[v - 1] for v in range(1, NUM_VERTICES - 1))
         object.__setattr__(self, "matrix", tuple(tuple(int(b) for b in row) for row in m))
         object.__setattr__(self, "ops", ops)
@@ -130,7 +134,9 @@ def parse_cell_string(text: str) -> NB101Arch:
     rows, sep, ops = text.strip().partition("|")
     row_list = rows.split("/")
     if not sep or len(row_list) != NUM_VERTICES or any(len(r) != NUM_VERTICES or set(r) - {"0", "1"} for r in row_list):
-        raise InputError(f"expected an NB101 cell string of 7 rows of 7 bits and 5 ops like {example}, but got {text!r}")
+        raise InputError(
+            f"expected an NB101 cell string of 7 rows of 7 bits and 5 ops like {example}, but got {text!r}"
+        )
     matrix = tuple(tuple(int(b) for b in r) for r in row_list)
     op_list = tuple(o.strip() for o in ops.split(","))
     for op in op_list:
@@ -139,7 +145,7 @@ def parse_cell_string(text: str) -> NB101Arch:
     return NB101Arch(matrix, op_list)
 
 
-class NB101Space(SearchSpace):
+class NB101Space(SearchSpace[NB101Arch]):
     """The NAS-Bench-101 cell search space.
 
     Example:
@@ -157,8 +163,10 @@ class NB101Space(SearchSpace):
 
     def __init__(self, stem_channels: int = 128, stacks: int = 3, cells_per_stack: int = 3) -> None:
         if stem_channels < 1 or stacks < 1 or cells_per_stack < 1:
-            raise InputError(f"NB101 needs positive sizes, but got stem_channels={stem_channels}, "
-                             f"stacks={stacks}, cells_per_stack={cells_per_stack}")
+            raise InputError(
+                f"NB101 needs positive sizes, but got stem_channels={stem_channels}, "
+                f"stacks={stacks}, cells_per_stack={cells_per_stack}"
+            )
         self.stem_channels, self.stacks, self.cells_per_stack = int(stem_channels), int(stacks), int(cells_per_stack)
         self._decisions = tuple([Decision(n, (0, 1)) for n in EDGE_NAMES] + [Decision(n, OPS) for n in OP_NAMES])
 
@@ -169,7 +177,9 @@ class NB101Space(SearchSpace):
     def decode(self, config: Mapping[str, Any]) -> NB101Arch:
         names = set(EDGE_NAMES) | set(OP_NAMES)
         if set(config) != names:
-            raise InputError(f"an NB101 config needs exactly the keys edge_i_j and op_1..op_5, but got {sorted(config)}")
+            raise InputError(
+                f"an NB101 config needs exactly the keys edge_i_j and op_1..op_5, but got {sorted(config)}"
+            )
         m = np.zeros((NUM_VERTICES, NUM_VERTICES), dtype=np.int64)
         for name, (i, j) in zip(EDGE_NAMES, EDGES):
             bit = config[name]
@@ -190,7 +200,7 @@ class NB101Space(SearchSpace):
                 raise InputError(f"expected 7 NB101 op codes [0, 2..4 x5, 1], but got {ops!r}")
             ops = [FILE_OP_CODES[o] for o in ops[1:-1]]
         m = np.asarray(matrix)
-        if m.size == NUM_VERTICES ** 2:
+        if m.size == NUM_VERTICES**2:
             m = m.reshape(NUM_VERTICES, NUM_VERTICES)
         return NB101Arch(tuple(tuple(int(b) for b in row) for row in np.atleast_2d(m)), tuple(ops))
 
@@ -248,5 +258,11 @@ class NB101Space(SearchSpace):
         if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
             raise InputError(f"num_classes must be a positive integer, but got {num_classes!r}")
         matrix, ops = arch.pruned()
-        return NB101Network(matrix, ops, stem_channels=int(stem), stacks=int(stacks),
-                            cells_per_stack=int(cells), num_classes=int(num_classes))
+        return NB101Network(
+            matrix,
+            ops,
+            stem_channels=int(stem),
+            stacks=int(stacks),
+            cells_per_stack=int(cells),
+            num_classes=int(num_classes),
+        )

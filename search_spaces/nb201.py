@@ -110,7 +110,7 @@ def _order() -> tuple[np.ndarray, np.ndarray]:
     return codes, inverse
 
 
-class NB201Space(SearchSpace):
+class NB201Space(SearchSpace[NB201Arch]):
     """The NAS-Bench-201 cell search space (15,625 architectures).
 
     Example:

@@ -8,6 +8,18 @@ from .nb201_evaluator import NB201TabularEvaluator
 from .subsets import load_subset
 
 __all__ = [
-    "FILES", "cache_dir", "data_dir", "download", "locate", "RestrictedUnpickler", "restricted_loads",
-    "load_batch", "load_subset", "DATASET_TEST_METRIC", "DATASETS", "METRICS", "NB201Benchmark", "NB201TabularEvaluator",
+    "FILES",
+    "cache_dir",
+    "data_dir",
+    "download",
+    "locate",
+    "RestrictedUnpickler",
+    "restricted_loads",
+    "load_batch",
+    "load_subset",
+    "DATASET_TEST_METRIC",
+    "DATASETS",
+    "METRICS",
+    "NB201Benchmark",
+    "NB201TabularEvaluator",
 ]

@@ -8,11 +8,14 @@ float tensors and int64 labels.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from gradsign_nas.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (1, 8, 8)
@@ -21,10 +24,10 @@ IMAGE_SHAPE = (1, 8, 8)
 class Split(NamedTuple):
     """A train/validation split of image tensors ``[N, C, H, W]`` and int64 labels ``[N]``."""
 
-    x_train: "object"
-    y_train: "object"
-    x_valid: "object"
-    y_valid: "object"
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_valid: torch.Tensor
+    y_valid: torch.Tensor
 
 
 def stratified_split(y: np.ndarray, valid_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

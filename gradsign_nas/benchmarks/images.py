@@ -56,8 +56,14 @@ def select_balanced(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarr
     return np.asarray(picked)
 
 
-def load_batch(dataset: str = "cifar10", batch_size: int = 64, seed: int = 0,
-               directory: Union[str, os.PathLike, None] = None, dtype=None, device=None):
+def load_batch(
+    dataset: str = "cifar10",
+    batch_size: int = 64,
+    seed: int = 0,
+    directory: Union[str, os.PathLike, None] = None,
+    dtype=None,
+    device=None,
+):
     """A normalised ``(x [B,3,32,32], y [B])`` torch batch of real training images.
 
     Example:

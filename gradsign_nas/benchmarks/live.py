@@ -50,7 +50,11 @@ def _split_arrays(x: np.ndarray, y: np.ndarray, valid_fraction: float, seed: int
 def _standardise(x_train: np.ndarray, x_valid: np.ndarray, mean=None, std=None):
     """Per-channel standardisation with the training split's statistics (or the given ones)."""
     axes = (0, 2, 3)
-    mean = np.asarray(mean, np.float32).reshape(1, -1, 1, 1) if mean is not None else x_train.mean(axis=axes, keepdims=True)
+    mean = (
+        np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
+        if mean is not None
+        else x_train.mean(axis=axes, keepdims=True)
+    )
     std = np.asarray(std, np.float32).reshape(1, -1, 1, 1) if std is not None else x_train.std(axis=axes, keepdims=True)
     std = np.where(std > 0, std, 1.0)
     return ((x_train - mean) / std).astype(np.float32), ((x_valid - mean) / std).astype(np.float32)
@@ -82,7 +86,9 @@ def _read_image_folder(root: Path, image_size: Optional[int]):
     try:
         from PIL import Image
     except ImportError:  # pragma: no cover - Pillow ships with matplotlib
-        raise InputError(f"reading the image folder {root} needs Pillow (pip install pillow), but it is not installed") from None
+        raise InputError(
+            f"reading the image folder {root} needs Pillow (pip install pillow), but it is not installed"
+        ) from None
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     if not classes:
         raise InputError(f"expected an image folder {root}/<class>/<image>, but found no class folders")
@@ -91,7 +97,7 @@ def _read_image_folder(root: Path, image_size: Optional[int]):
         for f in sorted((root / name).iterdir()):
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            img = Image.open(f)
+            img: Image.Image = Image.open(f)
             mode = mode or ("L" if img.mode in ("L", "1", "I;16") else "RGB")
             img = img.convert(mode)
             if image_size is not None:
@@ -102,12 +108,21 @@ def _read_image_folder(root: Path, image_size: Optional[int]):
         raise InputError(f"expected images ({', '.join(IMAGE_SUFFIXES)}) under {root}/<class>/, but found none")
     shapes = {a.shape for a in xs}
     if len(shapes) > 1:
-        raise InputError(f"expected images of one size in {root}, but got sizes {sorted(shapes)[:3]}...; pass image_size")
+        raise InputError(
+            f"expected images of one size in {root}, but got sizes {sorted(shapes)[:3]}...; pass image_size"
+        )
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
 
 
-def load_data(data: Any = "digits", *, valid_fraction: float = 0.2, seed: int = 0, data_dir=None,
-              image_size: Optional[int] = None, limit: Optional[int] = None):
+def load_data(
+    data: Any = "digits",
+    *,
+    valid_fraction: float = 0.2,
+    seed: int = 0,
+    data_dir=None,
+    image_size: Optional[int] = None,
+    limit: Optional[int] = None,
+):
     """A ``Split`` (train/valid float tensors [N,C,H,W], int64 labels) for any supported ``data``."""
     import torch
 
@@ -138,15 +153,21 @@ def load_data(data: Any = "digits", *, valid_fraction: float = 0.2, seed: int = 
                     raise InputError(f"expected arrays x and y in {path}, but got {sorted(z.files)}")
                 x, y = z["x"], z["y"]
         else:
-            raise InputError(f"expected data 'digits', 'cifar10', an image folder or an .npz file, but got {str(data)!r}")
+            raise InputError(
+                f"expected data 'digits', 'cifar10', an image folder or an .npz file, but got {str(data)!r}"
+            )
         x, y = _limit(np.asarray(x), np.asarray(y).astype(np.int64), limit, seed)
         x = _as_nchw_float(x)
     elif isinstance(data, (tuple, list)) and len(data) in (2, 4):
         arrays = [a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a) for a in data]
         if len(arrays) == 4:
             xt, yt, xv, yv = arrays
-            return Split(*(torch.from_numpy(np.ascontiguousarray(a)) for a in
-                           (_as_nchw_float(xt), yt.astype(np.int64), _as_nchw_float(xv), yv.astype(np.int64))))
+            return Split(
+                *(
+                    torch.from_numpy(np.ascontiguousarray(a))
+                    for a in (_as_nchw_float(xt), yt.astype(np.int64), _as_nchw_float(xv), yv.astype(np.int64))
+                )
+            )
         x, y = _as_nchw_float(arrays[0]), arrays[1].astype(np.int64)
         if len(x) != len(y):
             raise InputError(f"expected as many labels as images, but got {len(y)} labels for {len(x)} images")
@@ -188,6 +209,7 @@ def resolve_device(device: str = "auto") -> str:
 #: what a live trial can report as its result, and whether higher (max) or lower (min) is better
 METRICS = {"valid_acc": "max", "valid_loss": "min"}
 
+
 class LiveTrainingEvaluator(Evaluator):
     """Trains each architecture for real; ``fidelity`` is the number of epochs.
 
@@ -216,13 +238,28 @@ class LiveTrainingEvaluator(Evaluator):
         True
     """
 
-    def __init__(self, space, data: Any = "digits", *, fidelities: Sequence[int] = (1, 2, 4),
-                 schedule_epochs: Optional[int] = None, batch_size: int = 64, optimizer: str = "sgd",
-                 lr: Optional[float] = None, momentum: float = 0.9, weight_decay: float = 5e-4,
-                 device: str = "auto", seed: int = 0, build_options: Optional[Mapping[str, Any]] = None,
-                 checkpoint_dir: Union[str, os.PathLike, None] = None, data_dir=None,
-                 valid_fraction: float = 0.2, image_size: Optional[int] = None, limit: Optional[int] = None,
-                 metric: str = "valid_acc") -> None:
+    def __init__(
+        self,
+        space,
+        data: Any = "digits",
+        *,
+        fidelities: Sequence[int] = (1, 2, 4),
+        schedule_epochs: Optional[int] = None,
+        batch_size: int = 64,
+        optimizer: str = "sgd",
+        lr: Optional[float] = None,
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        device: str = "auto",
+        seed: int = 0,
+        build_options: Optional[Mapping[str, Any]] = None,
+        checkpoint_dir: Union[str, os.PathLike, None] = None,
+        data_dir=None,
+        valid_fraction: float = 0.2,
+        image_size: Optional[int] = None,
+        limit: Optional[int] = None,
+        metric: str = "valid_acc",
+    ) -> None:
         from gradsign_nas.search_spaces import get as get_space
 
         if metric not in METRICS:
@@ -236,7 +273,9 @@ class LiveTrainingEvaluator(Evaluator):
         self.fidelities = fids
         self.schedule_epochs = int(schedule_epochs or fids[-1])
         if self.schedule_epochs < fids[-1]:
-            raise InputError(f"schedule_epochs must be at least the highest fidelity {fids[-1]}, but got {schedule_epochs}")
+            raise InputError(
+                f"schedule_epochs must be at least the highest fidelity {fids[-1]}, but got {schedule_epochs}"
+            )
         if optimizer not in ("sgd", "adam"):
             raise InputError(f"optimizer must be 'sgd' or 'adam', but got {optimizer!r}")
         if int(batch_size) < 1:
@@ -252,8 +291,9 @@ class LiveTrainingEvaluator(Evaluator):
         self.seed = int(seed)
         self.build_options = dict(build_options or {})
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        self.data = load_data(data, valid_fraction=valid_fraction, seed=self.seed, data_dir=data_dir,
-                              image_size=image_size, limit=limit)
+        self.data = load_data(
+            data, valid_fraction=valid_fraction, seed=self.seed, data_dir=data_dir, image_size=image_size, limit=limit
+        )
         self.dataset = data if isinstance(data, str) else "custom"
         self.num_classes = int(max(int(self.data.y_train.max()), int(self.data.y_valid.max()))) + 1
         self.in_channels = int(self.data.x_train.shape[1])
@@ -288,8 +328,10 @@ class LiveTrainingEvaluator(Evaluator):
         if self.in_channels == 1:
             self._repeat_channels = 3
             return opts
-        raise InputError(f"expected a space whose build() accepts in_channels for {self.in_channels}-channel data, "
-                         f"but the {self.space.name} space's does not")
+        raise InputError(
+            f"expected a space whose build() accepts in_channels for {self.in_channels}-channel data, "
+            f"but the {self.space.name} space's does not"
+        )
 
     def model_spec(self) -> dict:
         """How to rebuild this evaluator's networks: ``{"space", "space_options", "num_classes",
@@ -300,8 +342,12 @@ class LiveTrainingEvaluator(Evaluator):
 
             with torch.random.fork_rng(devices=[]):
                 self._build_opts = self._resolve_build_options(self.space.sample(np.random.default_rng(0)))
-        spec = {"space": self.space.name, "space_options": self.space.options(), "num_classes": self.num_classes,
-                "build_options": dict(self._build_opts)}
+        spec = {
+            "space": self.space.name,
+            "space_options": self.space.options(),
+            "num_classes": self.num_classes,
+            "build_options": dict(self._build_opts),
+        }
         if self._repeat_channels != 1:
             spec["input_channels_repeated"] = self._repeat_channels
         return spec
@@ -323,12 +369,22 @@ class LiveTrainingEvaluator(Evaluator):
 
         if self.optimizer == "adam":
             return torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        return torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
-                               weight_decay=self.weight_decay, nesterov=self.momentum > 0)
+        return torch.optim.SGD(
+            model.parameters(),
+            lr=self.lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            nesterov=self.momentum > 0,
+        )
 
     # -- training -----------------------------------------------------------------------------------
-    def train(self, arch: Hashable, epochs: int, state: Optional[Mapping[str, Any]] = None,
-              on_epoch: Optional[Callable[[dict, Callable[[], dict]], Any]] = None) -> Result:
+    def train(
+        self,
+        arch: Hashable,
+        epochs: int,
+        state: Optional[Mapping[str, Any]] = None,
+        on_epoch: Optional[Callable[[dict, Callable[[], dict]], Any]] = None,
+    ) -> Result:
         """Train ``arch`` up to ``epochs`` epochs, from ``state`` (a checkpoint) if given.
 
         ``on_epoch(metrics, state_fn)`` is called after every epoch with that epoch's metrics and a
@@ -356,9 +412,14 @@ class LiveTrainingEvaluator(Evaluator):
         metrics: dict[str, Any] = {}
 
         def snapshot() -> dict:
-            return {"arch": str(arch), "epoch": epoch + 1, "curve": list(curve), "seconds": seconds,
-                    "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-                    "optimizer": opt.state_dict()}
+            return {
+                "arch": str(arch),
+                "epoch": epoch + 1,
+                "curve": list(curve),
+                "seconds": seconds,
+                "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                "optimizer": opt.state_dict(),
+            }
 
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
@@ -369,7 +430,7 @@ class LiveTrainingEvaluator(Evaluator):
             model.train()
             loss_sum, correct = 0.0, 0
             for i in range(0, n, self.batch_size):
-                idx = order[i:i + self.batch_size]
+                idx = order[i : i + self.batch_size]
                 if len(idx) < 2 and n > 1:  # BatchNorm needs two samples
                     continue
                 out = model(xt[idx])
@@ -384,8 +445,14 @@ class LiveTrainingEvaluator(Evaluator):
                 torch.cuda.synchronize()
             seconds += time.perf_counter() - t0
             curve.append(valid_acc)
-            metrics = {"epoch": epoch + 1, "valid_acc": valid_acc, "valid_loss": valid_loss,
-                       "train_loss": loss_sum / n, "train_acc": 100.0 * correct / n, "train_seconds": seconds}
+            metrics = {
+                "epoch": epoch + 1,
+                "valid_acc": valid_acc,
+                "valid_loss": valid_loss,
+                "train_loss": loss_sum / n,
+                "train_acc": 100.0 * correct / n,
+                "train_seconds": seconds,
+            }
             if on_epoch is not None:
                 on_epoch(dict(metrics), snapshot)
         if not metrics:  # the checkpoint already held every epoch asked for
@@ -393,8 +460,14 @@ class LiveTrainingEvaluator(Evaluator):
             metrics = {"epoch": start, "valid_acc": valid_acc, "valid_loss": valid_loss, "train_seconds": seconds}
         self.last_model, self._last_opt = model, opt
         params = sum(p.numel() for p in model.parameters())
-        extra = dict(metrics, curve=list(curve), params=int(params), device=self.device,
-                     resumed_from=resumed_from, dataset=self.dataset)
+        extra = dict(
+            metrics,
+            curve=list(curve),
+            params=int(params),
+            device=self.device,
+            resumed_from=resumed_from,
+            dataset=self.dataset,
+        )
         return Result(metric=float(metrics[self.metric]), cost_s=float(seconds), extra=extra)
 
     def _validate(self, model, x, y) -> tuple[float, float]:
@@ -405,9 +478,9 @@ class LiveTrainingEvaluator(Evaluator):
         loss_sum, correct = 0.0, 0
         with torch.no_grad():
             for i in range(0, len(y), 1024):
-                out = model(x[i:i + 1024])
-                loss_sum += float(F.cross_entropy(out, y[i:i + 1024], reduction="sum"))
-                correct += int((out.argmax(1) == y[i:i + 1024]).sum())
+                out = model(x[i : i + 1024])
+                loss_sum += float(F.cross_entropy(out, y[i : i + 1024], reduction="sum"))
+                correct += int((out.argmax(1) == y[i : i + 1024]).sum())
         return loss_sum / len(y), 100.0 * correct / len(y)
 
     # -- the Evaluator interface ----------------------------------------------------------------------
@@ -423,12 +496,18 @@ class LiveTrainingEvaluator(Evaluator):
     def _last_state(self, arch, result: Result) -> dict:
         model = self.last_model
         opt = getattr(self, "_last_opt", None)
-        return {"arch": str(arch), "epoch": int(result.extra["epoch"]), "curve": list(result.extra["curve"]),
-                "seconds": float(result.cost_s), "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                "optimizer": opt.state_dict() if opt is not None else None}
+        return {
+            "arch": str(arch),
+            "epoch": int(result.extra["epoch"]),
+            "curve": list(result.extra["curve"]),
+            "seconds": float(result.cost_s),
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "optimizer": opt.state_dict() if opt is not None else None,
+        }
 
     def _checkpoint_path(self, arch) -> Path:
         key = hashlib.sha1(str(arch).encode()).hexdigest()[:16]
+        assert self.checkpoint_dir is not None  # callers check it first
         return self.checkpoint_dir / f"{key}.pt"
 
     def _load_checkpoint(self, arch, epochs: int) -> Optional[dict]:
@@ -448,6 +527,7 @@ class LiveTrainingEvaluator(Evaluator):
 
         from gradsign_nas._io import atomic_path
 
+        assert self.checkpoint_dir is not None  # only with a checkpoint_dir
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         path = self._checkpoint_path(arch)
         with atomic_path(path) as tmp:

@@ -16,7 +16,7 @@ import csv
 import hashlib
 import os
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -44,7 +44,8 @@ _CACHE_VERSION = 1
 
 
 def _read_csv(path: Path, columns: dict[str, str]) -> tuple[list[str], dict[str, np.ndarray]]:
-    archs, values = [], {k: [] for k in columns}
+    archs: list[str] = []
+    values: dict[str, list[float]] = {k: [] for k in columns}
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         need = set(columns.values()) | {"arch"}
@@ -66,18 +67,26 @@ def import_tables(directory: Union[str, os.PathLike, None] = None) -> dict[str, 
     test_path = locate("nb201_test", directory)
     valid_path = locate("nb201_valid200", directory)
     hp12_path = locate("nb201_hp12", directory)
-    archs, test = _read_csv(test_path, {
-        "cifar10_test": "CIFAR10TestAccuracy200Epochs",
-        "cifar100_test": "CIFAR100TestAccuracy200Epochs",
-        "ImageNet16-120_test": "ImageNetTestAccuracy200Epochs",
-    })
-    archs_v, valid = _read_csv(valid_path, {
-        "cifar10_valid_200": "valid-accuracy",
-        "train_epoch_s": "train-per-time",
-        "valid_epoch_s": "valid-per-time",
-    })
+    archs, test = _read_csv(
+        test_path,
+        {
+            "cifar10_test": "CIFAR10TestAccuracy200Epochs",
+            "cifar100_test": "CIFAR100TestAccuracy200Epochs",
+            "ImageNet16-120_test": "ImageNetTestAccuracy200Epochs",
+        },
+    )
+    archs_v, valid = _read_csv(
+        valid_path,
+        {
+            "cifar10_valid_200": "valid-accuracy",
+            "train_epoch_s": "train-per-time",
+            "valid_epoch_s": "valid-per-time",
+        },
+    )
     if archs_v != archs:
-        raise DataError(f"{valid_path} lists architectures in another order than {test_path}; expected the official index order.")
+        raise DataError(
+            f"{valid_path} lists architectures in another order than {test_path}; expected the official index order."
+        )
     hp = restricted_loads(hp12_path.read_bytes())
     records = [hp[k] for k in sorted(hp, key=int)] if isinstance(hp, dict) else list(hp)
     if len(records) != len(archs):
@@ -130,7 +139,9 @@ class NB201Benchmark:
                 from .._io import atomic_path
 
                 with atomic_path(path, suffix=".npz") as tmp:
-                    np.savez(tmp, **{k: (v.astype("U") if k == "arch" else v) for k, v in tables.items()})
+                    # Any: numpy's stub checks savez's **kwds against its allow_pickle: bool keyword
+                    arrays: dict[str, Any] = {k: (v.astype("U") if k == "arch" else v) for k, v in tables.items()}
+                    np.savez(tmp, **arrays)
             except OSError:
                 pass  # read-only cache dir: work from memory
         return tables

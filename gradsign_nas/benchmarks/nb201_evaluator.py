@@ -48,8 +48,7 @@ class NB201TabularEvaluator(Evaluator):
         col = benchmark.column
         valid_s = col("valid_epoch_s")
         self._reward = {12: col("cifar10_valid_12").tolist(), 200: col("cifar10_valid_200").tolist()}
-        self._cost = {12: (col("cost_12") + valid_s).tolist(),
-                      200: (200.0 * col("train_epoch_s") + valid_s).tolist()}
+        self._cost = {12: (col("cost_12") + valid_s).tolist(), 200: (200.0 * col("train_epoch_s") + valid_s).tolist()}
         self._test = [col(m).tolist() for m in TEST_METRICS]
         self._index: dict = {}
         self._results: dict = {}
@@ -60,8 +59,13 @@ class NB201TabularEvaluator(Evaluator):
         can report more on average. ``{"index", "arch", "reward", "test": {dataset: accuracy}}``."""
         f = self._fidelity(fidelity)
         i = int(np.argmax(self._reward[f]))
-        return {"index": i, "arch": str(self.space.from_index(i)), "reward": self._reward[f][i], "fidelity": f,
-                "test": {m[: -len("_test")]: col[i] for m, col in zip(TEST_METRICS, self._test)}}
+        return {
+            "index": i,
+            "arch": str(self.space.from_index(i)),
+            "reward": self._reward[f][i],
+            "fidelity": f,
+            "test": {m[: -len("_test")]: col[i] for m, col in zip(TEST_METRICS, self._test)},
+        }
 
     @classmethod
     def from_directory(cls, directory: Union[str, os.PathLike, None] = None) -> "NB201TabularEvaluator":
@@ -115,8 +119,10 @@ class NB201TabularEvaluator(Evaluator):
         i = self.index(arch)
         t = self._test
         r = self._results[key] = Result(
-            self._reward[f][i], self._cost[f][i],
-            {"index": i, TEST_METRICS[0]: t[0][i], TEST_METRICS[1]: t[1][i], TEST_METRICS[2]: t[2][i]})
+            self._reward[f][i],
+            self._cost[f][i],
+            {"index": i, TEST_METRICS[0]: t[0][i], TEST_METRICS[1]: t[1][i], TEST_METRICS[2]: t[2][i]},
+        )
         return r
 
     def test_accuracies(self, arch: Hashable) -> dict[str, float]:

@@ -36,8 +36,9 @@ def _arch(space_name: str, space, key: str):
     return space.from_nb301(value[0], value[1])
 
 
-def load_subset(space: str, directory: Union[str, os.PathLike, None] = None,
-                dataset: str = "cifar10") -> tuple[list, np.ndarray, dict[str, np.ndarray]]:
+def load_subset(
+    space: str, directory: Union[str, os.PathLike, None] = None, dataset: str = "cifar10"
+) -> tuple[list, np.ndarray, dict[str, np.ndarray]]:
     """The subset for ``space`` ("nb101" or "darts"): ``(archs, accuracy, reference)``.
 
     ``archs`` are architectures of that search space in file order (NB101 keys are unpruned

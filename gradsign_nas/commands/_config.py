@@ -41,7 +41,9 @@ def read_config(path: str) -> dict[str, Any]:
             data = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         kind = "TOML" if p.suffix == ".toml" else "JSON"
-        raise InputError(f"expected {kind} settings in {p}, but it cannot be parsed ({' '.join(str(e).split())})") from None
+        raise InputError(
+            f"expected {kind} settings in {p}, but it cannot be parsed ({' '.join(str(e).split())})"
+        ) from None
     if not isinstance(data, dict):
         raise InputError(f"expected a table of settings in {p}, but it holds a {type(data).__name__}")
     return data
@@ -89,8 +91,9 @@ def apply_config(parser: argparse.ArgumentParser, command: str, path: str) -> No
     for key, value in settings.items():
         dest = str(key).replace("-", "_")
         if dest not in actions:
-            raise InputError(f"unknown setting {key!r} in {path}; expected options of '{command}': "
-                             f"{', '.join(sorted(actions))}")
+            raise InputError(
+                f"unknown setting {key!r} in {path}; expected options of '{command}': {', '.join(sorted(actions))}"
+            )
         defaults[dest] = value
     for dest, value in defaults.items():
         actions[dest].required = False
@@ -98,6 +101,10 @@ def apply_config(parser: argparse.ArgumentParser, command: str, path: str) -> No
 
 
 def add_config(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default=None, metavar="FILE",
-                   help="settings from a TOML or JSON file (a run's run.json repeats that run); options given "
-                        "on the command line override it")
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="settings from a TOML or JSON file (a run's run.json repeats that run); options given "
+        "on the command line override it",
+    )

@@ -22,8 +22,14 @@ TABULAR_SPACES = ("nb201",)  # spaces with a full table of trained accuracies
 
 
 # -- option groups --------------------------------------------------------------------------------
-def add_common(p: argparse.ArgumentParser, *, out_help: str, out_default: Optional[str] = None,
-               out_required: bool = False, seed_help: str = "random seed (default 0)") -> None:
+def add_common(
+    p: argparse.ArgumentParser,
+    *,
+    out_help: str,
+    out_default: Optional[str] = None,
+    out_required: bool = False,
+    seed_help: str = "random seed (default 0)",
+) -> None:
     """``--seed --out --json --no-progress`` (every command that runs something)."""
     p.add_argument("--seed", type=int, default=0, help=seed_help)
     p.add_argument("--out", default=out_default, metavar="DIR", required=out_required, help=out_help)
@@ -31,23 +37,33 @@ def add_common(p: argparse.ArgumentParser, *, out_help: str, out_default: Option
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def add_data_dir(p: argparse.ArgumentParser, what: str = "the benchmark data files") -> None:
-    p.add_argument("--data-dir", default=None, metavar="DIR",
-                   help=f"directory of {what} (default: $GRADSIGN_NAS_DATA, else ~/.cache/gradsign-nas/data)")
+def add_data_dir(p: argparse._ActionsContainer, what: str = "the benchmark data files") -> None:
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help=f"directory of {what} (default: $GRADSIGN_NAS_DATA, else ~/.cache/gradsign-nas/data)",
+    )
 
 
-def add_address(p: argparse.ArgumentParser, what: str, default: str = "a local Ray on this machine") -> None:
-    p.add_argument("--address", default=None, metavar="HOST:PORT", help=f"an existing Ray cluster to {what} (default: {default})")
+def add_address(p: argparse._ActionsContainer, what: str, default: str = "a local Ray on this machine") -> None:
+    p.add_argument(
+        "--address", default=None, metavar="HOST:PORT", help=f"an existing Ray cluster to {what} (default: {default})"
+    )
 
 
-def add_workers(p: argparse.ArgumentParser, default_help: str) -> None:
+def add_workers(p: argparse._ActionsContainer, default_help: str) -> None:
     p.add_argument("--workers", type=int, default=None, help=f"local processes ({default_help})")
 
 
-def add_assist(p: argparse.ArgumentParser) -> None:
+def add_assist(p: argparse._ActionsContainer) -> None:
     """``--k``: candidates per assisted proposal."""
-    p.add_argument("--k", type=int, default=10,
-                   help="candidates per assisted proposal: the assisted variant evaluates the best-scored of K (default 10)")
+    p.add_argument(
+        "--k",
+        type=int,
+        default=10,
+        help="candidates per assisted proposal: the assisted variant evaluates the best-scored of K (default 10)",
+    )
 
 
 def add_tabular(p: argparse.ArgumentParser) -> None:
@@ -56,23 +72,48 @@ def add_tabular(p: argparse.ArgumentParser) -> None:
     g.add_argument("--space", default="nb201", help="a space with a full tabular benchmark: nb201 (the default)")
     add_data_dir(g, "the NAS-Bench-201 data files")
     g.add_argument("--budget", type=float, default=12000.0, help="search budget in simulated seconds (default 12000)")
-    g.add_argument("--fidelities", default="12",
-                   help="training epochs the search may use: 12 (NB201 protocol) or 12,200 (default 12)")
-    g.add_argument("--sim-workers", type=int, default=1,
-                   help="simulated asynchronous workers of one search (default 1, as in NB201's protocol)")
-    g.add_argument("--charge-proxy-time", action="store_true",
-                   help="charge the measured proxy-scoring time to the search budget (the GradSign paper did not)")
+    g.add_argument(
+        "--fidelities",
+        default="12",
+        help="training epochs the search may use: 12 (NB201 protocol) or 12,200 (default 12)",
+    )
+    g.add_argument(
+        "--sim-workers",
+        type=int,
+        default=1,
+        help="simulated asynchronous workers of one search (default 1, as in NB201's protocol)",
+    )
+    g.add_argument(
+        "--charge-proxy-time",
+        action="store_true",
+        help="charge the measured proxy-scoring time to the search budget (the GradSign paper did not)",
+    )
     a = p.add_argument_group("GradSign assistance")
     add_assist(a)
-    a.add_argument("--scores", default="table", choices=SCORE_SOURCES,
-                   help="proxy scores: the packaged GradSign table (default), or computed on demand (slow on CPU)")
-    a.add_argument("--score-table", default=None, metavar="PATH",
-                   help="your own score table: JSON {arch string: score} or an npz like the packaged one")
-    a.add_argument("--proxy", default="gradsign",
-                   help="the proxy whose packaged whole-space table ranks the candidates, or an ensemble a+b of them "
-                        "(rank aggregation), e.g. gradsign+jacob_cov (default gradsign)")
-    a.add_argument("--score-dataset", default="cifar10", choices=("cifar10", "cifar100"),
-                   help="images the GradSign scores are computed on (default cifar10)")
+    a.add_argument(
+        "--scores",
+        default="table",
+        choices=SCORE_SOURCES,
+        help="proxy scores: the packaged GradSign table (default), or computed on demand (slow on CPU)",
+    )
+    a.add_argument(
+        "--score-table",
+        default=None,
+        metavar="PATH",
+        help="your own score table: JSON {arch string: score} or an npz like the packaged one",
+    )
+    a.add_argument(
+        "--proxy",
+        default="gradsign",
+        help="the proxy whose packaged whole-space table ranks the candidates, or an ensemble a+b of them "
+        "(rank aggregation), e.g. gradsign+jacob_cov (default gradsign)",
+    )
+    a.add_argument(
+        "--score-dataset",
+        default="cifar10",
+        choices=("cifar10", "cifar100"),
+        help="images the GradSign scores are computed on (default cifar10)",
+    )
 
 
 # -- checks -----------------------------------------------------------------------------------------
@@ -103,8 +144,10 @@ def check_algorithms(names: Sequence[str]) -> list[str]:
 def check_tabular(args: argparse.Namespace) -> tuple:
     """Validate the NAS-Bench-201 protocol options; returns the fidelities."""
     if args.space not in TABULAR_SPACES:
-        raise InputError(f"expected a space with a full tabular benchmark ({', '.join(TABULAR_SPACES)}), but got "
-                         f"{args.space!r}; a live search trains networks of any space: gradsign-nas search --space {args.space}")
+        raise InputError(
+            f"expected a space with a full tabular benchmark ({', '.join(TABULAR_SPACES)}), but got "
+            f"{args.space!r}; a live search trains networks of any space: gradsign-nas search --space {args.space}"
+        )
     from gradsign_nas.execution.driver import MAX_BUDGET_S, MAX_WORKERS
 
     positive_number("--budget", args.budget)
@@ -159,12 +202,16 @@ def load_scorer(args: argparse.Namespace, space) -> Any:
     names = [n for n in args.proxy.split("+")]
     for n in names:
         if n not in proxies.available():
-            raise InputError(f"expected --proxy among {', '.join(proxies.available())} (or an ensemble a+b of them), "
-                             f"but got {args.proxy!r}")
+            raise InputError(
+                f"expected --proxy among {', '.join(proxies.available())} (or an ensemble a+b of them), "
+                f"but got {args.proxy!r}"
+            )
     if args.scores == "on-demand":
         if len(names) > 1:
-            raise InputError(f"expected one proxy with --scores on-demand (ensembles rank whole-space tables), "
-                             f"but got {args.proxy!r}")
+            raise InputError(
+                f"expected one proxy with --scores on-demand (ensembles rank whole-space tables), "
+                f"but got {args.proxy!r}"
+            )
         from gradsign_nas.benchmarks import locate
 
         locate(f"{args.score_dataset}_images", args.data_dir)  # a missing image file fails now, not mid-search
@@ -187,6 +234,7 @@ def _user_table(path: str, dataset: str, space):
         from gradsign_nas._io import read_json_object
 
         data = read_json_object(p, "a JSON object {arch string: score}")
+        assert data is not None  # p.is_file() was checked above
         for key in data:
             try:
                 space.parse(key)

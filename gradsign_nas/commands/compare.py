@@ -39,28 +39,54 @@ from ._options import (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--algorithms", default="rs,rea,reinforce,bohb",
-                   help="algorithms to compare, comma-separated (default rs,rea,reinforce,bohb)")
-    p.add_argument("--variants", default="vanilla,assisted",
-                   help="which variants to run, comma-separated: vanilla, assisted (best of K) and any strategy "
-                        "of --strategies (default vanilla,assisted)")
-    p.add_argument("--strategies", default=None,
-                   help="assistance strategies to run as further variants, comma-separated, or 'all' "
-                        "(gradsign_nas.strategies: warmup, adaptive; each at a proxy budget no larger than best of K's)")
+    p.add_argument(
+        "--algorithms",
+        default="rs,rea,reinforce,bohb",
+        help="algorithms to compare, comma-separated (default rs,rea,reinforce,bohb)",
+    )
+    p.add_argument(
+        "--variants",
+        default="vanilla,assisted",
+        help="which variants to run, comma-separated: vanilla, assisted (best of K) and any strategy "
+        "of --strategies (default vanilla,assisted)",
+    )
+    p.add_argument(
+        "--strategies",
+        default=None,
+        help="assistance strategies to run as further variants, comma-separated, or 'all' "
+        "(gradsign_nas.strategies: warmup, adaptive; each at a proxy budget no larger than best of K's)",
+    )
     p.add_argument("--runs", type=int, default=500, help="runs per algorithm and variant (default 500)")
     add_tabular(p)
     add_workers(p, "default: all cores; 1 runs everything in this process without Ray")
     add_address(p, "fan the runs out on")
-    add_common(p, out_required=True, seed_help="seed of the comparison; run r of every algorithm and variant "
-                                               "shares one seed derived from it (default 0)",
-               out_help="output directory: results.md, results.csv, runs.csv, runs.json, summary.json, curves.png, "
-                        "report.html")
+    add_common(
+        p,
+        out_required=True,
+        seed_help="seed of the comparison; run r of every algorithm and variant "
+        "shares one seed derived from it (default 0)",
+        out_help="output directory: results.md, results.csv, runs.csv, runs.json, summary.json, curves.png, "
+        "report.html",
+    )
 
 
 def _runs_csv(rows) -> str:
     buf = io.StringIO()
-    cols = ["algorithm", "variant", "run", "seed", "best_arch", "best_index", "best_metric", "best_fidelity",
-            *DATASETS, "n_evaluations", "n_discarded", "sim_time", "wall_s"]
+    cols = [
+        "algorithm",
+        "variant",
+        "run",
+        "seed",
+        "best_arch",
+        "best_index",
+        "best_metric",
+        "best_fidelity",
+        *DATASETS,
+        "n_evaluations",
+        "n_discarded",
+        "sim_time",
+        "wall_s",
+    ]
     w = csv.DictWriter(buf, cols, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
@@ -107,8 +133,11 @@ def run(args: argparse.Namespace) -> int:
 
     variants = split_list("--variants", args.variants, VARIANTS + tuple(strategy_registry.available()))
     if args.strategies is not None:
-        names = strategy_registry.available() if args.strategies.strip() == "all" else \
-            split_list("--strategies", args.strategies, strategy_registry.available())
+        names = (
+            strategy_registry.available()
+            if args.strategies.strip() == "all"
+            else split_list("--strategies", args.strategies, strategy_registry.available())
+        )
         variants += [v for v in names if v not in variants]
         for v in names:  # a strategy defined only for some algorithms is refused before anything runs
             for a in algos:
@@ -117,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None:
         positive_int("--workers", args.workers, 1, MAX_PROCS)
     out = check_out_dir(args.out)
+    assert out is not None  # --out is required
     evaluator = load_evaluator(args)
     scorer = load_scorer(args, evaluator.space) if set(variants) - {"vanilla"} else None
 
@@ -126,8 +156,15 @@ def run(args: argparse.Namespace) -> int:
     from gradsign_nas.plots import plot_curves
 
     # 2. run
-    ctx = Context(evaluator, budget_s=args.budget, workers=args.sim_workers, fidelities=fidelities, scorer=scorer,
-                  k=args.k, charge_proxy_time=args.charge_proxy_time)
+    ctx = Context(
+        evaluator,
+        budget_s=args.budget,
+        workers=args.sim_workers,
+        fidelities=fidelities,
+        scorer=scorer,
+        k=args.k,
+        charge_proxy_time=args.charge_proxy_time,
+    )
     specs = make_specs(algos, variants, args.runs, args.seed)
     t0 = time.perf_counter()
     rows = run_all(specs, ctx, workers=args.workers, address=args.address, progress=not args.no_progress)
@@ -137,19 +174,41 @@ def run(args: argparse.Namespace) -> int:
     summary = stats.summarize(rows, DATASETS)
     pvals = stats.p_values(rows, DATASETS)
     spvals = stats.strategy_p_values(rows, DATASETS)
-    results = {a: {v: {d: {"mean": c["mean"], "std": c["std"]} for d, c in cells.items()}
-                   for v, cells in vs.items()} for a, vs in summary.items()}
+    results = {
+        a: {v: {d: {"mean": c["mean"], "std": c["std"]} for d, c in cells.items()} for v, cells in vs.items()}
+        for a, vs in summary.items()
+    }
     ceiling = evaluator.ceiling(max(fidelities))
     ceiling_md, ceiling_by = stats.ceiling_table(rows, ceiling, DATASETS)
-    line = {"runs": args.runs, "budget": float(args.budget), "results": results, "p_values": pvals,
-            "ceiling": {"index": ceiling["index"], "test": ceiling["test"], "found": {
-                a: {v: c["found"] for v, c in vs.items()} for a, vs in ceiling_by.items()}},
-            "proxy_scores": _mean_proxy_scores(rows)}
+    line = {
+        "runs": args.runs,
+        "budget": float(args.budget),
+        "results": results,
+        "p_values": pvals,
+        "ceiling": {
+            "index": ceiling["index"],
+            "test": ceiling["test"],
+            "found": {a: {v: c["found"] for v, c in vs.items()} for a, vs in ceiling_by.items()},
+        },
+        "proxy_scores": _mean_proxy_scores(rows),
+    }
     if spvals:
         line["strategy_p_values"] = spvals
-    config = {"space": "nb201", "algorithms": algos, "variants": variants, "runs": args.runs, "budget_s": float(args.budget),
-              "seed": args.seed, "k": args.k, "fidelities": list(fidelities), "charge_proxy_time": args.charge_proxy_time,
-              "scores": args.score_table or args.scores, "proxy": args.proxy, "score_dataset": args.score_dataset, "sim_workers": args.sim_workers}
+    config = {
+        "space": "nb201",
+        "algorithms": algos,
+        "variants": variants,
+        "runs": args.runs,
+        "budget_s": float(args.budget),
+        "seed": args.seed,
+        "k": args.k,
+        "fidelities": list(fidelities),
+        "charge_proxy_time": args.charge_proxy_time,
+        "scores": args.score_table or args.scores,
+        "proxy": args.proxy,
+        "score_dataset": args.score_dataset,
+        "sim_workers": args.sim_workers,
+    }
     out.mkdir(parents=True, exist_ok=True)
     md = stats.markdown_table(summary, pvals, DATASETS, spvals) + "\n" + ceiling_md
     write_text_atomic(out / "results.md", md)
@@ -159,16 +218,35 @@ def run(args: argparse.Namespace) -> int:
     from gradsign_nas._meta import data_checksums, environment
     from gradsign_nas.benchmarks.nb201 import _SOURCES as NB201_SOURCES
 
-    write_json_atomic(out / "summary.json", {**line, "config": config, "n": summary, "ceiling_detail": ceiling_by,
-                                             "algorithm_stats": _mean_stats(rows), "wall_s": wall,
-                                             "environment": environment(data_checksums(NB201_SOURCES))})
-    plot_curves(rows, args.budget, out / "curves.png", DATASETS, ceiling=ceiling["test"],
-                title=f"{', '.join(algos)} on NAS-Bench-201 (searched on cifar10-valid, test accuracy of the best found), "
-                      f"seed {args.seed}, budget {args.budget:,.0f} s")
+    write_json_atomic(
+        out / "summary.json",
+        {
+            **line,
+            "config": config,
+            "n": summary,
+            "ceiling_detail": ceiling_by,
+            "algorithm_stats": _mean_stats(rows),
+            "wall_s": wall,
+            "environment": environment(data_checksums(NB201_SOURCES)),
+        },
+    )
+    plot_curves(
+        rows,
+        args.budget,
+        out / "curves.png",
+        DATASETS,
+        ceiling=ceiling["test"],
+        title=f"{', '.join(algos)} on NAS-Bench-201 (searched on cifar10-valid, test accuracy of the best found), "
+        f"seed {args.seed}, budget {args.budget:,.0f} s",
+    )
     from gradsign_nas.report import write_report
 
-    write_report(out, f"gradsign-nas compare: {', '.join(algos)} on NAS-Bench-201", [out / "curves.png"],
-                 subtitle=f"{args.runs} runs per algorithm and variant, seed {args.seed}, budget {args.budget:,.0f} s")
+    write_report(
+        out,
+        f"gradsign-nas compare: {', '.join(algos)} on NAS-Bench-201",
+        [out / "curves.png"],
+        subtitle=f"{args.runs} runs per algorithm and variant, seed {args.seed}, budget {args.budget:,.0f} s",
+    )
     if args.json:
         print(dumps(line))
     else:

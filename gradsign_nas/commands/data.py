@@ -6,8 +6,12 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["check", "download"], help="check: verify what is present; download: fetch what is missing")
-    p.add_argument("--data-dir", default=None, help="data directory (default: $GRADSIGN_NAS_DATA or ~/.cache/gradsign-nas/data)")
+    p.add_argument(
+        "action", choices=["check", "download"], help="check: verify what is present; download: fetch what is missing"
+    )
+    p.add_argument(
+        "--data-dir", default=None, help="data directory (default: $GRADSIGN_NAS_DATA or ~/.cache/gradsign-nas/data)"
+    )
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each download")
 
 

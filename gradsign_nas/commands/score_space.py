@@ -12,22 +12,40 @@ from ._options import add_data_dir, positive_int, split_list
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--proxies", default="gradsign",
-                   help="proxies to score, comma-separated, from gradsign_nas.proxies.available() (default gradsign)")
-    p.add_argument("--datasets", default="cifar10,cifar100",
-                   help="image batches to score on, comma-separated: cifar10, cifar100 (default both)")
+    p.add_argument(
+        "--proxies",
+        default="gradsign",
+        help="proxies to score, comma-separated, from gradsign_nas.proxies.available() (default gradsign)",
+    )
+    p.add_argument(
+        "--datasets",
+        default="cifar10,cifar100",
+        help="image batches to score on, comma-separated: cifar10, cifar100 (default both)",
+    )
     p.add_argument("--batch-size", type=int, default=64, help="images in the scoring batch (default 64)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seeds the batch choice and torch.manual_seed before every build (default 0)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the batch choice and torch.manual_seed before every build (default 0)",
+    )
     add_data_dir(p, "the CIFAR images")
     p.add_argument("--gpu-procs", type=int, default=0, help="scoring processes per visible GPU (default 0)")
-    p.add_argument("--cpu-procs", type=int, default=None,
-                   help="single-threaded CPU scoring processes (default: all cores minus the GPU feeders)")
+    p.add_argument(
+        "--cpu-procs",
+        type=int,
+        default=None,
+        help="single-threaded CPU scoring processes (default: all cores minus the GPU feeders)",
+    )
     p.add_argument("--limit", type=int, default=None, help="score only the first N indices, for timing (default all)")
     p.add_argument("--chunk", type=int, default=8, help="architectures per work item (default 8)")
-    p.add_argument("--out", default=None, metavar="FILE.npz",
-                   help="the score table to write (only with all 15,625 architectures; with several --proxies a "
-                        "path containing {proxy}, e.g. tables/nb201_{proxy}.npz; default: none)")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE.npz",
+        help="the score table to write (only with all 15,625 architectures; with several --proxies a "
+        "path containing {proxy}, e.g. tables/nb201_{proxy}.npz; default: none)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line on stdout")
 
 
@@ -65,23 +83,38 @@ def run(args: argparse.Namespace) -> int:
     if cpu + args.gpu_procs < 1:
         raise InputError("expected at least one scoring process, but got --gpu-procs 0 and --cpu-procs 0")
     n = args.limit or 15625
-    res = score_space(range(n), datasets, args.batch_size, args.seed, args.data_dir, args.gpu_procs, cpu, args.chunk,
-                      proxies=names)
+    res = score_space(
+        range(n), datasets, args.batch_size, args.seed, args.data_dir, args.gpu_procs, cpu, args.chunk, proxies=names
+    )
     import numpy as np
 
-    summary = {"n": n, "wall_s": round(res["wall_s"], 2), "archs_per_s": round(n / res["wall_s"], 2),
-               "gpu_procs": args.gpu_procs, "cpu_procs": cpu, "by_worker": res["by_worker"],
-               "median_s": {q: {d: round(float(np.nanmedian(res["seconds"][q][d])), 4) for d in datasets}
-                            for q in names}}
+    summary = {
+        "n": n,
+        "wall_s": round(res["wall_s"], 2),
+        "archs_per_s": round(n / res["wall_s"], 2),
+        "gpu_procs": args.gpu_procs,
+        "cpu_procs": cpu,
+        "by_worker": res["by_worker"],
+        "median_s": {q: {d: round(float(np.nanmedian(res["seconds"][q][d])), 4) for d in datasets} for q in names},
+    }
     if args.out:
         summary["tables"] = []
         for q in names:
             path = args.out.replace("{proxy}", q)
-            write_table(path, res, datasets, args.batch_size, args.seed,
-                        {"workers": f"{args.gpu_procs} per GPU + {cpu} CPU"}, proxy=q)
+            write_table(
+                path,
+                res,
+                datasets,
+                args.batch_size,
+                args.seed,
+                {"workers": f"{args.gpu_procs} per GPU + {cpu} CPU"},
+                proxy=q,
+            )
             summary["tables"].append(path)
-    print(f"scored {n} architectures x {len(datasets)} batches x {len(names)} proxies in {summary['wall_s']} s "
-          f"({summary['archs_per_s']} archs/s)" + (f"; wrote {', '.join(summary['tables'])}" if args.out else ""))
+    print(
+        f"scored {n} architectures x {len(datasets)} batches x {len(names)} proxies in {summary['wall_s']} s "
+        f"({summary['archs_per_s']} archs/s)" + (f"; wrote {', '.join(summary['tables'])}" if args.out else "")
+    )
     if args.json:
         from gradsign_nas._io import dumps
 

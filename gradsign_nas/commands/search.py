@@ -28,48 +28,81 @@ from ._options import (
     split_list,
 )
 
-DEFAULTS = {"trials": 20, "epochs": 3, "out": "live-search", "max_failures": 2, "scheduler": "fifo"}
+DEFAULTS: dict[str, Any] = {"trials": 20, "epochs": 3, "out": "live-search", "max_failures": 2, "scheduler": "fifo"}
 SCHEDULERS = ("fifo", "hyperband", "asha")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--space", default="nb201",
-                   help="search space to build and train: nb201 (default), nats_size, nb101, darts or a registered one")
+    p.add_argument(
+        "--space",
+        default="nb201",
+        help="search space to build and train: nb201 (default), nats_size, nb101, darts or a registered one",
+    )
     p.add_argument("--algorithm", default="rea", help="rs, rea, reinforce, bohb or a registered one (default rea)")
-    p.add_argument("--variants", default="vanilla,assisted",
-                   help="which variants to run, comma-separated: vanilla, assisted (default both)")
+    p.add_argument(
+        "--variants",
+        default="vanilla,assisted",
+        help="which variants to run, comma-separated: vanilla, assisted (default both)",
+    )
     d = p.add_argument_group("data and training")
-    d.add_argument("--data", default="digits",
-                   help="digits (default, bundled with scikit-learn), cifar10 (the npz in --data-dir), an image "
-                        "folder root/<class>/*.png or an .npz with x and y")
+    d.add_argument(
+        "--data",
+        default="digits",
+        help="digits (default, bundled with scikit-learn), cifar10 (the npz in --data-dir), an image "
+        "folder root/<class>/*.png or an .npz with x and y",
+    )
     add_data_dir(d, "the CIFAR-10 images (only with --data cifar10)")
     d.add_argument("--trials", type=int, default=DEFAULTS["trials"], help="trials per variant (default 20)")
     d.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="training epochs per trial (default 3)")
     d.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
     d.add_argument("--lr", type=float, default=None, help="learning rate (default 0.1: SGD, Nesterov, cosine schedule)")
     d.add_argument("--limit", type=int, default=None, help="use at most this many images, class-balanced (default all)")
-    d.add_argument("--metric", default="valid_acc", choices=("valid_acc", "valid_loss"),
-                   help="what a trial reports and the search optimises: valid_acc (maximised, the default) or "
-                        "valid_loss (minimised); Tune's schedulers, CSV and TensorBoard files use this name")
+    d.add_argument(
+        "--metric",
+        default="valid_acc",
+        choices=("valid_acc", "valid_loss"),
+        help="what a trial reports and the search optimises: valid_acc (maximised, the default) or "
+        "valid_loss (minimised); Tune's schedulers, CSV and TensorBoard files use this name",
+    )
     d.add_argument("--C", type=int, default=None, help="NB201 channels (nb201 only; default 8 on digits, 16 otherwise)")
-    d.add_argument("--N", type=int, default=None, help="NB201 cells per stage (nb201 only; default 1 on digits, 5 otherwise)")
+    d.add_argument(
+        "--N", type=int, default=None, help="NB201 cells per stage (nb201 only; default 1 on digits, 5 otherwise)"
+    )
     a = p.add_argument_group("GradSign assistance")
     add_assist(a)
     a.add_argument("--proxy", default="gradsign", help="proxy of the assisted variant (default gradsign)")
     e = p.add_argument_group("execution")
     e.add_argument("--device", default="auto", help="auto (CUDA when present, the default), cpu or cuda[:i]")
-    e.add_argument("--no-ray", action="store_true", help="run the trials one after another in this process, without Ray")
+    e.add_argument(
+        "--no-ray", action="store_true", help="run the trials one after another in this process, without Ray"
+    )
     e.add_argument("--cpus-per-trial", type=float, default=1, help="CPUs (torch threads) per trial (default 1)")
-    e.add_argument("--gpus-per-trial", type=float, default=None,
-                   help="GPUs per trial, fractions share a GPU (Ray only; default 1 with CUDA, else 0)")
-    e.add_argument("--max-failures", type=int, default=None,
-                   help="retries of a trial whose worker died, from its last checkpoint (Ray only; default 2)")
-    e.add_argument("--scheduler", default=None, choices=SCHEDULERS,
-                   help="Tune scheduler (Ray only; default fifo: every trial to --epochs)")
+    e.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        default=None,
+        help="GPUs per trial, fractions share a GPU (Ray only; default 1 with CUDA, else 0)",
+    )
+    e.add_argument(
+        "--max-failures",
+        type=int,
+        default=None,
+        help="retries of a trial whose worker died, from its last checkpoint (Ray only; default 2)",
+    )
+    e.add_argument(
+        "--scheduler",
+        default=None,
+        choices=SCHEDULERS,
+        help="Tune scheduler (Ray only; default fifo: every trial to --epochs)",
+    )
     e.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (Ray only; default all cores)")
     add_address(e, "run the trials on (Ray only)")
-    add_common(p, out_default=DEFAULTS["out"], seed_help="seed of the search, the data split and the training (default 0)",
-               out_help="output directory (default ./live-search)")
+    add_common(
+        p,
+        out_default=DEFAULTS["out"],
+        seed_help="seed of the search, the data split and the training (default 0)",
+        out_help="output directory (default ./live-search)",
+    )
 
 
 def _refuse(flag: str, why: str) -> InputError:
@@ -110,9 +143,17 @@ def validate(args: argparse.Namespace) -> list[str]:
                 raise _refuse(flag, f"sizes the nb201 space only, but --space is {args.space!r}")
             positive_int(flag, value)
     if args.no_ray:
-        given = [f for f, v in (("--address", args.address), ("--gpus-per-trial", args.gpus_per_trial),
-                                ("--max-failures", args.max_failures), ("--scheduler", args.scheduler),
-                                ("--num-cpus", args.num_cpus)) if v is not None]
+        given = [
+            f
+            for f, v in (
+                ("--address", args.address),
+                ("--gpus-per-trial", args.gpus_per_trial),
+                ("--max-failures", args.max_failures),
+                ("--scheduler", args.scheduler),
+                ("--num-cpus", args.num_cpus),
+            )
+            if v is not None
+        ]
         if given:
             raise _refuse(given[0], "applies to Ray trials only, but --no-ray runs them in this process")
     else:
@@ -125,8 +166,10 @@ def validate(args: argparse.Namespace) -> list[str]:
 
             cpus = args.num_cpus or os.cpu_count() or 1
             if args.cpus_per_trial > cpus:
-                raise InputError(f"expected --cpus-per-trial of at most the {cpus} CPUs of the local Ray, "
-                                 f"but got {args.cpus_per_trial:g}")
+                raise InputError(
+                    f"expected --cpus-per-trial of at most the {cpus} CPUs of the local Ray, "
+                    f"but got {args.cpus_per_trial:g}"
+                )
         if args.gpus_per_trial is not None:
             positive_number("--gpus-per-trial", args.gpus_per_trial, allow_zero=True)
             if args.gpus_per_trial > 0 and args.address is None:
@@ -134,8 +177,10 @@ def validate(args: argparse.Namespace) -> list[str]:
 
                 gpus = torch.cuda.device_count()
                 if args.gpus_per_trial > gpus:
-                    raise InputError(f"expected --gpus-per-trial of at most the {gpus} GPUs of this machine, "
-                                     f"but got {args.gpus_per_trial:g}")
+                    raise InputError(
+                        f"expected --gpus-per-trial of at most the {gpus} GPUs of this machine, "
+                        f"but got {args.gpus_per_trial:g}"
+                    )
     from gradsign_nas.benchmarks.live import resolve_device
 
     resolve_device(args.device)
@@ -171,20 +216,46 @@ def build_run(args: argparse.Namespace, variant: str) -> tuple:
     fids = _fidelities(args.algorithm, args.epochs)
     run_dir = Path(args.out) / f"{args.algorithm}-{variant}"
     evaluator = LiveTrainingEvaluator(
-        space, args.data, fidelities=fids, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
-        data_dir=args.data_dir, limit=args.limit, metric=args.metric,
-        checkpoint_dir=run_dir / "checkpoints" if args.algorithm == "bohb" else None)
+        space,
+        args.data,
+        fidelities=fids,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        limit=args.limit,
+        metric=args.metric,
+        checkpoint_dir=run_dir / "checkpoints" if args.algorithm == "bohb" else None,
+    )
     assistant = None
     if variant == "assisted":
         assistant = Assistant(TrainingBatchScorer(evaluator, proxy=args.proxy, seed=args.seed), k=args.k)
     alg = algorithms.get(args.algorithm, space, args.seed, assistant=assistant, fidelities=fids)
-    info = {"command": "search", "algorithm": args.algorithm, "variant": variant, "seed": args.seed,
-            "space": space.name, "space_options": space.options(), "data": str(args.data), "limit": args.limit,
-            "fidelities": list(fids), "epochs": args.epochs, "batch_size": args.batch_size, "lr": evaluator.lr,
-            "k": args.k if assistant else None, "proxy": args.proxy if assistant else None,
-            "request": {"trials": args.trials, "no_ray": bool(args.no_ray), "device": args.device,
-                        "scheduler": args.scheduler, "cpus_per_trial": args.cpus_per_trial},
-            "environment": environment(data_checksums(["cifar10_images"] if args.data == "cifar10" else []))}
+    info = {
+        "command": "search",
+        "algorithm": args.algorithm,
+        "variant": variant,
+        "seed": args.seed,
+        "space": space.name,
+        "space_options": space.options(),
+        "data": str(args.data),
+        "limit": args.limit,
+        "fidelities": list(fids),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": evaluator.lr,
+        "k": args.k if assistant else None,
+        "proxy": args.proxy if assistant else None,
+        "request": {
+            "trials": args.trials,
+            "no_ray": bool(args.no_ray),
+            "device": args.device,
+            "scheduler": args.scheduler,
+            "cpus_per_trial": args.cpus_per_trial,
+        },
+        "environment": environment(data_checksums(["cifar10_images"] if args.data == "cifar10" else [])),
+    }
     return alg, evaluator, info, run_dir
 
 
@@ -206,37 +277,68 @@ def run(args: argparse.Namespace) -> int:
     results = {}
     if args.no_ray:
         for variant, alg, ev, _info, run_dir in runs:
-            results[variant] = sequential_search(alg, ev, trials=args.trials, out_dir=run_dir, name=_label(args, variant),
-                                                 progress=progress, history=histories[variant],
-                                                 threads=max(1, int(args.cpus_per_trial)))
+            results[variant] = sequential_search(
+                alg,
+                ev,
+                trials=args.trials,
+                out_dir=run_dir,
+                name=_label(args, variant),
+                progress=progress,
+                history=histories[variant],
+                threads=max(1, int(args.cpus_per_trial)),
+            )
     else:
         with ray_session(args.num_cpus, args.address):  # one Ray for every variant
             for variant, alg, ev, _info, run_dir in runs:
-                gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (
-                    1.0 if ev.device.startswith("cuda") else 0.0)
+                gpus = (
+                    args.gpus_per_trial
+                    if args.gpus_per_trial is not None
+                    else (1.0 if ev.device.startswith("cuda") else 0.0)
+                )
                 results[variant] = run_live_search(
-                    alg, ev, trials=args.trials, out_dir=run_dir, name=_label(args, variant),
-                    cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus,
+                    alg,
+                    ev,
+                    trials=args.trials,
+                    out_dir=run_dir,
+                    name=_label(args, variant),
+                    cpus_per_trial=args.cpus_per_trial,
+                    gpus_per_trial=gpus,
                     max_failures=args.max_failures if args.max_failures is not None else DEFAULTS["max_failures"],
-                    scheduler=args.scheduler or DEFAULTS["scheduler"], progress=progress, history=histories[variant])
+                    scheduler=args.scheduler or DEFAULTS["scheduler"],
+                    progress=progress,
+                    history=histories[variant],
+                )
     for variant, r in results.items():
         if r.n_replayed:
             print(f"{variant}: resumed, {r.n_replayed} recorded trials replayed, not re-run", file=sys.stderr)
     summary = summarise({v: run_dir for v, _, _, _, run_dir in runs}, time.perf_counter() - t0, args.metric)
-    summary["settings"] = {"algorithm": args.algorithm, "space": args.space, "data": args.data, "seed": args.seed,
-                           "trials": args.trials, "epochs": args.epochs}
+    summary["settings"] = {
+        "algorithm": args.algorithm,
+        "space": args.space,
+        "data": args.data,
+        "seed": args.seed,
+        "trials": args.trials,
+        "epochs": args.epochs,
+    }
     from gradsign_nas._io import dumps, write_json_atomic
 
     write_json_atomic(out / "summary.json", summary)
     plot = plot_runs(summary, out / "live_search.png")
     from gradsign_nas.report import write_report
 
-    report = write_report(out, f"gradsign-nas search: {args.algorithm} on {args.data} ({args.space})", [plot],
-                          environment=runs[0][3].get("environment"),
-                          subtitle=f"{args.trials} trials x {args.epochs} epochs per variant, seed {args.seed}")
+    report = write_report(
+        out,
+        f"gradsign-nas search: {args.algorithm} on {args.data} ({args.space})",
+        [plot],
+        environment=runs[0][3].get("environment"),
+        subtitle=f"{args.trials} trials x {args.epochs} epochs per variant, seed {args.seed}",
+    )
     print(format_summary(summary))
-    print(f"wrote {out / 'summary.json'}, {plot}; per variant run.json, history.jsonl, best.json, best_model.pt "
-          f"(gradsign_nas.load_best('{runs[0][4]}'))", file=sys.stderr)
+    print(
+        f"wrote {out / 'summary.json'}, {plot}; per variant run.json, history.jsonl, best.json, best_model.pt "
+        f"(gradsign_nas.load_best('{runs[0][4]}'))",
+        file=sys.stderr,
+    )
     print(f"report: {report}", file=sys.stderr)
     if args.json:
         print(dumps(summary))
@@ -260,12 +362,15 @@ def summarise(run_dirs: dict, wall_s: float, metric: str = "valid_acc") -> dict:
         metrics = [x["metric"] for x in done]
         t0 = min((r["wall_start"] for r in done), default=0.0)
         out["variants"][variant] = {
-            "best_arch": best["arch"] if best else None, f"best_{metric}": best["metric"] if best else None,
+            "best_arch": best["arch"] if best else None,
+            f"best_{metric}": best["metric"] if best else None,
             f"mean_{metric}": sum(metrics) / len(metrics) if metrics else None,
-            "trials": len(done), "failed": sum(x["status"] == "failed" for x in recs),
+            "trials": len(done),
+            "failed": sum(x["status"] == "failed" for x in recs),
             "train_s": round(sum(x["cost_s"] for x in done), 1),
             "proxy_s": round(sum(x.get("proxy_cost_s") or 0.0 for x in recs), 1),
-            "dir": str(d), "curve": [x["metric"] for x in done],
+            "dir": str(d),
+            "curve": [x["metric"] for x in done],
             "wall": [x["wall_time"] - t0 for x in done],
         }
     return out
@@ -277,12 +382,14 @@ def format_summary(summary: dict) -> str:
     names = list(vs)
     m = summary.get("metric", "valid_acc")
     label = m.replace("_", " ") + (" (%)" if m.endswith("acc") else "")
-    rows = [("", *names),
-            (f"best {label}", *(_fmt(vs[v][f"best_{m}"]) for v in names)),
-            (f"mean {label}", *(_fmt(vs[v][f"mean_{m}"]) for v in names)),
-            ("trials (failed)", *(f"{vs[v]['trials']} ({vs[v]['failed']})" for v in names)),
-            ("training s", *(str(vs[v]["train_s"]) for v in names)),
-            ("proxy s", *(str(vs[v]["proxy_s"]) for v in names))]
+    rows = [
+        ("", *names),
+        (f"best {label}", *(_fmt(vs[v][f"best_{m}"]) for v in names)),
+        (f"mean {label}", *(_fmt(vs[v][f"mean_{m}"]) for v in names)),
+        ("trials (failed)", *(f"{vs[v]['trials']} ({vs[v]['failed']})" for v in names)),
+        ("training s", *(str(vs[v]["train_s"]) for v in names)),
+        ("proxy s", *(str(vs[v]["proxy_s"]) for v in names)),
+    ]
     width = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, width)) for r in rows]
     for v in names:
@@ -320,12 +427,17 @@ def plot_runs(summary: dict, path: Path) -> Path:
     axes[0].set_xlabel("trials finished")
     axes[1].set_xlabel("wall time (s)")
     for ax in axes:
-        ax.set_ylabel(summary.get("metric", "valid_acc").replace("valid_", "validation ").replace("acc", "accuracy (%)"))
+        ax.set_ylabel(
+            summary.get("metric", "valid_acc").replace("valid_", "validation ").replace("acc", "accuracy (%)")
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     n = max((len(v["curve"]) for v in summary["variants"].values()), default=0)
-    fig.suptitle(f"{s.get('algorithm', '')} on {s.get('data', '')} ({s.get('space', '')}), seed {s.get('seed', '')}, "
-                 f"n = {n} trials per variant: points = trials, steps = best so far", fontsize=9)
+    fig.suptitle(
+        f"{s.get('algorithm', '')} on {s.get('data', '')} ({s.get('space', '')}), seed {s.get('seed', '')}, "
+        f"n = {n} trials per variant: points = trials, steps = best so far",
+        fontsize=9,
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, suffix=".png") as tmp:

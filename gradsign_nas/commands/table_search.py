@@ -26,16 +26,26 @@ from ._options import (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--algorithm", default="rea", help="rs, rea, reinforce, bohb or a registered one (default rea)")
-    p.add_argument("--variant", default="assisted", choices=VARIANTS,
-                   help="assisted: evaluate the best-scored of --k candidates; vanilla: the algorithm alone "
-                        "(default assisted)")
+    p.add_argument(
+        "--variant",
+        default="assisted",
+        choices=VARIANTS,
+        help="assisted: evaluate the best-scored of --k candidates; vanilla: the algorithm alone (default assisted)",
+    )
     add_tabular(p)
-    p.add_argument("--executor", default="simulated", choices=("simulated", "ray"),
-                   help="simulated: the simulated clock in this process (default); ray: one Ray Tune trial per "
-                        "evaluation, --sim-workers trials at once")
+    p.add_argument(
+        "--executor",
+        default="simulated",
+        choices=("simulated", "ray"),
+        help="simulated: the simulated clock in this process (default); ray: one Ray Tune trial per "
+        "evaluation, --sim-workers trials at once",
+    )
     add_address(p, "run the Ray Tune trials on (with --executor ray)")
-    add_common(p, out_help="run directory: run.json, history.jsonl, best.json (resumes when it exists; "
-                           "default: nothing is written)")
+    add_common(
+        p,
+        out_help="run directory: run.json, history.jsonl, best.json (resumes when it exists; "
+        "default: nothing is written)",
+    )
 
 
 def run_info(args: argparse.Namespace, fidelities: tuple) -> dict:
@@ -43,10 +53,19 @@ def run_info(args: argparse.Namespace, fidelities: tuple) -> dict:
     from gradsign_nas._meta import data_checksums, environment
     from gradsign_nas.benchmarks.nb201 import _SOURCES as NB201_SOURCES
 
-    info = {"command": "table-search", "space": args.space, "algorithm": args.algorithm, "variant": args.variant,
-            "seed": args.seed, "budget_s": float(args.budget), "sim_workers": args.sim_workers,
-            "fidelities": list(fidelities), "charge_proxy_time": bool(args.charge_proxy_time),
-            "executor": args.executor, "environment": environment(data_checksums(NB201_SOURCES))}
+    info = {
+        "command": "table-search",
+        "space": args.space,
+        "algorithm": args.algorithm,
+        "variant": args.variant,
+        "seed": args.seed,
+        "budget_s": float(args.budget),
+        "sim_workers": args.sim_workers,
+        "fidelities": list(fidelities),
+        "charge_proxy_time": bool(args.charge_proxy_time),
+        "executor": args.executor,
+        "environment": environment(data_checksums(NB201_SOURCES)),
+    }
     if args.variant == "assisted":
         info.update(k=args.k, scores=args.score_table or args.scores, score_dataset=args.score_dataset)
         if args.score_table is None and args.proxy != "gradsign":
@@ -74,10 +93,19 @@ def run(args: argparse.Namespace) -> int:
     alg = algorithms.get(args.algorithm, evaluator.space, args.seed, assistant=assistant, fidelities=fidelities)
     history = History(out, run_info(args, fidelities)) if out is not None else None  # checks a resume first
     # 2. search
+    ex: RayTuneExecutor | SimulatedExecutor
     try:
         if args.executor == "ray":
-            ex = RayTuneExecutor(alg, evaluator, args.budget, args.sim_workers, args.charge_proxy_time, history,
-                                 address=args.address, progress=None if args.no_progress else f"{args.algorithm} (Ray Tune)")
+            ex = RayTuneExecutor(
+                alg,
+                evaluator,
+                args.budget,
+                args.sim_workers,
+                args.charge_proxy_time,
+                history,
+                address=args.address,
+                progress=None if args.no_progress else f"{args.algorithm} (Ray Tune)",
+            )
         else:
             ex = SimulatedExecutor(alg, evaluator, args.budget, args.sim_workers, args.charge_proxy_time, history)
         result = ex.run()
@@ -85,21 +113,35 @@ def run(args: argparse.Namespace) -> int:
         if history is not None:
             history.close()
     # 3. report
+    assert ex.driver is not None  # set by run()
     message = ex.driver.resume_message()
     if message:
         print(message, file=sys.stderr)
-    summary = {"algorithm": args.algorithm, "variant": args.variant, "seed": args.seed, "budget": float(args.budget),
-               "best_arch": result.best_arch, "best_index": result.best_index, "reward": result.best_metric,
-               "fidelity": result.best_fidelity, "test": result.test, "evaluations": result.n_evaluations,
-               "discarded": result.n_discarded, "sim_time": result.sim_time, "resumed_records": result.n_replayed,
-               "stats": result.stats}
+    summary = {
+        "algorithm": args.algorithm,
+        "variant": args.variant,
+        "seed": args.seed,
+        "budget": float(args.budget),
+        "best_arch": result.best_arch,
+        "best_index": result.best_index,
+        "reward": result.best_metric,
+        "fidelity": result.best_fidelity,
+        "test": result.test,
+        "evaluations": result.n_evaluations,
+        "discarded": result.n_discarded,
+        "sim_time": result.sim_time,
+        "resumed_records": result.n_replayed,
+        "stats": result.stats,
+    }
     if args.json:
         from gradsign_nas._io import dumps
 
         print(dumps(summary))
         return 0
-    print(f"best network ({args.variant} {args.algorithm}, seed {args.seed}, "
-          f"{result.n_evaluations} evaluations in {result.sim_time:,.0f} of {args.budget:,.0f} simulated s):")
+    print(
+        f"best network ({args.variant} {args.algorithm}, seed {args.seed}, "
+        f"{result.n_evaluations} evaluations in {result.sim_time:,.0f} of {args.budget:,.0f} simulated s):"
+    )
     if result.best_arch is None:
         print("  none: no evaluation fit in the budget")
         return 0

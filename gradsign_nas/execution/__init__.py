@@ -18,5 +18,19 @@ from .ray_env import init_ray
 from .ray_tune import RayTuneExecutor
 from .simulated import SimulatedExecutor
 
-__all__ = ["Context", "Driver", "RayTuneExecutor", "RunResult", "RunSpec", "SimulatedExecutor", "budget_exempt",
-           "init_ray", "make_specs", "run_all", "run_live_search", "run_one", "run_seed", "sequential_search"]
+__all__ = [
+    "Context",
+    "Driver",
+    "RayTuneExecutor",
+    "RunResult",
+    "RunSpec",
+    "SimulatedExecutor",
+    "budget_exempt",
+    "init_ray",
+    "make_specs",
+    "run_all",
+    "run_live_search",
+    "run_one",
+    "run_seed",
+    "sequential_search",
+]

@@ -142,9 +142,17 @@ class Driver:
         progress: a tqdm bar label, or ``None`` for no bar.
     """
 
-    def __init__(self, algorithm, history: Optional[History] = None, *, budget_s: Optional[float] = None,
-                 trials: Optional[int] = None, workers: int = 1, charge_proxy_time: bool = False,
-                 progress: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        algorithm,
+        history: Optional[History] = None,
+        *,
+        budget_s: Optional[float] = None,
+        trials: Optional[int] = None,
+        workers: int = 1,
+        charge_proxy_time: bool = False,
+        progress: Optional[str] = None,
+    ) -> None:
         if budget_s is None and trials is None:
             raise InputError("expected a budget in simulated seconds or a number of trials, but got neither")
         self.algorithm = algorithm
@@ -169,8 +177,9 @@ class Driver:
 
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=self.trials, desc=progress, unit="trial", file=sys.stderr, dynamic_ncols=True,
-                             mininterval=0.2)
+            self._bar = tqdm(
+                total=self.trials, desc=progress, unit="trial", file=sys.stderr, dynamic_ncols=True, mininterval=0.2
+            )
         self._replay()
 
     # -- asking ---------------------------------------------------------------------------------------
@@ -192,6 +201,7 @@ class Driver:
     def next(self) -> Optional[Pending]:
         """The next proposal to evaluate, or ``None`` when none can be asked now (every slot busy, or
         the budget spent: then ``finished`` says whether the search is over)."""
+        pend: Optional[Pending]
         if self.queue:
             pend = self.queue.pop(0)
         else:
@@ -238,23 +248,41 @@ class Driver:
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
 
-    def _record(self, pend: Pending, status: str, result: Optional[Result], end: Optional[float],
-                worker: Any) -> dict:
+    def _record(self, pend: Pending, status: str, result: Optional[Result], end: Optional[float], worker: Any) -> dict:
         p = pend.proposal
         meta = p.meta or {}
         extra = dict(result.extra) if result is not None else {}
         if "budget" in meta:  # a nominal budget evaluated at p.fidelity (see results.best_key)
             extra["budget"] = meta["budget"]
-        return {"ask": pend.n, "told_before": pend.told_before, "trial_id": p.trial_id, "arch": str(p.arch),
-                "index": self._index(p.arch, extra), "fidelity": p.fidelity, "status": status,
-                "metric": result.metric if result is not None else None,
-                "cost_s": result.cost_s if result is not None else None, "sim_start": pend.sim_start,
-                "sim_time": end, "wall_start": pend.wall_start, "wall_time": time.time(),
-                "proxy": meta.get("proxy"), "proxy_cost_s": meta.get("proxy_cost_s"), "source": meta.get("source"),
-                "worker": worker if worker is not None else pend.slot, "extra": extra}
+        return {
+            "ask": pend.n,
+            "told_before": pend.told_before,
+            "trial_id": p.trial_id,
+            "arch": str(p.arch),
+            "index": self._index(p.arch, extra),
+            "fidelity": p.fidelity,
+            "status": status,
+            "metric": result.metric if result is not None else None,
+            "cost_s": result.cost_s if result is not None else None,
+            "sim_start": pend.sim_start,
+            "sim_time": end,
+            "wall_start": pend.wall_start,
+            "wall_time": time.time(),
+            "proxy": meta.get("proxy"),
+            "proxy_cost_s": meta.get("proxy_cost_s"),
+            "source": meta.get("source"),
+            "worker": worker if worker is not None else pend.slot,
+            "extra": extra,
+        }
 
-    def complete(self, pend: Pending, result: Result, worker: Any = None, end: Optional[float] = None,
-                 _recorded: Optional[dict] = None) -> dict:
+    def complete(
+        self,
+        pend: Pending,
+        result: Result,
+        worker: Any = None,
+        end: Optional[float] = None,
+        _recorded: Optional[dict] = None,
+    ) -> dict:
         """``pend`` was evaluated: tell the algorithm (or discard it if it overran the budget), record
         it, and return the record (``record["status"]``; ``is_best(record)`` says if it is the best).
         ``end``: its simulated end time, if the caller computed it (``end_time``)."""
@@ -263,8 +291,10 @@ class Driver:
             # a diverged training run (NaN loss) fails; a table that gives such numbers is corrupt,
             # and under a simulated-seconds budget it would never end the search
             if self.budget_s is not None:
-                raise DataError(f"expected a finite metric and a finite cost >= 0 for {p.arch}, but the evaluator "
-                                f"returned metric {result.metric!r} and cost {result.cost_s!r}")
+                raise DataError(
+                    f"expected a finite metric and a finite cost >= 0 for {p.arch}, but the evaluator "
+                    f"returned metric {result.metric!r} and cost {result.cost_s!r}"
+                )
             return self.fail(pend, f"non-finite result: metric {result.metric!r}, cost {result.cost_s!r}")
         self.outstanding.pop(pend.n, None)
         self._consecutive_failures = 0
@@ -278,7 +308,9 @@ class Driver:
             status = "discarded"  # the slot's search ends, as in NB201's scripts
         else:
             # algorithms maximise: a run that minimises its metric tells them its negative
-            self.algorithm.tell(p, result if self.history.sign == 1 else Result(-result.metric, result.cost_s, result.extra))
+            self.algorithm.tell(
+                p, result if self.history.sign == 1 else Result(-result.metric, result.cost_s, result.extra)
+            )
             self.n_completed += 1
             self.clock = end
             status = "completed"
@@ -286,21 +318,34 @@ class Driver:
         self.resolved += 1
         if _recorded is not None:
             if status != _recorded["status"]:
-                raise InputError(f"expected the recorded evaluation {pend.n} to be {_recorded['status']} again when "
-                                 f"resuming, but it is {status} (a different budget or settings?)")
+                raise InputError(
+                    f"expected the recorded evaluation {pend.n} to be {_recorded['status']} again when "
+                    f"resuming, but it is {status} (a different budget or settings?)"
+                )
             self._tick()
             return _recorded
-        if not self._persist and (status != "completed" or not self.history.improves(
+        if not self._persist and (
+            status != "completed"
+            or not self.history.improves(
                 p.meta["budget"] if "budget" in p.meta else result.extra.get("fidelity_reached", p.fidelity),
-                result.metric)):
+                result.metric,
+            )
+        ):
             # nothing to write and not a new best: skip building the record (the simulated hot path)
             if self._bar is not None:
                 self._tick()
             return {"ask": pend.n, "status": status}
         rec = self._record(pend, status, result, end, worker)
         self.history.append(rec)
-        _log.debug("evaluation %d %s: %s at fidelity %s -> %.4g (cost %.4g s)", pend.n, status, rec["arch"], p.fidelity,
-                   result.metric, result.cost_s)
+        _log.debug(
+            "evaluation %d %s: %s at fidelity %s -> %.4g (cost %.4g s)",
+            pend.n,
+            status,
+            rec["arch"],
+            p.fidelity,
+            result.metric,
+            result.cost_s,
+        )
         if self._bar is not None:
             self._tick()
         return rec
@@ -312,8 +357,10 @@ class Driver:
         self.outstanding.pop(pend.n, None)
         self._consecutive_failures += 1
         if _recorded is None and self._consecutive_failures > MAX_CONSECUTIVE_FAILURES:
-            raise DataError(f"expected evaluations to succeed, but {self._consecutive_failures} failed in a row "
-                            f"(the last: {str(error)[:200]}); stopping the search")
+            raise DataError(
+                f"expected evaluations to succeed, but {self._consecutive_failures} failed in a row "
+                f"(the last: {str(error)[:200]}); stopping the search"
+            )
         self.algorithm.discard(pend.proposal)
         self.n_failed += 1
         self.resolved += 1
@@ -367,19 +414,22 @@ class Driver:
                 asked[pend.n] = pend
             pend = asked.pop(target, None)
             p = pend.proposal if pend is not None else None
-            if p is None or str(p.arch) != r["arch"] or p.fidelity != r.get("fidelity"):
+            if pend is None or p is None or str(p.arch) != r["arch"] or p.fidelity != r.get("fidelity"):
                 got = f"{str(p.arch)!r} at {p.fidelity!r}" if p is not None else "nothing"
                 raise InputError(
                     f"expected proposal {target} to match the recorded {r['arch']!r} at fidelity {r.get('fidelity')!r} "
-                    f"when resuming, but the algorithm proposed {got} (different seed or settings?)")
+                    f"when resuming, but the algorithm proposed {got} (different seed or settings?)"
+                )
             if r["status"] == "failed":
                 self.fail(pend, _recorded=r)
             else:
                 try:
                     res = Result(float(r["metric"]), float(r["cost_s"]), r.get("extra") or {})
                 except (TypeError, ValueError):
-                    raise DataError(f"expected a metric and cost in the recorded evaluation {target}, "
-                                    f"but got {r.get('metric')!r} and {r.get('cost_s')!r}") from None
+                    raise DataError(
+                        f"expected a metric and cost in the recorded evaluation {target}, "
+                        f"but got {r.get('metric')!r} and {r.get('cost_s')!r}"
+                    ) from None
                 self.complete(pend, res, _recorded=r)
             self.n_replayed += 1
         self.queue = [asked[n] for n in sorted(asked)]
@@ -394,12 +444,38 @@ class Driver:
         stats = self.algorithm.stats() if hasattr(self.algorithm, "stats") else {}
         b = h.best
         if b is None:
-            return RunResult(None, None, None, None, {}, traj, self.n_completed, self.n_discarded, self.clock, stats,
-                             self.n_failed, self.n_replayed, wall_s)
+            return RunResult(
+                None,
+                None,
+                None,
+                None,
+                {},
+                traj,
+                self.n_completed,
+                self.n_discarded,
+                self.clock,
+                stats,
+                self.n_failed,
+                self.n_replayed,
+                wall_s,
+            )
         extra = b.get("extra") or {}
         test = {d: extra[k] for d, k in TEST_KEYS.items() if k in extra}
-        return RunResult(b["arch"], b.get("index"), b["metric"], b.get("fidelity"), test, traj, self.n_completed,
-                         self.n_discarded, self.clock, stats, self.n_failed, self.n_replayed, wall_s)
+        return RunResult(
+            b["arch"],
+            b.get("index"),
+            b["metric"],
+            b.get("fidelity"),
+            test,
+            traj,
+            self.n_completed,
+            self.n_discarded,
+            self.clock,
+            stats,
+            self.n_failed,
+            self.n_replayed,
+            wall_s,
+        )
 
     def resume_message(self) -> Optional[str]:
         """One line on what was replayed, or ``None`` when nothing was."""

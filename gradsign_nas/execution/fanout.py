@@ -109,7 +109,9 @@ def build_algorithm(spec: RunSpec, ctx: Context):
             options.update(extra)
     factory = ctx.factory
     if factory is None:
-        from gradsign_nas.algorithms import get as factory
+        from gradsign_nas.algorithms import get as default_factory
+
+        factory = default_factory
     space = getattr(ctx.evaluator, "space", "nb201")
     return factory(spec.algorithm, space, spec.seed, assistant=assistant, fidelities=ctx.fidelities, **options)
 
@@ -119,14 +121,29 @@ def run_one(spec: RunSpec, ctx: Context) -> dict:
     alg = build_algorithm(spec, ctx)
     r = SimulatedExecutor(alg, ctx.evaluator, ctx.budget_s, ctx.workers, ctx.charge_proxy_time).run()
     proxy_scores = getattr(alg, "proxy_scores", 0)
-    row = {"algorithm": spec.algorithm, "variant": spec.variant, "run": spec.run, "seed": spec.seed,
-           "best_arch": r.best_arch, "best_index": r.best_index, "best_metric": r.best_metric,
-           "best_fidelity": r.best_fidelity}
+    row = {
+        "algorithm": spec.algorithm,
+        "variant": spec.variant,
+        "run": spec.run,
+        "seed": spec.seed,
+        "best_arch": r.best_arch,
+        "best_index": r.best_index,
+        "best_metric": r.best_metric,
+        "best_fidelity": r.best_fidelity,
+    }
     for d in DATASETS:
         row[d] = r.test.get(d)
-    row.update({"n_evaluations": r.n_evaluations, "n_discarded": r.n_discarded, "sim_time": r.sim_time,
-                "wall_s": r.wall_s, "trajectory": r.trajectory, "stats": jsonable(r.stats),
-                "proxy_scores": proxy_scores})
+    row.update(
+        {
+            "n_evaluations": r.n_evaluations,
+            "n_discarded": r.n_discarded,
+            "sim_time": r.sim_time,
+            "wall_s": r.wall_s,
+            "trajectory": r.trajectory,
+            "stats": jsonable(r.stats),
+            "proxy_scores": proxy_scores,
+        }
+    )
     return row
 
 
@@ -151,8 +168,14 @@ def _ray_chunk(ctx_box: list, specs: Sequence[RunSpec]) -> list[dict]:
     return run_chunk(specs, ctx)
 
 
-def run_all(specs: Sequence[RunSpec], ctx: Context, workers: Optional[int] = 1, address: Optional[str] = None,
-            progress: bool = True, chunk_size: Optional[int] = None) -> list[dict]:
+def run_all(
+    specs: Sequence[RunSpec],
+    ctx: Context,
+    workers: Optional[int] = 1,
+    address: Optional[str] = None,
+    progress: bool = True,
+    chunk_size: Optional[int] = None,
+) -> list[dict]:
     """Run every spec and return their compact results in the order of ``specs``.
 
     Args:
@@ -182,7 +205,7 @@ def run_all(specs: Sequence[RunSpec], ctx: Context, workers: Optional[int] = 1, 
     try:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         size = chunk_size or max(1, min(64, -(-len(specs) // (8 * cpus))))
-        chunks = [specs[i:i + size] for i in range(0, len(specs), size)]
+        chunks = [specs[i : i + size] for i in range(0, len(specs), size)]
         task = ray.remote(num_cpus=1, max_retries=3)(_ray_chunk)
         box = [ray.put(ctx)]
         refs = {task.remote(box, c): i for i, c in enumerate(chunks)}

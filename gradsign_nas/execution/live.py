@@ -20,13 +20,16 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from gradsign_nas._checks import positive_int, positive_number
 from gradsign_nas.errors import InputError
 from gradsign_nas.results import History
 
 from .driver import Driver, Pending, RunResult, check_trials
+
+if TYPE_CHECKING:
+    from ray.tune.schedulers import TrialScheduler
 
 _log = logging.getLogger(__name__)
 
@@ -88,11 +91,24 @@ def open_history(evaluator, out_dir, run_info: Optional[dict] = None) -> History
     return History(Path(out_dir).resolve(), info, model=spec)
 
 
-def run_live_search(algorithm, evaluator, *, trials: int, out_dir, name: Optional[str] = None,
-                    workers: Optional[int] = None, cpus_per_trial: float = 1, gpus_per_trial: float = 0,
-                    max_failures: int = 2, scheduler: str = "fifo", address: Optional[str] = None,
-                    num_cpus: Optional[int] = None, progress: bool = True,
-                    run_info: Optional[dict] = None, history: Optional[History] = None) -> RunResult:
+def run_live_search(
+    algorithm,
+    evaluator,
+    *,
+    trials: int,
+    out_dir,
+    name: Optional[str] = None,
+    workers: Optional[int] = None,
+    cpus_per_trial: float = 1,
+    gpus_per_trial: float = 0,
+    max_failures: int = 2,
+    scheduler: str = "fifo",
+    address: Optional[str] = None,
+    num_cpus: Optional[int] = None,
+    progress: bool = True,
+    run_info: Optional[dict] = None,
+    history: Optional[History] = None,
+) -> RunResult:
     """Run ``trials`` real training trials of ``algorithm`` under Ray Tune.
 
     Args:
@@ -142,10 +158,16 @@ def run_live_search(algorithm, evaluator, *, trials: int, out_dir, name: Optiona
                 by_cpu = int(res.get("CPU", 1) // cpus_per_trial)
                 by_gpu = int(res.get("GPU", 0) // gpus_per_trial) if gpus_per_trial else by_cpu
                 workers = max(1, min(by_cpu, by_gpu or 1))
-            driver = Driver(algorithm, history, trials=trials, workers=workers,
-                            progress=_label(algorithm, name) if progress else None)
+            driver = Driver(
+                algorithm,
+                history,
+                trials=trials,
+                workers=workers,
+                progress=_label(algorithm, name) if progress else None,
+            )
             if not driver.finished:
-                sched, max_epochs = None, int(evaluator.fidelities[-1])
+                sched: Optional[TrialScheduler] = None
+                max_epochs = int(evaluator.fidelities[-1])
                 if scheduler == "hyperband":
                     from ray.tune.schedulers import HyperBandForBOHB
 
@@ -155,8 +177,9 @@ def run_live_search(algorithm, evaluator, *, trials: int, out_dir, name: Optiona
                 elif scheduler == "asha":
                     from ray.tune.schedulers import ASHAScheduler
 
-                    sched = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs, grace_period=1,
-                                          reduction_factor=3)
+                    sched = ASHAScheduler(
+                        time_attr="training_iteration", max_t=max_epochs, grace_period=1, reduction_factor=3
+                    )
                 threads = max(1, int(cpus_per_trial))
 
                 def to_config(pend: Pending) -> dict:
@@ -164,11 +187,19 @@ def run_live_search(algorithm, evaluator, *, trials: int, out_dir, name: Optiona
                     return {"arch": str(pend.proposal.arch), "epochs": epochs, "ask": pend.n, "threads": threads}
 
                 name = getattr(evaluator, "metric", "valid_acc")
-                run_tune(driver, tune.with_parameters(live_trial, evaluator=evaluator), to_config,
-                         concurrency=workers, resources={"cpu": cpus_per_trial, "gpu": gpus_per_trial},
-                         scheduler=sched, max_failures=max_failures, storage_dir=history.directory,
-                         metric=name, mode="min" if history.sign == -1 else "max",
-                         log_dir=history.directory / "tune" if history.directory is not None else None)
+                run_tune(
+                    driver,
+                    tune.with_parameters(live_trial, evaluator=evaluator),
+                    to_config,
+                    concurrency=workers,
+                    resources={"cpu": cpus_per_trial, "gpu": gpus_per_trial},
+                    scheduler=sched,
+                    max_failures=max_failures,
+                    storage_dir=history.directory,
+                    metric=name,
+                    mode="min" if history.sign == -1 else "max",
+                    log_dir=history.directory / "tune" if history.directory is not None else None,
+                )
         return driver.result(time.perf_counter() - wall0)
     finally:
         if driver is not None:
@@ -193,9 +224,18 @@ def _driver_threads(n: Optional[int]) -> Callable[[], None]:
     return lambda: torch.set_num_threads(old)
 
 
-def sequential_search(algorithm, evaluator, *, trials: int, out_dir, name: Optional[str] = None,
-                      progress: bool = True, run_info: Optional[dict] = None, threads: Optional[int] = 1,
-                      history: Optional[History] = None) -> RunResult:
+def sequential_search(
+    algorithm,
+    evaluator,
+    *,
+    trials: int,
+    out_dir,
+    name: Optional[str] = None,
+    progress: bool = True,
+    run_info: Optional[dict] = None,
+    threads: Optional[int] = 1,
+    history: Optional[History] = None,
+) -> RunResult:
     """``run_live_search`` without Ray: trials one after another in this process (same records, same
     resume); for machines without Ray, e.g. one GPU. ``threads``: torch CPU threads (``None``: leave
     torch's setting; 1 by default, which is fastest on a busy CPU)."""

@@ -44,8 +44,14 @@ def init_ray(num_cpus: Optional[int] = None, address: Optional[str] = None, num_
     else:
         # address="local": always a new local instance, never a cluster someone else started here
         kwargs = {"num_gpus": num_gpus} if num_gpus is not None else {}
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False,
-                 _node_ip_address="127.0.0.1", log_to_driver=False, **kwargs)
+        ray.init(
+            address="local",
+            num_cpus=num_cpus or os.cpu_count() or 1,
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",
+            log_to_driver=False,
+            **kwargs,
+        )
         _log.debug("started a local Ray with %s CPUs (dashboard off, 127.0.0.1)", num_cpus or os.cpu_count() or 1)
     return True
 

@@ -57,9 +57,18 @@ class RayTuneExecutor:
         progress: a progress bar's label (trials on stderr), or ``None`` for none.
     """
 
-    def __init__(self, algorithm, evaluator, budget_s: float = 12000.0, workers: int = 1,
-                 charge_proxy_time: bool = False, history: Optional[History] = None, address: Optional[str] = None,
-                 num_cpus: Optional[int] = None, progress: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        algorithm,
+        evaluator,
+        budget_s: float = 12000.0,
+        workers: int = 1,
+        charge_proxy_time: bool = False,
+        history: Optional[History] = None,
+        address: Optional[str] = None,
+        num_cpus: Optional[int] = None,
+        progress: Optional[str] = None,
+    ) -> None:
         self.progress = progress
         self.algorithm = algorithm
         self.evaluator = evaluator
@@ -74,14 +83,24 @@ class RayTuneExecutor:
     def run(self) -> RunResult:
         """Run the search under Ray Tune and return its ``RunResult``."""
         wall0 = time.perf_counter()
-        driver = self.driver = Driver(self.algorithm, self.history, budget_s=self.budget_s, workers=self.workers,
-                                      charge_proxy_time=self.charge_proxy_time, progress=self.progress)
+        driver = self.driver = Driver(
+            self.algorithm,
+            self.history,
+            budget_s=self.budget_s,
+            workers=self.workers,
+            charge_proxy_time=self.charge_proxy_time,
+            progress=self.progress,
+        )
         if not driver.finished:
             from ray import tune
 
             from .tune_adapter import run_tune
 
             with ray_session(self.num_cpus or self.workers, self.address):
-                run_tune(driver, tune.with_parameters(tabular_trial, evaluator=self.evaluator), _tabular_config,
-                         concurrency=self.workers)
+                run_tune(
+                    driver,
+                    tune.with_parameters(tabular_trial, evaluator=self.evaluator),
+                    _tabular_config,
+                    concurrency=self.workers,
+                )
         return driver.result(time.perf_counter() - wall0)

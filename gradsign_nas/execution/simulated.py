@@ -44,8 +44,15 @@ class SimulatedExecutor:
         history: a ``gradsign_nas.results.History`` to record into and resume from, or ``None``.
     """
 
-    def __init__(self, algorithm, evaluator, budget_s: float = 12000.0, workers: int = 1,
-                 charge_proxy_time: bool = False, history: Optional[History] = None) -> None:
+    def __init__(
+        self,
+        algorithm,
+        evaluator,
+        budget_s: float = 12000.0,
+        workers: int = 1,
+        charge_proxy_time: bool = False,
+        history: Optional[History] = None,
+    ) -> None:
         self.algorithm = algorithm
         self.evaluator = evaluator
         self.budget_s = check_budget(budget_s)
@@ -57,8 +64,13 @@ class SimulatedExecutor:
     def run(self) -> RunResult:
         """Run the search to the end of the budget and return its ``RunResult``."""
         wall0 = time.perf_counter()
-        driver = self.driver = Driver(self.algorithm, self.history, budget_s=self.budget_s, workers=self.workers,
-                                      charge_proxy_time=self.charge_proxy_time)
+        driver = self.driver = Driver(
+            self.algorithm,
+            self.history,
+            budget_s=self.budget_s,
+            workers=self.workers,
+            charge_proxy_time=self.charge_proxy_time,
+        )
         evaluate = self.evaluator.evaluate
         heap: list = []
         seq = 0

@@ -37,14 +37,19 @@ RESULT_FILES = ("progress.csv", "result.json", "params.json", "events.out.tfeven
 STATE_FILE = "state.pt"  # the checkpoint file a live trial writes into each Tune checkpoint
 
 
-def report(result: Result, checkpoint_state: Optional[dict] = None, metric_name: Optional[str] = None,
-           **info: Any) -> None:
+def report(
+    result: Result, checkpoint_state: Optional[dict] = None, metric_name: Optional[str] = None, **info: Any
+) -> None:
     """Report ``result`` from inside a trial the way ``AlgorithmSearcher`` reads it (with a
     checkpoint holding ``checkpoint_state`` if given). ``metric_name``: the name Tune's schedulers,
     CSV and TensorBoard see the metric under, besides ``metric``; numeric ``extra`` values (e.g.
     per-epoch losses) are reported as well."""
-    metrics = {"metric": float(result.metric), "cost_s": float(result.cost_s),
-               "extra_json": json.dumps(dict(result.extra), default=float), **info}
+    metrics = {
+        "metric": float(result.metric),
+        "cost_s": float(result.cost_s),
+        "extra_json": json.dumps(dict(result.extra), default=float),
+        **info,
+    }
     for k, v in result.extra.items():
         if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in metrics:
             metrics[k] = v
@@ -66,8 +71,9 @@ class AlgorithmSearcher(Searcher):
         to_config: turns a ``Pending`` proposal into the trial's config.
     """
 
-    def __init__(self, driver: Driver, to_config: Callable[[Pending], dict], metric: str = "metric",
-                 mode: str = "max") -> None:
+    def __init__(
+        self, driver: Driver, to_config: Callable[[Pending], dict], metric: str = "metric", mode: str = "max"
+    ) -> None:
         super().__init__(metric=metric, mode=mode)
         self.driver = driver
         self.to_config = to_config
@@ -88,7 +94,8 @@ class AlgorithmSearcher(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         pass
 
-    def suggest(self, trial_id: str) -> Optional[dict]:
+    # Ray annotates Searcher.suggest as Optional[Dict] but documents Searcher.FINISHED (a str) as a return
+    def suggest(self, trial_id: str) -> Optional[dict | str]:  # type: ignore[override]
         if self.error is not None:
             return Searcher.FINISHED
         try:
@@ -120,8 +127,15 @@ class AlgorithmSearcher(Searcher):
         if pend is None:
             return
         # a trial the scheduler stopped reaches the searcher without its last report: take that one
-        if not error and last is not None and (not result or "metric" not in result
-                                               or last.get("training_iteration", 0) > result.get("training_iteration", 0)):
+        if (
+            not error
+            and last is not None
+            and (
+                not result
+                or "metric" not in result
+                or last.get("training_iteration", 0) > result.get("training_iteration", 0)
+            )
+        ):
             result = last
         try:
             if error or not result or "metric" not in result:
@@ -166,10 +180,20 @@ class BestWeights(Callback):
         self.searcher.improved.pop(trial.trial_id, None)
 
 
-def run_tune(driver: Driver, trainable: Any, to_config: Callable[[Pending], dict], *, concurrency: int,
-             resources: Optional[dict] = None, scheduler: Any = None, max_failures: int = 0,
-             storage_dir: Optional[Path] = None, metric: str = "metric", mode: str = "max",
-             log_dir: Optional[Path] = None) -> None:
+def run_tune(
+    driver: Driver,
+    trainable: Any,
+    to_config: Callable[[Pending], dict],
+    *,
+    concurrency: int,
+    resources: Optional[dict] = None,
+    scheduler: Any = None,
+    max_failures: int = 0,
+    storage_dir: Optional[Path] = None,
+    metric: str = "metric",
+    mode: str = "max",
+    log_dir: Optional[Path] = None,
+) -> None:
     """Run ``driver``'s search under Ray Tune (Ray must be initialised; see ``ray_env.init_ray``).
 
     Args:
@@ -203,17 +227,27 @@ def run_tune(driver: Driver, trainable: Any, to_config: Callable[[Pending], dict
     if storage_dir is not None:
         Path(storage_dir).mkdir(parents=True, exist_ok=True)
     storage = tempfile.mkdtemp(prefix=".tune-", dir=storage_dir)
+    metric_mode: dict[str, Any] = {"metric": metric, "mode": mode} if scheduler is not None else {}
     try:
         tuner = tune.Tuner(
             trainable,
-            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=-1, reuse_actors=True,
-                                        max_concurrent_trials=concurrency,
-                                        **({"metric": metric, "mode": mode} if scheduler is not None else {})),
+            tune_config=tune.TuneConfig(
+                search_alg=searcher,
+                scheduler=scheduler,
+                num_samples=-1,
+                reuse_actors=True,
+                max_concurrent_trials=concurrency,
+                **metric_mode,
+            ),
             run_config=tune.RunConfig(
-                name="search", storage_path=storage, verbose=0, log_to_file=False,
+                name="search",
+                storage_path=storage,
+                verbose=0,
+                log_to_file=False,
                 failure_config=tune.FailureConfig(max_failures=max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                callbacks=callbacks),
+                callbacks=callbacks,
+            ),
         )
         with quiet_tune():
             tuner.fit()

@@ -35,8 +35,21 @@ from gradsign_nas.errors import InputError
 
 from ._common import check_batch, weight_layers
 
-__all__ = ["PROXIES", "fisher", "flops", "grad_norm", "grasp", "jacob_cov", "l2_norm", "naswot",
-           "params", "plain", "snip", "synflow", "zen"]
+__all__ = [
+    "PROXIES",
+    "fisher",
+    "flops",
+    "grad_norm",
+    "grasp",
+    "jacob_cov",
+    "l2_norm",
+    "naswot",
+    "params",
+    "plain",
+    "snip",
+    "synflow",
+    "zen",
+]
 
 DEGENERATE = float("-inf")
 
@@ -116,8 +129,8 @@ def grasp(net, x, y) -> float:
     """GraSP: sum of ``-w * (H g)`` over Conv2d/Linear weights, ``g`` the loss gradient and ``H`` the
     Hessian of the loss (a Hessian-vector product through a second backward pass)."""
     weights = _layer_weights(net)
-    g = torch.autograd.grad(F.cross_entropy(net(x), y), weights, allow_unused=True)
-    g = [None if gi is None else gi.detach() for gi in g]
+    first = torch.autograd.grad(F.cross_entropy(net(x), y), weights, allow_unused=True)
+    g = [None if gi is None else gi.detach() for gi in first]
     grads = torch.autograd.grad(F.cross_entropy(net(x), y), weights, create_graph=True, allow_unused=True)
     z = sum((gi * fi).sum() for gi, fi in zip(g, grads) if gi is not None and fi is not None)
     if not isinstance(z, torch.Tensor) or not z.requires_grad:
@@ -269,8 +282,10 @@ def _pre_gap_module(net: nn.Module) -> nn.Module:
         return pool
     pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
     if not pools:
-        raise InputError("zen needs the feature map before global average pooling, but the model has neither a "
-                         "global_pooling module nor any nn.AdaptiveAvgPool2d")
+        raise InputError(
+            "zen needs the feature map before global average pooling, but the model has neither a "
+            "global_pooling module nor any nn.AdaptiveAvgPool2d"
+        )
     return pools[-1]
 
 
@@ -289,8 +304,15 @@ def _gaussian_init(net: nn.Module, generator: torch.Generator) -> None:
                 m.bias.zero_()
 
 
-def zen(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = None, *, alpha: float = 0.01,
-        seed: int = 0, gaussian_init: bool = True) -> float:
+def zen(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor | None = None,
+    *,
+    alpha: float = 0.01,
+    seed: int = 0,
+    gaussian_init: bool = True,
+) -> float:
     """Zen-score (Lin et al., "Zen-NAS: A Zero-Shot NAS for High-Performance Image Recognition",
     ICCV 2021), higher = more expressive network:
 
@@ -343,7 +365,7 @@ def zen(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = N
     try:
         with torch.no_grad():
             net(z)
-            variances = [float(m.running_var.double().mean()) for m in bns]
+            variances = [float(m.running_var.double().mean()) for m in bns if m.running_var is not None]
             log_sigma = sum(0.5 * math.log(v) for v in variances if v > 0)
             net(z + alpha * eps)
     finally:

@@ -23,10 +23,14 @@ def check_batch(model: nn.Module, inputs, targets=None) -> tuple[torch.Tensor, t
     if first is None:
         raise InputError("the model has no parameters to score")
     if inputs.is_meta or first.is_meta:
-        raise InputError("expected tensors that hold data, but got meta tensors (a model or batch on the 'meta' device)")
+        raise InputError(
+            "expected tensors that hold data, but got meta tensors (a model or batch on the 'meta' device)"
+        )
     expected_c = _first_conv_in_channels(model)
     if expected_c is not None and inputs.shape[1] != expected_c:
-        raise InputError(f"the model expects {expected_c}-channel images, but the batch has shape {tuple(inputs.shape)}")
+        raise InputError(
+            f"the model expects {expected_c}-channel images, but the batch has shape {tuple(inputs.shape)}"
+        )
     x = inputs.to(device=first.device, dtype=first.dtype)
     if not torch.isfinite(x).all():
         raise InputError("inputs contain NaN or infinite values")
@@ -40,8 +44,10 @@ def check_batch(model: nn.Module, inputs, targets=None) -> tuple[torch.Tensor, t
         y = targets.to(device=first.device, dtype=torch.long)
     classes = _probe_forward(model, x)
     if y is not None and classes is not None and (int(y.min()) < 0 or int(y.max()) >= classes):
-        raise InputError(f"expected class indices in 0..{classes - 1} for a network with {classes} outputs, "
-                         f"but the targets range over {int(y.min())}..{int(y.max())}")
+        raise InputError(
+            f"expected class indices in 0..{classes - 1} for a network with {classes} outputs, "
+            f"but the targets range over {int(y.min())}..{int(y.max())}"
+        )
     return x, y
 
 
@@ -55,8 +61,10 @@ def _probe_forward(model: nn.Module, x: torch.Tensor) -> int | None:
             out = model(x[:1])
     except (RuntimeError, ValueError, IndexError) as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(f"expected images the network can take, but a forward pass on a batch of shape "
-                         f"{tuple(x.shape)} failed: {first_line[:200]}") from None
+        raise InputError(
+            f"expected images the network can take, but a forward pass on a batch of shape "
+            f"{tuple(x.shape)} failed: {first_line[:200]}"
+        ) from None
     finally:
         for m, training in modes:
             m.training = training
@@ -72,7 +80,7 @@ def _first_conv_in_channels(model: nn.Module) -> int | None:
     return None
 
 
-def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+def weight_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d | nn.Linear]]:
     """The Conv2d and Linear layers whose ``weight`` the proxies score, in module order."""
     return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 

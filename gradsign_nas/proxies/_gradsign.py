@@ -42,14 +42,20 @@ def _sign_sums(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk_size: i
     totals = {n: torch.zeros_like(w) for n, w in scored.items()}
     step = x.shape[0] if not chunk_size else int(chunk_size)
     for start in range(0, x.shape[0], step):
-        grads = per_sample(scored, x[start:start + step], y[start:start + step])
+        grads = per_sample(scored, x[start : start + step], y[start : start + step])
         for n, g in grads.items():
             totals[n] += torch.sign(g).sum(0)
     return totals
 
 
-def gradsign(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, reduction: str = "sum",
-             chunk_size: int | None = 32, method: str = "auto") -> float:
+def gradsign(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    reduction: str = "sum",
+    chunk_size: int | None = 32,
+    method: str = "auto",
+) -> float:
     """The GradSign score of ``model`` on one minibatch (higher predicts better trained accuracy).
 
     Args:
@@ -88,6 +94,7 @@ def gradsign(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, redu
 
         return gradsign_hooks(model, inputs, targets, reduction=reduction, chunk_size=chunk_size)
     x, y = check_batch(model, inputs, targets)
+    assert y is not None  # targets is required; check_batch returns None only without it
     with per_sample_batchnorm(model):
         totals = _sign_sums(model, x, y, chunk_size)
     return reduce_sign_sums(totals.values(), reduction)
@@ -110,6 +117,7 @@ def gradsign_reference(model: nn.Module, inputs: torch.Tensor, targets: torch.Te
     if reduction not in REDUCTIONS:
         raise InputError(f"reduction must be one of {REDUCTIONS}, but got {reduction!r}")
     x, y = check_batch(model, inputs, targets)
+    assert y is not None  # targets is required; check_batch returns None only without it
     names = set(weight_names(model))
     params = {n: p for n, p in model.named_parameters() if n in names}
     totals = {n: torch.zeros_like(p) for n, p in params.items()}
@@ -119,7 +127,7 @@ def gradsign_reference(model: nn.Module, inputs: torch.Tensor, targets: torch.Te
     try:
         for i in range(x.shape[0]):
             model.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x[i:i + 1]), y[i:i + 1]).backward()
+            F.cross_entropy(model(x[i : i + 1]), y[i : i + 1]).backward()
             for n, p in params.items():
                 if p.grad is not None:
                     totals[n] += torch.sign(p.grad)

@@ -34,9 +34,11 @@ def _instance_norm_batchnorm(model: nn.Module) -> Iterator[None]:
     patched = []
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
+
             def forward(x, m=m):
                 return F.instance_norm(x, None, None, m.weight, m.bias, True, 0.0, m.eps)
-            m.forward = forward
+
+            m.forward = forward  # type: ignore[method-assign]  # per-instance override, deleted again below
             patched.append(m)
     try:
         yield
@@ -45,16 +47,24 @@ def _instance_norm_batchnorm(model: nn.Module) -> Iterator[None]:
             del m.forward
 
 
-def _per_sample_grad(layer: nn.Module, inp: torch.Tensor, gout: torch.Tensor) -> torch.Tensor:
+def _per_sample_grad(layer: nn.Conv2d | nn.Linear, inp: torch.Tensor, gout: torch.Tensor) -> torch.Tensor:
     if isinstance(layer, nn.Linear):
         return torch.einsum("b...o,b...i->boi", gout, inp)
-    cols = F.unfold(inp, layer.kernel_size, dilation=layer.dilation, padding=layer.padding, stride=layer.stride)
+    # Conv2d.padding may also be a str ("same"/"valid"), which unfold refuses: not handled on this path yet
+    cols = F.unfold(
+        inp,
+        layer.kernel_size,
+        dilation=layer.dilation,
+        padding=layer.padding,  # type: ignore[arg-type]
+        stride=layer.stride,
+    )
     g = torch.bmm(gout.flatten(2), cols.transpose(1, 2))  # [B, Cout, Cin*kh*kw]
     return g.view(gout.shape[0], *layer.weight.shape)
 
 
-def gradsign_hooks(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, reduction: str = "sum",
-                   chunk_size: int | None = 32) -> float:
+def gradsign_hooks(
+    model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, reduction: str = "sum", chunk_size: int | None = 32
+) -> float:
     """GradSign (same definition and arguments as ``gradsign``) from hooks and one pass per chunk."""
     if reduction not in REDUCTIONS:
         raise InputError(f"reduction must be one of {REDUCTIONS}, but got {reduction!r}")
@@ -63,11 +73,12 @@ def gradsign_hooks(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
     layers = weight_layers(model)
     if not layers:
         raise InputError("the model has no Conv2d or Linear weights for GradSign to score")
-    if any(isinstance(m, nn.Conv2d) and (m.groups != 1 or m.padding_mode != "zeros") for _, m in layers) \
-            or any(isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, nn.BatchNorm2d)
-                   for m in model.modules()):
+    if any(isinstance(m, nn.Conv2d) and (m.groups != 1 or m.padding_mode != "zeros") for _, m in layers) or any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, nn.BatchNorm2d) for m in model.modules()
+    ):
         return gradsign(model, inputs, targets, reduction=reduction, chunk_size=chunk_size, method="vmap")
     x, y = check_batch(model, inputs, targets)
+    assert y is not None  # targets is required; check_batch returns None only without it
     totals = {id(m): torch.zeros_like(m.weight) for _, m in layers}
 
     def fwd_hook(m, args, out):
@@ -88,8 +99,8 @@ def gradsign_hooks(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
             p.requires_grad_(False)
         with _instance_norm_batchnorm(model):
             for start in range(0, x.shape[0], step):
-                xc = x[start:start + step].requires_grad_(True)
-                loss = F.cross_entropy(model(xc), y[start:start + step], reduction="sum")
+                xc = x[start : start + step].requires_grad_(True)
+                loss = F.cross_entropy(model(xc), y[start : start + step], reduction="sum")
                 if loss.requires_grad:
                     loss.backward()
     finally:
