@@ -63,9 +63,9 @@ def register(name: str, cls, *, overwrite: bool = False) -> None:
 
 
 def _entry_points() -> dict:
-    from importlib.metadata import entry_points
+    from gradsign_nas._plugins import installed
 
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return installed(ENTRY_POINT_GROUP)
 
 
 def available() -> list[str]:

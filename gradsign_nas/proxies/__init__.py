@@ -37,9 +37,9 @@ ENTRY_POINT_GROUP = "gradsign_nas.proxies"
 
 
 def _entry_points() -> dict:
-    from importlib.metadata import entry_points
+    from gradsign_nas._plugins import installed
 
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return installed(ENTRY_POINT_GROUP)
 
 
 def register(name: str, fn: ProxyFn, *, overwrite: bool = False) -> None:
