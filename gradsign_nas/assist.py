@@ -171,7 +171,7 @@ class TableScorer(ProxyScorer):
     @classmethod
     def nb201(cls, dataset: str = "cifar10", proxy: str = "gradsign") -> "TableScorer":
         """A packaged whole-space table of all 15,625 NAS-Bench-201 architectures: ``proxy`` is a
-        proxy name (``gradsign``: CIFAR-10 and CIFAR-100 batches; the baselines: the CIFAR-10 batch)
+        proxy name (GradSign, the 11 baselines and zen, each on the CIFAR-10 and the CIFAR-100 batch)
         or an ensemble ``"a+b+..."`` of them, ranked by rank aggregation (see ``ensemble``)."""
         names = [n.strip() for n in str(proxy).split("+") if n.strip()]
         if len(names) > 1:
