@@ -442,29 +442,13 @@ class Driver:
         for d, k in TEST_KEYS.items():
             traj[d] = [(c.get("extra") or {}).get(k) for c in h.best_changes]
         stats = self.algorithm.stats() if hasattr(self.algorithm, "stats") else {}
-        b = h.best
-        if b is None:
-            return RunResult(
-                None,
-                None,
-                None,
-                None,
-                {},
-                traj,
-                self.n_completed,
-                self.n_discarded,
-                self.clock,
-                stats,
-                self.n_failed,
-                self.n_replayed,
-                wall_s,
-            )
+        b = h.best or {}  # no completed evaluation: no best, no test accuracies
         extra = b.get("extra") or {}
         test = {d: extra[k] for d, k in TEST_KEYS.items() if k in extra}
         return RunResult(
-            b["arch"],
+            b.get("arch"),
             b.get("index"),
-            b["metric"],
+            b.get("metric"),
             b.get("fidelity"),
             test,
             traj,
