@@ -168,14 +168,15 @@ class Algorithm(ABC):
         scorer = self.assistant.scorer
         pool = [self.space.sample(self.rng) for _ in range(m)]
         self._lookups += m
-        cost, seen, ranked = 0.0, set(), []
-        for i, c in enumerate(pool):
+        first = {c: i for i, c in reversed(list(enumerate(pool)))}  # distinct, each at its first draw
+        distinct = sorted(first, key=first.__getitem__)
+        scores = scorer.score_many(distinct)  # all at once: a GPU scores many networks per pass
+        cost, ranked = 0.0, []
+        for c, s in zip(distinct, scores):
             if c not in self._scored:
                 self._scored.add(c)
                 cost += float(scorer.cost_s(c))
-            if c not in seen:
-                seen.add(c)
-                ranked.append((-float(scorer.score(c)), i, c))
+            ranked.append((-float(s), first[c], c))
         ranked.sort(key=lambda t: (t[0], t[1]))
         out = [(c, {"proxy": -s, "proxy_cost_s": 0.0, "warmup": m}) for s, _, c in ranked[:take]]
         if out:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 import zipfile
 from abc import ABC, abstractmethod
 from typing import Any, Hashable, Mapping, Optional, Sequence, Union
@@ -56,6 +55,11 @@ class ProxyScorer(ABC):
     def cost_s(self, arch: Hashable) -> float:
         """Measured seconds it took to compute ``arch``'s score (0 if it was only looked up)."""
         return 0.0
+
+    def score_many(self, archs: Sequence[Hashable]) -> list[float]:
+        """The scores of ``archs`` (a scorer that computes scores does them together: on a GPU, NB201
+        GradSign scores many networks in one pass)."""
+        return [float(self.score(a)) for a in archs]
 
 
 class TableScorer(ProxyScorer):
@@ -242,7 +246,8 @@ class TableScorer(ProxyScorer):
 
 
 class OnDemandScorer(ProxyScorer):
-    """Computes a proxy on one real batch when asked, caching scores by canonical arch string.
+    """Computes a proxy on one real batch when asked, through the scoring engine
+    (``gradsign_nas.scoring.ScoringEngine``, in this process), caching scores by canonical arch string.
 
     Args:
         space: the search space (name or object) whose ``build`` makes the network.
@@ -279,43 +284,48 @@ class OnDemandScorer(ProxyScorer):
         self.num_classes = num_classes if num_classes is not None else NUM_CLASSES.get(dataset)
         if self.num_classes is None:
             raise InputError(f"expected num_classes for dataset {dataset!r}, but got None")
-        self._batch = None
-        self._scores: dict[str, float] = {}
-        self._seconds: dict[str, float] = {}
+        self._engine = None  # made on first use (the batch loads then)
 
     def _get_batch(self):
-        if self._batch is None:
-            from gradsign_nas.benchmarks import load_batch
+        from gradsign_nas.benchmarks import load_batch
 
-            self._batch = load_batch(self.dataset, self.batch_size, self.seed, self.directory, device=self.device)
-        return self._batch
+        return load_batch(self.dataset, self.batch_size, self.seed, self.directory, device=self.device)
 
-    def _build(self, arch: Hashable):
-        """The freshly initialised network to score (``torch.manual_seed(seed)`` before the build)."""
-        import torch
+    def _builder(self):
+        """A ``build(arch)`` of the caller's own, or ``None`` for the space's seeded build."""
+        return None
 
-        torch.manual_seed(self.seed)
-        model = self.space.build(arch, self.num_classes)
-        return model.to(self.device) if self.device is not None else model
+    @property
+    def engine(self):
+        if self._engine is None:
+            from gradsign_nas.scoring import ScoringEngine
+
+            self._engine = ScoringEngine(
+                self.space,
+                self.proxy_name,
+                self.dataset,
+                self.batch_size,
+                self.seed,
+                device=str(self.device) if self.device is not None else "cpu",
+                progress=False,
+                batch=self._get_batch(),
+                num_classes=self.num_classes,
+                build=self._builder(),
+                threads=None,
+            )
+        return self._engine
+
+    def _archs(self, archs: Sequence[Hashable]) -> list:
+        return [self.space.parse(a) if isinstance(a, str) else a for a in archs]
 
     def score(self, arch: Hashable) -> float:
-        key = _key(arch)
-        if key not in self._scores:
-            if isinstance(arch, str):
-                arch = self.space.parse(arch)
-            self.space.check(arch)
-            x, y = self._get_batch()
-            start = time.perf_counter()
-            value = float(self.proxy(self._build(arch), x, y))
-            self._seconds[key] = time.perf_counter() - start
-            self._scores[key] = value
-        return self._scores[key]
+        return float(self.engine.score(self._archs([arch]))[0][0])
+
+    def score_many(self, archs: Sequence[Hashable]) -> list[float]:
+        return [float(v) for v in self.engine.score(self._archs(archs))[0]]
 
     def cost_s(self, arch: Hashable) -> float:
-        key = _key(arch)
-        if key not in self._seconds:
-            self.score(arch)
-        return self._seconds[key]
+        return float(self.engine.score(self._archs([arch]))[1][0])
 
 
 class TrainingBatchScorer(OnDemandScorer):
@@ -341,17 +351,15 @@ class TrainingBatchScorer(OnDemandScorer):
         self.evaluator = evaluator
 
     def _get_batch(self):
-        if self._batch is None:
-            from gradsign_nas.benchmarks.images import select_balanced
+        from gradsign_nas.benchmarks.images import select_balanced
 
-            d = self.evaluator.data
-            y = d.y_train.numpy()
-            idx = select_balanced(y, min(self.batch_size, len(y)), np.random.default_rng(self.seed))
-            self._batch = (d.x_train[idx], d.y_train[idx])
-        return self._batch
+        d = self.evaluator.data
+        y = d.y_train.numpy()
+        idx = select_balanced(y, min(self.batch_size, len(y)), np.random.default_rng(self.seed))
+        return d.x_train[idx], d.y_train[idx]
 
-    def _build(self, arch: Hashable):
-        return self.evaluator.build(arch)
+    def _builder(self):
+        return self.evaluator.build
 
 
 class Assistant:
@@ -395,8 +403,7 @@ class Assistant:
         if len(candidates) == 0:
             raise InputError("expected at least one candidate to pick from, but got none")
         best, best_score = None, -math.inf
-        for arch in candidates:
-            s = float(self.scorer.score(arch))
+        for arch, s in zip(candidates, self.scorer.score_many(list(candidates))):
             if math.isnan(s):
                 s = -math.inf
             if best is None or s > best_score:

@@ -31,6 +31,7 @@ import math
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Hashable, Optional, Sequence, Union
 
@@ -40,7 +41,7 @@ from gradsign_nas.errors import InputError
 
 from .benchmarks._files import cache_dir
 
-__all__ = ["ScoreCache", "default_cache_path", "num_classes_of", "score_archs"]
+__all__ = ["STACK", "ScoreCache", "ScoringEngine", "default_cache_path", "num_classes_of", "score_archs"]
 
 from .benchmarks.images import IMAGE_DATASETS, NUM_CLASSES
 
@@ -125,6 +126,38 @@ class ScoreCache:
 # -- one scorer: the same code in-process, in pool workers and in Ray tasks ---------------------------
 _STATE: dict[str, Any] = {}
 
+#: networks per stacked pass (``gradsign_nb201``) on each kind of device: on a GPU many networks
+#: share every kernel launch; on the CPU one at a time is fastest (measured, benchmarks/stacked_speed.py)
+STACK = {"cuda": 64, "cpu": 1}
+
+
+def stacked_applies(space_obj, proxy: str, build=None) -> bool:
+    """Whether the stacked NB201 GradSign kernel scores these networks: the built-in ``gradsign`` on
+    the NB201 space's own seeded build (a custom build, e.g. a live evaluator's, takes the general path)."""
+    from . import proxies
+    from .search_spaces.nb201 import NB201Space
+
+    return (
+        build is None
+        and proxy == "gradsign"
+        and proxies.get("gradsign") is proxies.gradsign
+        and type(space_obj) is NB201Space
+    )
+
+
+@contextmanager
+def _exact_float32():
+    """TF32 off for cuDNN and matrix products while scoring (PyTorch turns it on for cuDNN by default;
+    TF32 moved ranks in our measurement, see the README), restored afterwards."""
+    import torch
+
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
 
 def _setup(ctx: tuple, device: Optional[str] = None, warm: Optional[Hashable] = None) -> dict[str, Any]:
     """Per-process state (space, proxy, the batch on its device), built once per setting.
@@ -145,32 +178,49 @@ def _setup(ctx: tuple, device: Optional[str] = None, warm: Optional[Hashable] = 
     x, y = load_batch(dataset, batch_size, seed, directory, device=dev)
     keep = _STATE.get("worker_device")
     _STATE.clear()
+    space_obj = search_spaces.get(space)
     _STATE.update(
         token=token,
         worker_device=keep,
-        space=search_spaces.get(space),
+        space=space_obj,
         fn=proxies.get(proxy),
         x=x,
         y=y,
         seed=int(seed),
         num_classes=num_classes_of(dataset),
         device=dev,
+        build=None,
+        stack=STACK.get(dev.type, 1) if stacked_applies(space_obj, proxy) else 0,
     )
     if warm is not None:
         try:
-            model = _STATE["space"].build(warm, _STATE["num_classes"]).to(dev)
-            _STATE["fn"](model, x[:2], y[:2])
+            with _exact_float32():
+                if _STATE["stack"]:
+                    _score_stacked(_STATE, [warm])
+                else:
+                    _score_one(_STATE, warm)
         except Exception:  # noqa: BLE001 - a warm-up only; the real call reports any problem
             pass
     return _STATE
 
 
+def _build(state: dict[str, Any], arch: Hashable):
+    import torch
+
+    if state["build"] is not None:
+        model = state["build"](arch)
+    else:
+        torch.manual_seed(state["seed"])
+        model = state["space"].build(arch, state["num_classes"])
+    return model.to(state["device"])
+
+
 def _score_one(state: dict[str, Any], arch: Hashable) -> tuple[float, float, Optional[str]]:
+    """Build and score one network (the general path, for any space and proxy)."""
     import torch
 
     t0 = time.perf_counter()
-    torch.manual_seed(state["seed"])
-    model = state["space"].build(arch, state["num_classes"]).to(state["device"])
+    model = _build(state, arch)
     error = None
     try:
         score = float(state["fn"](model, state["x"], state["y"]))
@@ -183,6 +233,54 @@ def _score_one(state: dict[str, Any], arch: Hashable) -> tuple[float, float, Opt
     return score, time.perf_counter() - t0, error
 
 
+def _score_chunk(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tuple[float, float, Optional[str]]]:
+    """Scores of ``archs`` as ``(score, seconds, error)``: stacked passes of ``state["stack"]`` networks
+    where the kernel applies (the next group's weights drawn by a thread while the device works; each
+    architecture is charged its group's time over the group's size), else one network at a time."""
+    with _exact_float32():
+        if not state["stack"]:
+            return [_score_one(state, a) for a in archs]
+        return _score_stacked(state, archs)
+
+
+def _score_stacked(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tuple[float, float, Optional[str]]]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .proxies._gradsign_nb201 import draw_weights, finish, gradsign_nb201
+
+    space, g = state["space"], state["stack"]
+    groups = [list(archs[i : i + g]) for i in range(0, len(archs), g)]
+
+    def draw(group):
+        return draw_weights(
+            [a.ops for a in group], state["seed"], space.C, space.N, space.in_channels, state["num_classes"]
+        )
+
+    out: list[tuple[float, float, Optional[str]]] = []
+    with ThreadPoolExecutor(1) as pool:
+        ahead = pool.submit(draw, groups[0]) if groups else None
+        for i, group in enumerate(groups):
+            t0 = time.perf_counter()
+            weights = ahead.result()
+            ahead = pool.submit(draw, groups[i + 1]) if i + 1 < len(groups) else None
+            scores = finish(
+                gradsign_nb201(
+                    [a.ops for a in group],
+                    state["x"],
+                    state["y"],
+                    seed=state["seed"],
+                    C=space.C,
+                    N=space.N,
+                    num_classes=state["num_classes"],
+                    device=state["device"],
+                    weights=weights,
+                )
+            )
+            per = (time.perf_counter() - t0) / len(group)
+            out.extend((s, per, None if math.isfinite(s) else "non-finite gradients") for s in scores)
+    return out
+
+
 def _worker_init(ctx: tuple, devices, warm: Optional[Hashable] = None) -> None:
     import torch
 
@@ -192,19 +290,218 @@ def _worker_init(ctx: tuple, devices, warm: Optional[Hashable] = None) -> None:
     _setup(ctx, device, warm)
 
 
-def _worker_score(ctx: tuple, arch: Hashable) -> tuple[float, float, Optional[str]]:
-    return _score_one(_setup(ctx, _STATE.get("worker_device")), arch)
+def _worker_score(ctx: tuple, archs: list) -> tuple[str, list[tuple[float, float, Optional[str]]]]:
+    state = _setup(ctx, _STATE.get("worker_device"))
+    return str(state["device"]), _score_chunk(state, archs)
 
 
-def _ray_score_chunk(ctx: tuple, archs: list) -> list[tuple[float, float, Optional[str]]]:
+def _ray_score_chunk(ctx: tuple, archs: list) -> tuple[str, list[tuple[float, float, Optional[str]]]]:
     import torch
 
     torch.set_num_threads(1)
     state = _setup(ctx, warm=archs[0] if archs else None)
-    return [_score_one(state, a) for a in archs]
+    return str(state["device"]), _score_chunk(state, archs)
 
 
-# -- the public function ----------------------------------------------------------------------------------
+# -- the engine ---------------------------------------------------------------------------------------
+class ScoringEngine:
+    """The one place architectures get scored: correlate, score-space, the assistant's on-demand
+    scores and live searches all come here.
+
+    One cache (in memory, and a JSONL file unless ``cache=False``), one progress bar, one way to fan
+    out: in this process (``workers=1``), local processes (CPU cores, or every GPU of the host with
+    ``device="cuda"``, or the explicit ``devices`` list, one process each), or Ray tasks on a cluster
+    (``address``; with ``device="cuda"`` each task takes a GPU). On a GPU, NB201 GradSign runs many
+    networks per pass (``gradsign_nb201``); other spaces and proxies build and score one network at a
+    time.
+
+    Args:
+        space: a search-space name or a picklable ``SearchSpace`` object.
+        proxy: a proxy name from ``gradsign_nas.proxies.available()``.
+        dataset: ``"cifar10"`` or ``"cifar100"`` (the batch, and 10 or 100 output classes).
+        batch_size, seed: the one minibatch (``load_batch``), and ``torch.manual_seed(seed)`` before
+            each build.
+        directory: the data directory (default ``$GRADSIGN_NAS_DATA``).
+        device: ``"cpu"``, ``"cuda"`` (every visible GPU) or ``"cuda:N"``.
+        workers: scoring processes (default: CPU cores, or one per GPU); 1 scores in this process.
+        devices: one worker process per entry (e.g. ``["cuda:0", "cuda:1", "cpu"]``); overrides
+            ``device`` and ``workers`` for local processes.
+        cache: ``None`` for the default file under ``cache_dir()/scores``, a path, or ``False``.
+        progress: a tqdm bar on stderr while scoring.
+        address: score as Ray tasks on this Ray cluster (``"local"`` starts a local one).
+        batch, num_classes, build: a batch ``(x, y)`` and a ``build(arch) -> nn.Module`` of the
+            caller's own (a live evaluator's training batch and network); then scoring is in-process
+            and the cache in memory only.
+        threads: torch threads while scoring in this process (default 1, the arithmetic of a pool
+            worker, so scores do not depend on where they were computed; ``None`` leaves torch's).
+    """
+
+    def __init__(
+        self,
+        space,
+        proxy: str = "gradsign",
+        dataset: str = "cifar10",
+        batch_size: int = 64,
+        seed: int = 0,
+        directory: Union[str, os.PathLike, None] = None,
+        device: str = "cpu",
+        workers: Optional[int] = None,
+        devices: Optional[Sequence[str]] = None,
+        cache: Union[str, os.PathLike, bool, None] = None,
+        progress: bool = True,
+        address: Optional[str] = None,
+        batch: Optional[tuple] = None,
+        num_classes: Optional[int] = None,
+        build=None,
+        threads: Optional[int] = 1,
+    ) -> None:
+        from . import proxies, search_spaces
+
+        self.space = search_spaces.get(space)
+        self._space_ref = space if isinstance(space, str) else self.space
+        if not isinstance(proxy, str):
+            raise InputError(f"expected a proxy name, but got {type(proxy).__name__}")
+        proxies.get(proxy)  # unknown proxy: one sentence before any work
+        custom = batch is not None or build is not None
+        if not custom:
+            num_classes_of(dataset)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise InputError(f"expected a positive integer batch size, but got {batch_size!r}")
+        if workers is not None and (
+            isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1
+        ):
+            raise InputError(f"expected a positive number of workers, but got {workers!r}")
+        for d in [device, *(devices or [])]:
+            if str(d).split(":")[0] not in ("cpu", "cuda"):
+                raise InputError(f"expected device 'cpu' or 'cuda', but got {d!r}")
+        if devices is not None and len(devices) == 0:
+            raise InputError("expected at least one device in devices, but got none")
+        if custom and (workers not in (None, 1) or devices or address):
+            raise InputError(
+                "a batch or build of your own is scored in this process, but got workers, devices or address"
+            )
+        self.proxy, self.dataset, self.batch_size, self.seed = proxy, dataset, int(batch_size), int(seed)
+        self.directory, self.device, self.workers, self.devices = directory, str(device), workers, devices
+        self.progress, self.address, self.threads = progress, address, threads
+        self.custom = custom
+        self.by_worker: dict[str, int] = {}
+        self._memory: dict[str, tuple[float, float]] = {}
+        self._store: Optional[ScoreCache] = None
+        if custom:
+            import torch
+
+            self._state: Optional[dict[str, Any]] = {
+                "space": self.space,
+                "fn": proxies.get(proxy),
+                "x": batch[0] if batch is not None else None,
+                "y": batch[1] if batch is not None else None,
+                "seed": self.seed,
+                "num_classes": num_classes,
+                "device": torch.device(device),
+                "build": build,
+                "stack": STACK.get(torch.device(device).type, 1) if stacked_applies(self.space, proxy, build) else 0,
+            }
+            if num_classes is None:
+                raise InputError("expected num_classes with a batch or build of your own, but got None")
+        else:
+            self._state = None
+            key = dict(space=self.space.name, proxy=proxy, dataset=dataset, batch_size=self.batch_size, seed=self.seed)
+            if cache is not False:
+                path = default_cache_path(**key) if cache is None or cache is True else Path(cache)
+                self._store = ScoreCache(path, **key)
+
+    def _ctx(self) -> tuple:
+        d = None if self.directory is None else str(self.directory)
+        return (self._space_ref, self.proxy, self.dataset, self.batch_size, self.seed, d, self.device)
+
+    def _hit(self, s: str) -> Optional[tuple[float, float]]:
+        hit = self._memory.get(s)
+        if hit is None and self._store is not None:
+            hit = self._store.get(s)
+        return hit
+
+    def score(self, archs: Sequence[Hashable]) -> tuple[np.ndarray, np.ndarray]:
+        """``(scores, seconds)`` aligned with ``archs`` (duplicates and cached ones scored once).
+
+        ``seconds`` is the build+score time each architecture took when it was computed; on a stacked
+        pass, the pass's time over its networks. Scores are NaN where the proxy gave no finite value.
+        """
+        archs = list(archs)
+        strings = []
+        for a in archs:
+            self.space.check(a)
+            strings.append(str(a))
+        todo: dict[str, Hashable] = {}
+        for s, a in zip(strings, archs):
+            if self._hit(s) is None and s not in todo:
+                todo[s] = a
+        if todo:
+            self._compute(todo)
+        found = [self._hit(s) for s in strings]
+        scores = np.array([f[0] for f in found], dtype=np.float64)  # type: ignore[index]
+        seconds = np.array([f[1] for f in found], dtype=np.float64)  # type: ignore[index]
+        return scores, seconds
+
+    def _compute(self, todo: dict[str, Hashable]) -> None:
+        bar = _progress_bar(len(todo), f"{self.proxy} on {self.space.name}/{self.dataset}", self.progress)
+
+        def record(who: str, pairs: list[tuple[str, tuple]]) -> None:
+            for s, (score, secs, error) in pairs:
+                self._memory[s] = (float(score), float(secs))
+                if self._store is not None:
+                    self._store.add(s, score, secs, error)
+            self.by_worker[who] = self.by_worker.get(who, 0) + len(pairs)
+            bar.update(len(pairs))
+
+        try:
+            if self._state is not None:
+                self._run_inline(self._state, todo, record)
+            else:
+                from .benchmarks import load_batch
+
+                load_batch(self.dataset, self.batch_size, self.seed, self.directory)  # data problems: one error here
+                ctx = self._ctx()
+                if self.address is not None:
+                    _run_ray(ctx, todo, record, self.address, self.workers, self.device)
+                else:
+                    devices = self._local_devices()
+                    if len(devices) == 1 or len(todo) == 1:
+                        self._run_inline(_setup(ctx, devices[0], warm=next(iter(todo.values()))), todo, record)
+                    else:
+                        _run_pool(ctx, todo, record, devices[: max(1, len(todo))])
+        finally:
+            bar.close()
+
+    def _local_devices(self) -> list[str]:
+        """One entry per worker process: ``devices``, else every GPU for ``"cuda"`` (round-robin when
+        ``workers`` asks for more), else ``workers`` (default: the CPU cores) on ``device``."""
+        if self.devices is not None:
+            return [str(d) for d in self.devices]
+        if self.device == "cuda":
+            import torch
+
+            gpus = max(1, torch.cuda.device_count())
+            return [f"cuda:{i % gpus}" for i in range(self.workers or gpus)]
+        default = 1 if self.device.startswith("cuda") else (os.cpu_count() or 1)
+        return [self.device] * (self.workers or default)
+
+    def _run_inline(self, state: dict[str, Any], todo: dict[str, Hashable], record) -> None:
+        import torch
+
+        saved = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            chunk = max(1, state["stack"]) * 2 if state["stack"] else 1
+            items = list(todo.items())
+            for i in range(0, len(items), chunk):
+                part = items[i : i + chunk]
+                res = _score_chunk(state, [a for _, a in part])
+                record(str(state["device"]), [(s, r) for (s, _), r in zip(part, res)])
+        finally:
+            torch.set_num_threads(saved)
+
+
 def score_archs(
     space,
     archs: Sequence[Hashable],
@@ -219,7 +516,7 @@ def score_archs(
     progress: bool = True,
     address: Optional[str] = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Proxy scores of ``archs``, computed in parallel and cached.
+    """Proxy scores of ``archs``, computed in parallel and cached: ``ScoringEngine(...).score(archs)``.
 
     Args:
         space: a search-space name (``"nb201"``, ...) or a picklable ``SearchSpace`` object.
@@ -242,87 +539,20 @@ def score_archs(
         time each architecture took when it was computed (also for cached ones). Scores are NaN
         where the proxy gave no finite value.
     """
-    from . import proxies, search_spaces
-
-    space_obj = search_spaces.get(space)
-    space_ref = space if isinstance(space, str) else space_obj
-    proxies.get(proxy)  # unknown proxy: ValueError before any work
-    if not isinstance(proxy, str):
-        raise InputError(f"expected a proxy name, but got {type(proxy).__name__}")
-    num_classes_of(dataset)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise InputError(f"expected a positive integer batch size, but got {batch_size!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
-        raise InputError(f"expected a positive number of workers, but got {workers!r}")
-    if str(device).split(":")[0] not in ("cpu", "cuda"):
-        raise InputError(f"expected device 'cpu' or 'cuda', but got {device!r}")
-    archs = list(archs)
-    strings = []
-    for a in archs:
-        space_obj.check(a)
-        strings.append(str(a))
-
-    key = dict(space=space_obj.name, proxy=proxy, dataset=dataset, batch_size=int(batch_size), seed=int(seed))
-    if cache is False:
-        store = None
-    else:
-        path = default_cache_path(**key) if cache is None or cache is True else Path(cache)
-        store = ScoreCache(path, **key)
-
-    results: dict[str, tuple[float, float]] = {}
-    todo: dict[str, Hashable] = {}
-    for s, a in zip(strings, archs):
-        hit = store.get(s) if store is not None else None
-        if hit is not None:
-            results[s] = hit
-        elif s not in todo:
-            todo[s] = a
-
-    if todo:
-        ctx = (
-            space_ref,
-            proxy,
-            dataset,
-            int(batch_size),
-            int(seed),
-            None if directory is None else str(directory),
-            str(device),
-        )
-        from .benchmarks import load_batch
-
-        load_batch(dataset, int(batch_size), int(seed), directory)  # data problems: one clear error here
-        bar = _progress_bar(len(todo), f"{proxy} on {space_obj.name}/{dataset}", progress)
-
-        def record(s: str, res: tuple[float, float, Optional[str]]) -> None:
-            score, secs, error = res
-            results[s] = (score, secs)
-            if store is not None:
-                store.add(s, score, secs, error)
-            bar.update(1)
-
-        try:
-            if address is not None:
-                _run_ray(ctx, todo, record, address, workers)
-            else:
-                n = workers or _default_workers(device)
-                if n == 1 or len(todo) == 1:
-                    _run_inline(ctx, todo, record)
-                else:
-                    _run_pool(ctx, todo, record, min(n, len(todo)), device)
-        finally:
-            bar.close()
-
-    scores = np.array([results[s][0] for s in strings], dtype=np.float64)
-    seconds = np.array([results[s][1] for s in strings], dtype=np.float64)
-    return scores, seconds
-
-
-def _default_workers(device: str) -> int:
-    if str(device).startswith("cuda"):
-        import torch
-
-        return max(1, torch.cuda.device_count()) if str(device) == "cuda" else 1
-    return os.cpu_count() or 1
+    engine = ScoringEngine(
+        space,
+        proxy,
+        dataset,
+        batch_size,
+        seed,
+        directory,
+        device=device,
+        workers=workers,
+        cache=cache,
+        progress=progress,
+        address=address,
+    )
+    return engine.score(archs)
 
 
 def _progress_bar(total: int, desc: str, enabled: bool):
@@ -331,49 +561,50 @@ def _progress_bar(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="arch", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
 
 
-def _run_inline(ctx: tuple, todo: dict, record) -> None:
-    import torch
+def _chunks(ctx: tuple, todo: dict, devices: Sequence[str], n_workers: int) -> list[list[tuple[str, Hashable]]]:
+    """Work items: a few stacked passes on a GPU, a few networks on a CPU, and enough items that every
+    worker stays busy to the end."""
+    from . import search_spaces
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same arithmetic as a pool worker: identical scores
-    try:
-        state = _setup(ctx, warm=next(iter(todo.values())))
-        for s, a in todo.items():
-            record(s, _score_one(state, a))
-    finally:
-        torch.set_num_threads(threads)
+    stacked = stacked_applies(search_spaces.get(ctx[0]), ctx[1])
+    gpu = any(str(d).startswith("cuda") for d in devices)
+    size = (STACK["cuda"] * 2 if stacked else 8) if gpu else 4
+    size = max(1, min(size, len(todo) // (2 * max(1, n_workers)) or 1))
+    items = list(todo.items())
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _run_pool(ctx: tuple, todo: dict, record, n: int, device: str) -> None:
+def _run_pool(ctx: tuple, todo: dict, record, devices: Sequence[str]) -> None:
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     mpc = mp.get_context("spawn")
-    devices = None
-    if str(device) == "cuda":
-        import torch
-
-        gpus = max(1, torch.cuda.device_count())
-        devices = mpc.Queue()
-        for i in range(n):
-            devices.put(f"cuda:{i % gpus}")
+    queue = mpc.Queue()
+    for d in devices:
+        queue.put(str(d))
     pool = ProcessPoolExecutor(
-        max_workers=n, mp_context=mpc, initializer=_worker_init, initargs=(ctx, devices, next(iter(todo.values())))
+        max_workers=len(devices),
+        mp_context=mpc,
+        initializer=_worker_init,
+        initargs=(ctx, queue, next(iter(todo.values()))),
     )
     try:
-        pending = {pool.submit(_worker_score, ctx, a): s for s, a in todo.items()}
+        pending = {}
+        for chunk in _chunks(ctx, todo, devices, len(devices)):
+            pending[pool.submit(_worker_score, ctx, [a for _, a in chunk])] = [s for s, _ in chunk]
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                s = pending.pop(fut)
-                record(s, fut.result())
+                strings = pending.pop(fut)
+                who, res = fut.result()
+                record(who, list(zip(strings, res)))
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
 
 
-def _run_ray(ctx: tuple, todo: dict, record, address: str, workers: Optional[int]) -> None:
+def _run_ray(ctx: tuple, todo: dict, record, address: str, workers: Optional[int], device: str) -> None:
     try:
         import ray
     except ImportError:
@@ -382,25 +613,19 @@ def _run_ray(ctx: tuple, todo: dict, record, address: str, workers: Optional[int
 
     started = init_ray(workers if address == "local" else None, address)
     try:
-        _ray_chunks(ctx, todo, record)
+        gpu = str(device).startswith("cuda")
+        n = int(ray.cluster_resources().get("GPU" if gpu else "CPU", 1))
+        # each task on a GPU sees only the GPU Ray gave it, as cuda:0
+        remote = ray.remote(num_cpus=1, num_gpus=1 if gpu else 0)(_ray_score_chunk)
+        ctx = (*ctx[:-1], "cuda:0" if gpu else ctx[-1])
+        refs = {}
+        for chunk in _chunks(ctx, todo, [device], max(1, n)):
+            refs[remote.remote(ctx, [a for _, a in chunk])] = [s for s, _ in chunk]
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            for ref in done:
+                who, res = ray.get(ref)
+                record(f"ray:{who}", list(zip(refs.pop(ref), [tuple(r) for r in res])))
     finally:
         if started:
             ray.shutdown()
-
-
-def _ray_chunks(ctx: tuple, todo: dict, record) -> None:
-    import ray
-
-    n_cpus = int(ray.cluster_resources().get("CPU", 1))
-    items = list(todo.items())
-    per = max(1, min(16, len(items) // (4 * max(1, n_cpus))))  # a few archs per task: the batch loads once per task
-    remote = ray.remote(num_cpus=1)(_ray_score_chunk)
-    refs = {}
-    for i in range(0, len(items), per):
-        chunk = items[i : i + per]
-        refs[remote.remote(ctx, [a for _, a in chunk])] = [s for s, _ in chunk]
-    while refs:
-        done, _ = ray.wait(list(refs), num_returns=1)
-        for ref in done:
-            for s, res in zip(refs.pop(ref), ray.get(ref)):
-                record(s, tuple(res))
