@@ -4,7 +4,8 @@ Side by side in one run, on the same random NB201 architectures and the same rea
 
 - ``plain``: one ordinary batched forward+backward of the network (not GradSign; the floor the
   issue measures against), one network at a time;
-- ``hooks``: ``gradsign(method="hooks")`` on a built network, one network at a time;
+- ``hooks`` / ``vmap``: ``gradsign(method=...)`` on a built network, one network at a time;
+- ``loop`` (``--loop``): the per-sample loop, one forward/backward per sample (the specification);
 - ``stacked M=...``: ``gradsign_nb201`` on M networks at once (their weights drawn beforehand), time
   per architecture; with ``--pipeline``, also the throughput with the weight draws on the CPU
   overlapping the GPU work (what the scoring engine does).
@@ -45,6 +46,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--loop", action="store_true", help="also time the per-sample loop (the specification)")
     p.add_argument("--tf32", action="store_true", help="also compare ranks with TF32 convolutions on")
     p.add_argument("--exact-archs", type=int, default=32, help="archs scored in float32 and float64")
     p.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"))
@@ -91,7 +93,9 @@ def main() -> None:
         finish(gradsign_nb201([arch.ops], x, y, seed=args.seed, device=device, impl=args.impl))
 
     per_net = archs[: args.per_network]
-    times: dict[str, list[float]] = {"plain": [], "hooks": [], "stacked M=1": []}
+    times: dict[str, list[float]] = {"plain": [], "hooks": [], "vmap": [], "stacked M=1": []}
+    if args.loop:
+        times["loop"] = []
     for rep in range(2):  # the first pass warms up
         for arch in per_net:
             for name in times:
@@ -103,6 +107,10 @@ def main() -> None:
                     plain(net)
                 elif name == "hooks":
                     hooks(net)
+                elif name == "vmap":
+                    proxies.gradsign(net, x, y, method="vmap")
+                elif name == "loop":
+                    proxies.gradsign_reference(net, x, y)
                 else:
                     stacked1(net, arch)
                 _sync(device)

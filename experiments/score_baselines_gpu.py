@@ -39,7 +39,7 @@ def score(args) -> int:
     from gradsign_nas.space_scoring import score_space
 
     res = score_space(range(args.start, args.end), args.datasets.split(","), 64, 0, args.data_dir, args.gpu_procs,
-                      args.cpu_procs, 4, proxies=args.proxies.split(","))
+                      args.cpu_procs, proxies=args.proxies.split(","))
     arrays = {"indices": res["indices"]}
     for q, by_d in res["scores"].items():
         for d, arr in by_d.items():

@@ -492,7 +492,7 @@ class ScoringEngine:
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         try:
-            chunk = max(1, state["stack"]) * 2 if state["stack"] else 1
+            chunk = state["stack"] * 8 if state["stack"] else 1  # weights of a stack drawn while the one before runs
             items = list(todo.items())
             for i in range(0, len(items), chunk):
                 part = items[i : i + chunk]
@@ -568,7 +568,7 @@ def _chunks(ctx: tuple, todo: dict, devices: Sequence[str], n_workers: int) -> l
 
     stacked = stacked_applies(search_spaces.get(ctx[0]), ctx[1])
     gpu = any(str(d).startswith("cuda") for d in devices)
-    size = (STACK["cuda"] * 2 if stacked else 8) if gpu else 4
+    size = (STACK["cuda"] * 4 if stacked else 8) if gpu else 4
     size = max(1, min(size, len(todo) // (2 * max(1, n_workers)) or 1))
     items = list(todo.items())
     return [items[i : i + size] for i in range(0, len(items), size)]

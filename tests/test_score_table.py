@@ -65,12 +65,12 @@ def test_scorer_reads_the_packaged_table(table):
 
 def test_score_space_cli_small_run_and_bad_input(data_path, tmp_path):
     cmd = [sys.executable, "-m", "gradsign_nas", "score-space", "--data-dir", str(data_path), "--limit", "2",
-           "--cpu-procs", "1", "--datasets", "cifar10", "--batch-size", "8", "--chunk", "1", "--json"]
+           "--cpu-procs", "1", "--datasets", "cifar10", "--batch-size", "8", "--json"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.strip().splitlines()[-1])
-    assert summary["n"] == 2 and summary["by_worker"] == {"cpu0": 2}
-    bad = subprocess.run(cmd[:-7] + ["--limit", "0"], capture_output=True, text=True)
+    assert summary["n"] == 2 and summary["by_worker"] == {"cpu": 2}
+    bad = subprocess.run(cmd[:-5] + ["--limit", "0"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--limit" in bad.stderr
     out = tmp_path / "t.npz"
     bad = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True)

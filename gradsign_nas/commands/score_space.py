@@ -1,5 +1,6 @@
 """Score every NB201 architecture (or the first --limit) with GradSign (or any --proxies) on fixed
-real CIFAR-10 and CIFAR-100 batches, with GPU and CPU workers side by side, and write the score
+real CIFAR-10 and CIFAR-100 batches through the scoring engine (every GPU of the host, CPU cores, or a Ray
+cluster), and write the score
 tables that assisted searches and correlate --scores table look up (--out; with several proxies a
 path with {proxy} in it). Prints the throughput; with --json one JSON summary as the last line."""
 
@@ -35,10 +36,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--cpu-procs",
         type=int,
         default=None,
-        help="single-threaded CPU scoring processes (default: all cores minus the GPU feeders)",
+        help="single-threaded CPU scoring processes (default: all cores, or none with --gpu-procs)",
     )
     p.add_argument("--limit", type=int, default=None, help="score only the first N indices, for timing (default all)")
-    p.add_argument("--chunk", type=int, default=8, help="architectures per work item (default 8)")
+    p.add_argument(
+        "--address",
+        default=None,
+        help="score as Ray tasks on this Ray cluster ('local' starts one); with --gpu-procs, on its GPUs",
+    )
     p.add_argument(
         "--out",
         default=None,
@@ -64,7 +69,6 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"expected --out to contain {{proxy}} when scoring {len(names)} proxies, but got {args.out!r}")
     positive_int("--batch-size", args.batch_size)
     positive_int("--seed", args.seed, 0)
-    positive_int("--chunk", args.chunk)
     positive_int("--gpu-procs", args.gpu_procs, 0)
     if args.cpu_procs is not None:
         positive_int("--cpu-procs", args.cpu_procs, 0)
@@ -79,12 +83,22 @@ def run(args: argparse.Namespace) -> int:
         check_out_dir(os.path.dirname(out))
     for d in datasets:  # fail on missing data before any work starts
         load_batch(d, args.batch_size, args.seed, args.data_dir)
-    cpu = args.cpu_procs if args.cpu_procs is not None else max(1, (os.cpu_count() or 1) - args.gpu_procs)
-    if cpu + args.gpu_procs < 1:
+    default_cpu = 0 if args.gpu_procs else (os.cpu_count() or 1)  # on a GPU host the GPUs do the work
+    cpu = args.cpu_procs if args.cpu_procs is not None else default_cpu
+    if cpu + args.gpu_procs < 1 and args.address is None:
         raise InputError("expected at least one scoring process, but got --gpu-procs 0 and --cpu-procs 0")
     n = args.limit or 15625
     res = score_space(
-        range(n), datasets, args.batch_size, args.seed, args.data_dir, args.gpu_procs, cpu, args.chunk, proxies=names
+        range(n),
+        datasets,
+        args.batch_size,
+        args.seed,
+        args.data_dir,
+        args.gpu_procs,
+        cpu,
+        progress=not args.quiet,
+        proxies=names,
+        address=args.address,
     )
     import numpy as np
 
