@@ -249,9 +249,9 @@ def _score_stacked(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tup
     from .proxies._gradsign_nb201 import draw_weights, finish, gradsign_nb201
 
     space, g = state["space"], state["stack"]
-    groups = [list(archs[i : i + g]) for i in range(0, len(archs), g)]
+    groups: list[list[Any]] = [list(archs[i : i + g]) for i in range(0, len(archs), g)]
 
-    def draw(group):
+    def draw(group: list) -> Any:
         return draw_weights(
             [a.ops for a in group], state["seed"], space.C, space.N, space.in_channels, state["num_classes"]
         )
@@ -261,6 +261,7 @@ def _score_stacked(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tup
         ahead = pool.submit(draw, groups[0]) if groups else None
         for i, group in enumerate(groups):
             t0 = time.perf_counter()
+            assert ahead is not None  # one draw is always in flight for the group at hand
             weights = ahead.result()
             ahead = pool.submit(draw, groups[i + 1]) if i + 1 < len(groups) else None
             scores = finish(

@@ -61,8 +61,8 @@ def score_space(
         raise InputError("at least one worker is needed, but got 0 GPU and 0 CPU processes")
     space = get("nb201")
     archs = [space.from_index(i) for i in indices]
-    scores = {q: {} for q in proxies}
-    seconds = {q: {} for q in proxies}
+    scores: dict[str, dict[str, np.ndarray]] = {q: {} for q in proxies}
+    seconds: dict[str, dict[str, np.ndarray]] = {q: {} for q in proxies}
     by_worker: dict[str, int] = {}
     t0 = time.perf_counter()
     for q in proxies:

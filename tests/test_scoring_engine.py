@@ -1,0 +1,142 @@
+"""The scoring engine and the stacked NB201 GradSign kernel: weights identical to the seeded build,
+scores identical to the per-sample loop in float64, one engine behind every caller."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gradsign_nas import proxies, scoring, search_spaces
+from gradsign_nas.assist import Assistant, OnDemandScorer, ProxyScorer
+from gradsign_nas.proxies._gradsign_nb201 import draw_weights, finish, gradsign_nb201
+from gradsign_nas.search_spaces.nb201 import NB201Space
+
+SMALL = NB201Space(C=4, N=2)
+SPECIAL = (
+    "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",  # every edge none: scores 0
+    "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",  # no path to the output: scores 0
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+    "|skip_connect~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|none~0|skip_connect~1|avg_pool_3x3~2|",
+)
+
+
+def _archs(space, n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [space.from_index(int(i)) for i in rng.choice(15625, n, replace=False)] + [space.parse(s) for s in SPECIAL]
+
+
+def _stack_order(st, m):
+    """Network m's weights from the stack, in the module order of the built network."""
+    out = [st.stem[m]]
+    cell = 0
+    ops = st.ops[m]
+    for stage in range(3):
+        if stage > 0:
+            out += [w[m] for w in st.reductions[stage - 1]]
+        for _ in range(st.N):
+            for e, op in enumerate(ops):
+                if op in (2, 3):
+                    out.append(st.cells[cell][(e, op)][st.users[e][op].index(m)])
+            cell += 1
+    return out + [st.fc_w[m], st.fc_b[m]]
+
+
+@pytest.mark.parametrize("space", [SMALL, search_spaces.get("nb201")], ids=["C4N2", "nb201"])
+def test_weights_are_the_seeded_builds_tensor_by_tensor(space):
+    archs = _archs(space, 3)
+    st = draw_weights([a.ops for a in archs], 7, space.C, space.N, 3, 10)
+    for m, arch in enumerate(archs):
+        torch.manual_seed(7)
+        net = space.build(arch, 10)
+        built = [mod.weight for mod in net.modules() if isinstance(mod, (nn.Conv2d, nn.Linear))]
+        built.append(net.classifier.bias)
+        mine = _stack_order(st, m)
+        assert len(mine) == len(built)
+        assert all(torch.equal(a, b) for a, b in zip(mine, built))
+
+
+@pytest.mark.parametrize("impl", ["conv", "matmul"])
+def test_stacked_scores_equal_the_per_sample_loop_in_float64(impl):
+    archs = _archs(SMALL, 5, seed=1)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(6, 3, 16, 16, generator=g), torch.randint(0, 10, (6,), generator=g)
+    got = finish(gradsign_nb201([a.ops for a in archs], x, y, seed=3, C=4, N=2, dtype=torch.float64, impl=impl))
+    want = []
+    for a in archs:
+        torch.manual_seed(3)
+        want.append(proxies.gradsign_reference(SMALL.build(a, 10).double(), x.double(), y))
+    assert got == want
+    assert [s == 0.0 for s in got] == [not SMALL.is_connected(a) for a in archs]
+    means = finish(gradsign_nb201([a.ops for a in archs], x, y, seed=3, C=4, N=2, dtype=torch.float64,
+                                  reduction="mean", impl=impl))
+    for a, mean in zip(archs, means):
+        torch.manual_seed(3)
+        assert mean == proxies.gradsign(SMALL.build(a, 10).double(), x.double(), y, reduction="mean")
+
+
+def test_stacked_float32_agrees_with_the_general_path(data_path):
+    archs = _archs(SMALL, 4, seed=2)
+    general = scoring.ScoringEngine(SMALL, "gradsign", batch_size=8, directory=data_path, workers=1, cache=False,
+                                    progress=False)
+    stacked, _ = general.score(archs)
+    plain = []
+    from gradsign_nas.benchmarks import load_batch
+
+    x, y = load_batch("cifar10", 8, 0, data_path)
+    for a in archs:
+        torch.manual_seed(0)
+        plain.append(proxies.gradsign(SMALL.build(a, 10), x, y, method="hooks"))
+    np.testing.assert_allclose(stacked, plain, rtol=1e-3)
+
+
+def test_engine_takes_the_stacked_path_only_where_it_applies(monkeypatch, data_path):
+    calls = []
+    real = scoring._score_stacked
+    monkeypatch.setattr(scoring, "_score_stacked", lambda state, archs: calls.append(len(archs)) or real(state, archs))
+    archs = _archs(SMALL, 2)
+    kw = dict(batch_size=4, directory=data_path, workers=1, cache=False, progress=False)
+    scoring.score_archs(SMALL, archs, **kw)
+    assert sum(calls) >= len(archs)  # the warm-up may add one
+    calls.clear()
+    scoring.score_archs(SMALL, archs, proxy="synflow", **kw)
+    assert calls == []
+    assert not scoring.stacked_applies(search_spaces.get("nats_size"), "gradsign")
+    assert not scoring.stacked_applies(SMALL, "gradsign", build=lambda a: SMALL.build(a))
+
+
+def test_processes_and_one_process_give_identical_scores_and_count_workers(data_path):
+    archs = _archs(SMALL, 6, seed=3)
+    kw = dict(batch_size=4, directory=data_path, cache=False, progress=False)
+    one, _ = scoring.ScoringEngine(SMALL, workers=1, **kw).score(archs)
+    engine = scoring.ScoringEngine(SMALL, devices=["cpu", "cpu"], **kw)
+    two, sec = engine.score(archs)
+    assert np.array_equal(one, two) and (sec > 0).all()
+    assert engine.by_worker == {"cpu": len(archs)}
+    with pytest.raises(ValueError, match="device"):
+        scoring.ScoringEngine(SMALL, devices=["tpu"], **kw)
+    with pytest.raises(ValueError, match="this process"):
+        scoring.ScoringEngine(SMALL, batch=(torch.zeros(1, 3, 8, 8), torch.zeros(1)), num_classes=10, workers=2)
+
+
+def test_assistant_scores_all_candidates_in_one_call(data_path):
+    class Counting(ProxyScorer):
+        def __init__(self):
+            self.calls = []
+
+        def score(self, arch):
+            raise AssertionError("pick must go through score_many")
+
+        def score_many(self, archs):
+            self.calls.append(len(archs))
+            return [float(len(str(a))) for a in archs]
+
+    scorer = Counting()
+    cands = ["a", "ccc", "bb"]
+    assert Assistant(scorer, k=3).pick(cands) == ("ccc", 3.0) and scorer.calls == [3]
+    on_demand = OnDemandScorer(SMALL, batch_size=4, directory=data_path)
+    archs = _archs(SMALL, 3)
+    many = on_demand.score_many(archs)
+    assert many == [on_demand.score(a) for a in archs] and all(math.isfinite(s) for s in many)
+    assert on_demand.engine._state["stack"] == 1  # the stacked kernel on the CPU
