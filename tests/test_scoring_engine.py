@@ -140,3 +140,14 @@ def test_assistant_scores_all_candidates_in_one_call(data_path):
     many = on_demand.score_many(archs)
     assert many == [on_demand.score(a) for a in archs] and all(math.isfinite(s) for s in many)
     assert on_demand.engine._state["stack"] == 1  # the stacked kernel on the CPU
+
+
+def test_ray_tasks_give_the_same_scores(data_path):
+    pytest.importorskip("ray")
+    archs = _archs(SMALL, 3, seed=4)
+    kw = dict(batch_size=4, directory=data_path, cache=False, progress=False)
+    inline, _ = scoring.ScoringEngine(SMALL, workers=1, **kw).score(archs)
+    engine = scoring.ScoringEngine(SMALL, address="local", workers=2, **kw)
+    via_ray, _ = engine.score(archs)
+    assert np.array_equal(inline, via_ray)
+    assert sum(engine.by_worker.values()) == len(archs) and all(k.startswith("ray:") for k in engine.by_worker)
