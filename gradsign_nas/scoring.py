@@ -576,32 +576,59 @@ def _chunks(ctx: tuple, todo: dict, devices: Sequence[str], n_workers: int) -> l
 
 
 def _run_pool(ctx: tuple, todo: dict, record, devices: Sequence[str]) -> None:
+    """Score on every device of ``devices``: this process takes the first itself (it starts at once,
+    while the spawned workers for the others import torch and set up) and hands chunks to the workers
+    from the same list as it goes, keeping two in flight per worker."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+    import torch
+
     mpc = mp.get_context("spawn")
     queue = mpc.Queue()
-    for d in devices:
+    for d in devices[1:]:
         queue.put(str(d))
+    warm = next(iter(todo.values()))
     pool = ProcessPoolExecutor(
-        max_workers=len(devices),
-        mp_context=mpc,
-        initializer=_worker_init,
-        initargs=(ctx, queue, next(iter(todo.values()))),
+        max_workers=len(devices) - 1, mp_context=mpc, initializer=_worker_init, initargs=(ctx, queue, warm)
     )
-    try:
-        pending = {}
-        for chunk in _chunks(ctx, todo, devices, len(devices)):
+    chunks = iter(_chunks(ctx, todo, devices, len(devices)))
+    pending: dict = {}
+
+    def top_up() -> None:
+        while len(pending) < 2 * (len(devices) - 1):
+            chunk = next(chunks, None)
+            if chunk is None:
+                return
             pending[pool.submit(_worker_score, ctx, [a for _, a in chunk])] = [s for s, _ in chunk]
+
+    def harvest(block: bool) -> None:
+        done, _ = wait(pending, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for fut in done:
+            strings = pending.pop(fut)
+            who, res = fut.result()
+            record(who, list(zip(strings, res)))
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the arithmetic of a pool worker: identical scores wherever computed
+    try:
+        top_up()
+        state = _setup(ctx, devices[0], warm=warm)
+        while True:
+            harvest(block=False)
+            top_up()
+            chunk = next(chunks, None)
+            if chunk is None:
+                break
+            res = _score_chunk(state, [a for _, a in chunk])
+            record(str(state["device"]), list(zip([s for s, _ in chunk], res)))
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                strings = pending.pop(fut)
-                who, res = fut.result()
-                record(who, list(zip(strings, res)))
+            harvest(block=True)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
+    finally:
+        torch.set_num_threads(threads)
     pool.shutdown(wait=True)
 
 

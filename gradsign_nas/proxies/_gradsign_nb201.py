@@ -124,11 +124,43 @@ def draw_weights(
     return stack
 
 
+def _instance_norm(t: torch.Tensor) -> torch.Tensor:
+    """BatchNorm at initialisation (weight 1, bias 0) on each sample alone."""
+    return F.instance_norm(t, eps=_EPS)
+
+
 def _unfold(t: torch.Tensor, k: int, pad: int, stride: int) -> torch.Tensor:
     """``F.unfold(t)`` as ``[B, C*k*k, L]``, computed with the batch folded into the channels: the same
     values, in one kernel instead of one per sample (CUDA's ``im2col`` loops over the batch)."""
     B, Cn, H, W = t.shape
     return F.unfold(t.reshape(1, B * Cn, H, W), k, padding=pad, stride=stride).view(B, Cn * k * k, -1)
+
+
+class _SameConv3x3(torch.autograd.Function):
+    """A 3x3, stride 1, padding 1 convolution of n networks as ``unfold`` + matrix product, returning
+    the columns too (the per-sample gradients need them). Its input gradient is the convolution of the
+    output gradient with the flipped, transposed kernel, again as ``unfold`` + matrix product: CUDA's
+    ``col2im`` (``unfold``'s own backward) was the slowest kernel of a stacked pass."""
+
+    @staticmethod
+    def forward(ctx, inp: torch.Tensor, w: torch.Tensor):  # type: ignore[override]
+        B, _, H, W = inp.shape
+        n = w.shape[0]
+        cols = _unfold(inp, 3, 1, 1).view(B, n, -1, H * W)
+        out = torch.matmul(w.reshape(n, w.shape[1], -1), cols)  # [B, n, Cout, L]
+        ctx.save_for_backward(w)
+        ctx.hw = (H, W)
+        ctx.mark_non_differentiable(cols)
+        return out, cols
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor, _unused: torch.Tensor):  # type: ignore[override]
+        (w,) = ctx.saved_tensors
+        H, W = ctx.hw
+        B, n, cout, _ = g.shape
+        gcols = _unfold(g.reshape(B, n * cout, H, W), 3, 1, 1).view(B, n, cout * 9, H * W)
+        wt = w.transpose(1, 2).flip(3, 4).reshape(n, w.shape[2], cout * 9)
+        return torch.matmul(wt, gcols).view(B, -1, H, W), None
 
 
 def _per_sample_signs(
@@ -227,14 +259,16 @@ def gradsign_nb201(
         Ho, Wo = (H + 2 * pad - k) // stride + 1, (W + 2 * pad - k) // stride + 1
         if k == 1 and stride == 1:
             cols = inp.reshape(B, n, -1, H * W)
+            out = torch.matmul(w.reshape(n, w.shape[1], -1), cols)  # [B, n, Cout, L]
+        elif k == 3 and stride == 1 and pad == 1:
+            out, cols = _SameConv3x3.apply(inp, w)
         else:
             cols = _unfold(inp, k, pad, stride).view(B, n, -1, Ho * Wo)
-        out = torch.matmul(w.reshape(n, w.shape[1], -1), cols)  # [B, n, Cout, L]
+            out = torch.matmul(w.reshape(n, w.shape[1], -1), cols)
         records.append((cols.detach(), out, n, k, stride, pad, who))
         return out.view(B, -1, Ho, Wo)
 
-    def norm(t):
-        return F.instance_norm(t, eps=_EPS)
+    norm = _instance_norm
 
     with torch.enable_grad():
         if impl == "conv":
