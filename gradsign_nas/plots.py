@@ -35,11 +35,14 @@ def plot_curves(
     band: str = "sem",
     title: str = "",
     ceiling: dict | None = None,
+    xlabel: str = "simulated time (s)",
+    ylabel: str | None = None,
 ) -> bytes:
     """Draw the best-so-far curves of ``rows`` (compact run results: the mean over runs as steps with a
     band) and return the PNG bytes; also write them to ``path`` (atomically) when given. ``title``
     goes above the panels, followed by the number of runs per algorithm and variant; ``ceiling``
-    (``{dataset: accuracy}``) draws the protocol's ceiling as a dotted line."""
+    (``{dataset: accuracy}``) draws the protocol's ceiling as a dotted line. ``xlabel`` / ``ylabel``
+    name the axes (a live comparison draws trials and wall-clock seconds)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -88,8 +91,8 @@ def plot_curves(
             pad = 0.1 * (max(highs) - min(lows)) + 0.1
             ax.set_ylim(min(lows) - pad, max(highs) + pad)
         ax.set_title(d)
-        ax.set_xlabel("simulated time (s)")
-        ax.set_ylabel(f"best-so-far test accuracy (%), mean +- {'s.e.m.' if band == 'sem' else 'std'}")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"{ylabel or 'best-so-far test accuracy (%)'}, mean +- {'s.e.m.' if band == 'sem' else 'std'}")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="lower right")
     sizes = sorted({len(rs) for rs in groups.values()})

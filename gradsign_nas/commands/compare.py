@@ -56,10 +56,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="assistance strategies to run as further variants, comma-separated, or 'all' "
         "(gradsign_nas.strategies: warmup, adaptive; each at a proxy budget no larger than best of K's)",
     )
-    p.add_argument("--runs", type=int, default=500, help="runs per algorithm and variant (default 500)")
+    p.add_argument(
+        "--runs", type=int, default=None, help="runs per algorithm and variant (default 500; with --live: 3 seeds)"
+    )
     add_tabular(p)
     add_workers(p, "default: all cores; 1 runs everything in this process without Ray")
     add_address(p, "fan the runs out on")
+    from . import compare_live
+
+    compare_live.add_arguments(p)
     add_common(
         p,
         out_required=True,
@@ -126,6 +131,14 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.live:
+        from . import compare_live
+
+        if args.runs is None:
+            args.runs = compare_live.LIVE_DEFAULT_RUNS
+        return compare_live.run(args)
+    if args.runs is None:
+        args.runs = 500
     # 1. validate everything and load the data: nothing is written before this succeeds
     fidelities = check_tabular(args)
     algos = check_algorithms(args.algorithms.split(","))

@@ -66,8 +66,9 @@ def gradsign(
         chunk_size: samples per vmapped chunk (bounds memory); ``None`` does the batch at once.
         method: ``"vmap"`` (``torch.func.vmap(grad(...))``), ``"hooks"`` (one batched pass with
             BatchNorm as instance norm and per-sample weight gradients from hooks), or ``"auto"``:
-            hooks on CUDA (faster there, less memory), vmap on the CPU (faster there). Both equal
-            the per-sample loop exactly in float64.
+            hooks (faster on CUDA and, since its conv gradients come from one grouped convolution
+            backward, on the CPU too: 1.30x a plain pass against vmap's 1.45x on NB201 networks).
+            Both equal the per-sample loop exactly in float64.
 
     Returns:
         The score as a float. A network whose output does not depend on the scored weights (e.g. an
@@ -88,8 +89,7 @@ def gradsign(
         raise InputError(f"chunk_size must be a positive integer or None, but got {chunk_size!r}")
     if method not in METHODS:
         raise InputError(f"method must be one of {METHODS}, but got {method!r}")
-    on_cuda = any(p.is_cuda for p in model.parameters())
-    if method == "hooks" or (method == "auto" and on_cuda):
+    if method in ("hooks", "auto"):
         from ._gradsign_hooks import gradsign_hooks
 
         return gradsign_hooks(model, inputs, targets, reduction=reduction, chunk_size=chunk_size)

@@ -1,0 +1,264 @@
+"""``gradsign-nas compare --live``: vanilla against assisted in live searches that really train networks.
+
+S seeds x variants x algorithms of live searches (``commands.search``'s own runs, one run directory
+each under ``<out>/searches/seed-<r>/<algorithm>-<variant>``), every trial a Ray Tune trial, all
+searches on one Ray (local by default, ``--address`` for a cluster; GPUs shared with fractional
+``--gpus-per-trial``). Each search keeps its own history, so the comparison resumes after an
+interruption without re-running a finished trial. Run r of every algorithm and variant shares one seed
+(``run_seed``), as in the tabular compare.
+
+The statistics are the tabular compare's, on the best validation accuracy each search found:
+mean +- std per algorithm and variant, and the one-sided Mann-Whitney p-value of assisted > vanilla.
+The curves are the best-so-far validation accuracy against trials and against wall-clock seconds;
+the wall clock includes the time spent on the proxy, because in a live search that is real time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from gradsign_nas.errors import InputError
+
+METRIC = "valid_acc"
+LIVE_DEFAULT_RUNS = 3
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options only ``--live`` reads (``--space``, ``--data-dir``, ``--k``, ``--proxy``, ``--runs``,
+    ``--seed``, ``--address`` are shared with the tabular compare)."""
+    g = p.add_argument_group("live searches (--live)")
+    g.add_argument(
+        "--live",
+        action="store_true",
+        help="compare live searches that really train networks (seeds x variants x algorithms), every trial "
+        "a Ray Tune trial; --runs is the number of seeds (default 3)",
+    )
+    g.add_argument("--data", default="digits", help="as in search: digits (default), cifar10, a folder or an .npz")
+    g.add_argument("--trials", type=int, default=20, help="trials per search (default 20)")
+    g.add_argument("--epochs", type=int, default=3, help="training epochs per trial (default 3)")
+    g.add_argument("--train-batch-size", type=int, default=64, help="training batch size (default 64)")
+    g.add_argument("--lr", type=float, default=None, help="learning rate (default 0.1)")
+    g.add_argument("--limit", type=int, default=None, help="use at most this many images (default all)")
+    g.add_argument("--C", type=int, default=None, help="NB201 channels (default 8 on digits, 16 otherwise)")
+    g.add_argument("--N", type=int, default=None, help="NB201 cells per stage (default 1 on digits, 5 otherwise)")
+    g.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:i]")
+    g.add_argument("--cpus-per-trial", type=float, default=1, help="CPUs (torch threads) per trial (default 1)")
+    g.add_argument("--gpus-per-trial", type=float, default=None, help="GPUs per trial, fractions share a GPU")
+    g.add_argument("--max-failures", type=int, default=None, help="retries of a trial whose worker died (default 2)")
+    g.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default all cores)")
+
+
+def _search_args(args: argparse.Namespace, algorithm: str, run: int, seed: int) -> argparse.Namespace:
+    """The ``search`` options of one search of the comparison."""
+    return argparse.Namespace(
+        space=args.space,
+        algorithm=algorithm,
+        variants=args.variants,
+        data=args.data,
+        data_dir=args.data_dir,
+        trials=args.trials,
+        epochs=args.epochs,
+        batch_size=args.train_batch_size,
+        lr=args.lr,
+        limit=args.limit,
+        metric=METRIC,
+        C=args.C,
+        N=args.N,
+        k=args.k,
+        proxy=args.proxy,
+        device=args.device,
+        no_ray=False,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        max_failures=args.max_failures,
+        scheduler=None,
+        num_cpus=args.num_cpus,
+        address=args.address,
+        seed=seed,
+        out=str(Path(args.out) / "searches" / f"seed-{run}"),
+    )
+
+
+def _row(algorithm: str, variant: str, run: int, seed: int, run_dir: Path) -> dict:
+    """One search's compact result, in the tabular compare's row shape (``valid_acc`` as its one
+    "dataset"; ``trajectory`` by trials, ``wall_trajectory`` by wall-clock seconds)."""
+    from .search import summarise
+
+    s = summarise({variant: run_dir}, 0.0, METRIC)["variants"][variant]
+    curve, wall = s["curve"], s["wall"]
+    best = [max(curve[: i + 1]) for i in range(len(curve))]
+    return {
+        "algorithm": algorithm,
+        "variant": variant,
+        "run": run,
+        "seed": seed,
+        "best_arch": s["best_arch"],
+        METRIC: s[f"best_{METRIC}"],
+        "trials": s["trials"],
+        "failed": s["failed"],
+        "train_s": s["train_s"],
+        "proxy_s": s["proxy_s"],
+        "wall_s": round(max(wall), 2) if wall else 0.0,
+        "trajectory": {"time": list(range(1, len(best) + 1)), METRIC: best},
+        "wall_trajectory": {"time": wall, METRIC: best},
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from gradsign_nas import stats
+    from gradsign_nas._io import dumps, write_json_atomic, write_text_atomic
+    from gradsign_nas.execution import run_live_search
+    from gradsign_nas.execution.fanout import run_seed
+    from gradsign_nas.execution.live import open_history
+    from gradsign_nas.execution.ray_env import ray_session
+    from gradsign_nas.plots import plot_curves
+
+    from ._options import MAX_RUNS, VARIANTS, check_algorithms, check_out_dir, positive_int, split_list
+    from .compare import _mean_proxy_scores
+    from .search import build_run, validate
+
+    # 1. every search's options, data and any record to resume checked before the first trial
+    algos = check_algorithms(args.algorithms.split(","))
+    variants = split_list("--variants", args.variants, VARIANTS)
+    if args.strategies is not None:
+        raise InputError("expected --strategies with the tabular compare only, but got it with --live")
+    if args.workers is not None:
+        raise InputError("expected --workers with the tabular compare only; with --live use --num-cpus or --address")
+    positive_int("--runs", args.runs, 1, MAX_RUNS)
+    out = check_out_dir(args.out)
+    assert out is not None  # --out is required
+    searches = []
+    for r in range(args.runs):
+        seed = run_seed(args.seed, r)
+        for a in algos:
+            sargs = _search_args(args, a, r, seed)
+            validate(sargs)
+            for v in variants:
+                alg, ev, info, run_dir = build_run(sargs, v)
+                info["comparison"] = {"run": r, "seed": args.seed, "runs": args.runs}
+                searches.append((a, v, r, seed, alg, ev, run_dir, open_history(ev, run_dir, info)))
+
+    # 2. the searches, one after another on one Ray; each search's trials run concurrently
+    progress = not args.no_progress
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    rows, replayed = [], 0
+    bar = tqdm(total=len(searches), desc="live searches", unit="search", disable=not progress, file=sys.stderr)
+    try:
+        with ray_session(args.num_cpus, args.address):
+            for a, v, r, seed, alg, ev, run_dir, history in searches:
+                gpus = (
+                    args.gpus_per_trial
+                    if args.gpus_per_trial is not None
+                    else (1.0 if ev.device.startswith("cuda") else 0.0)
+                )
+                res = run_live_search(
+                    alg,
+                    ev,
+                    trials=args.trials,
+                    out_dir=run_dir,
+                    name=f"seed {r} {a} {v}",
+                    cpus_per_trial=args.cpus_per_trial,
+                    gpus_per_trial=gpus,
+                    max_failures=args.max_failures if args.max_failures is not None else 2,
+                    progress=progress,
+                    history=history,
+                )
+                replayed += res.n_replayed
+                rows.append(dict(_row(a, v, r, seed, run_dir), proxy_scores=getattr(alg, "proxy_scores", 0)))
+                bar.update(1)
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t0
+    if replayed:
+        print(f"resumed: {replayed} recorded trials replayed, not re-run", file=sys.stderr)
+
+    # 3. statistics and files, as the tabular compare writes them
+    datasets = [METRIC]
+    summary = stats.summarize(rows, datasets)
+    pvals = stats.p_values(rows, datasets)
+    results = {
+        a: {v: {d: {"mean": c["mean"], "std": c["std"]} for d, c in cells.items()} for v, cells in vs.items()}
+        for a, vs in summary.items()
+    }
+    proxy_time = {
+        a: {
+            v: _share([x for x in rows if x["algorithm"] == a and x["variant"] == v])
+            for v in dict.fromkeys(x["variant"] for x in rows if x["algorithm"] == a)
+        }
+        for a in algos
+    }
+    line = {
+        "runs": args.runs,
+        "budget": {"trials": args.trials, "epochs": args.epochs},
+        "results": results,
+        "p_values": pvals,
+        "ceiling": None,  # no table: the best possible network of a live search is unknown
+        "proxy_scores": _mean_proxy_scores(rows),
+        "proxy_time": proxy_time,
+    }
+    config = {
+        "live": True,
+        "space": args.space,
+        "data": str(args.data),
+        "algorithms": algos,
+        "variants": variants,
+        "runs": args.runs,
+        "seed": args.seed,
+        "trials": args.trials,
+        "epochs": args.epochs,
+        "k": args.k,
+        "proxy": args.proxy,
+    }
+    md = stats.markdown_table(summary, pvals, datasets)
+    write_text_atomic(out / "results.md", md)
+    write_text_atomic(out / "results.csv", stats.table_csv(summary, pvals, datasets))
+    write_json_atomic(out / "runs.json", {"config": config, "runs": rows})
+    write_json_atomic(out / "summary.json", {**line, "config": config, "n": summary, "wall_s": wall})
+    title = f"{', '.join(algos)} on {args.data} ({args.space}), seed {args.seed}"
+    plots = [out / "curves_trials.png", out / "curves_wall.png"]
+    plot_curves(
+        rows,
+        args.trials,
+        plots[0],
+        datasets,
+        points=args.trials,
+        title=title,
+        xlabel="trials finished",
+        ylabel="best-so-far validation accuracy (%)",
+    )
+    wall_rows = [dict(x, trajectory=x["wall_trajectory"]) for x in rows]
+    plot_curves(
+        wall_rows,
+        max((x["wall_s"] for x in rows), default=1.0) or 1.0,
+        plots[1],
+        datasets,
+        title=title,
+        xlabel="wall-clock seconds since the first trial started (proxy time between trials included)",
+        ylabel="best-so-far validation accuracy (%)",
+    )
+    from gradsign_nas.report import write_report
+
+    write_report(
+        out,
+        f"gradsign-nas compare --live: {', '.join(algos)} on {args.data}",
+        plots,
+        subtitle=f"{args.runs} seeds per algorithm and variant, {args.trials} trials x {args.epochs} epochs each",
+    )
+    if args.json:
+        print(dumps(line))
+    else:
+        print(md, end="")
+        print(f"{len(rows)} live searches in {wall:.1f} s; files in {out}")
+    return 0
+
+
+def _share(rows: list) -> dict:
+    """Mean seconds spent on the proxy and on training per search, and the proxy's share of the two."""
+    proxy = sum(x["proxy_s"] for x in rows) / max(1, len(rows))
+    train = sum(x["train_s"] for x in rows) / max(1, len(rows))
+    return {"proxy_s": round(proxy, 2), "train_s": round(train, 2), "proxy_share": proxy / (proxy + train or 1.0)}

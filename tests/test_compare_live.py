@@ -1,0 +1,87 @@
+"""`gradsign-nas compare --live`: seeds x variants of live searches on digits through Ray, the tabular
+compare's JSON shape, and a comparison killed mid-run that resumes without re-running a finished trial."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("ray")
+
+LIVE = ["compare", "--live", "--algorithms", "rs", "--runs", "3", "--trials", "4", "--epochs", "1",
+        "--num-cpus", "2", "--no-progress"]
+
+
+def _env(data_path):
+    return dict(os.environ, RAY_AUTH_MODE="disabled", GRADSIGN_NAS_DATA=str(data_path))
+
+
+def _cli(argv, data_path, **kw):
+    return subprocess.run([sys.executable, "-m", "gradsign_nas", *argv], env=_env(data_path), capture_output=True,
+                          text=True, timeout=900, **kw)
+
+
+def _histories(out):
+    return sorted(out.glob("searches/seed-*/*/history.jsonl"))
+
+
+def test_live_comparison_table_json_shape_and_resume(data_path, tmp_path):
+    out = tmp_path / "live"
+    r = _cli([*LIVE, "--out", str(out), "--json"], data_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    line = json.loads(r.stdout.strip().splitlines()[-1])
+    tabular = _cli(["compare", "--algorithms", "rs", "--runs", "2", "--budget", "1500", "--workers", "1",
+                    "--no-progress", "--out", str(tmp_path / "tab"), "--json"], data_path)
+    assert tabular.returncode == 0, tabular.stderr[-3000:]
+    tab = json.loads(tabular.stdout.strip().splitlines()[-1])
+    assert set(tab) <= set(line)  # the same keys (and proxy_time beside them)
+    assert set(line["results"]["rs"]) == set(tab["results"]["rs"]) == {"vanilla", "assisted"}
+    for v in ("vanilla", "assisted"):
+        cell = line["results"]["rs"][v]["valid_acc"]
+        assert set(cell) == {"mean", "std"} and 0 < cell["mean"] <= 100
+    assert 0 <= line["p_values"]["rs"]["valid_acc"] <= 1
+    assert line["proxy_scores"]["rs"]["vanilla"] == 0 and line["proxy_scores"]["rs"]["assisted"] > 0
+    assert line["proxy_time"]["rs"]["assisted"]["proxy_s"] > 0
+    hist = _histories(out)
+    assert len(hist) == 6 and all(len(h.read_text().splitlines()) == 4 for h in hist)
+    assert {"results.md", "results.csv", "runs.json", "summary.json", "curves_trials.png", "curves_wall.png",
+            "report.html"} <= {p.name for p in out.iterdir()}
+    runs = json.loads((out / "runs.json").read_text())["runs"]
+    assert len({x["seed"] for x in runs}) == 3  # three seeds, shared by the two variants
+    before = [h.read_text() for h in hist]
+    again = _cli([*LIVE, "--out", str(out), "--json"], data_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "24 recorded trials replayed" in again.stderr
+    assert [h.read_text() for h in hist] == before
+    assert json.loads(again.stdout.strip().splitlines()[-1])["results"] == line["results"]
+
+
+def test_a_comparison_killed_mid_run_resumes_without_rerunning_finished_trials(data_path, tmp_path):
+    out = tmp_path / "killed"
+    argv = [sys.executable, "-m", "gradsign_nas", *LIVE, "--out", str(out)]
+    proc = subprocess.Popen(argv, env=_env(data_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 600
+    try:
+        while time.time() < deadline and proc.poll() is None:  # kill once a few trials are recorded
+            if sum(len(h.read_text().splitlines()) for h in _histories(out)) >= 6:
+                break
+            time.sleep(0.5)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    recorded = {h: h.read_text() for h in _histories(out)}
+    assert sum(len(t.splitlines()) for t in recorded.values()) >= 6
+    r = _cli([*LIVE, "--out", str(out)], data_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "recorded trials replayed" in r.stderr
+    for h, text in recorded.items():  # what was recorded before the kill is kept, not re-run
+        assert h.read_text().startswith(text.rstrip("\n").rsplit("\n", 1)[0] if not text.endswith("\n") else text)
+    hist = _histories(out)
+    assert len(hist) == 6 and all(
+        sum(json.loads(x)["status"] == "completed" for x in h.read_text().splitlines()) == 4 for h in hist
+    )
