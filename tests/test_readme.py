@@ -100,6 +100,8 @@ def small(argv: list[str]) -> list[str]:
         i = argv.index("--out")
         argv = argv[:i] + argv[i + 2:]
     extra = SMALL[argv[0]]
+    if argv[0] == "compare" and "--live" in argv:  # live searches: 2 seeds x 2 trials x 1 epoch here
+        extra = ["--runs", "2", "--trials", "2", "--epochs", "1", "--no-progress"]
     if argv[0] == "correlate" and "--all" in argv:
         if "table" in argv:  # --all from the packaged tables is instant anyway
             extra = [a for a in extra if a not in ("--sample", "4")]
