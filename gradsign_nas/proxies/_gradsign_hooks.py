@@ -10,7 +10,8 @@ the (sample, group) pairs (any groups, stride, dilation, ``padding="same"``), on
 ``bmm`` (groups of 1; other convs fall back to the ``vmap`` implementation there). Float64 scores
 equal the per-sample loop's.
 
-Measured against ``gradsign`` (vmap) by ``benchmarks/proxy_speed.py``; it is not the default.
+Measured against ``vmap`` and the stacked NB201 kernel by ``benchmarks/stacked_speed.py``; it is
+``gradsign``'s default method.
 """
 
 from __future__ import annotations
