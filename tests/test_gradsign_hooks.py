@@ -23,6 +23,7 @@ def test_hooks_equal_the_loop_in_float64_and_leave_the_model_unchanged(index, da
         proxies.gradsign(model, x.double(), y, reduction="mean"), rel=0, abs=0)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
 def test_hooks_handle_same_padding_groups_stride_and_dilation_on_the_cpu():
     """Per-sample conv gradients from one grouped convolution backward: exact against the loop."""
     from torch import nn
