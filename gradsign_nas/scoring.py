@@ -363,7 +363,9 @@ class ScoringEngine:
         if not isinstance(proxy, str):
             raise InputError(f"expected a proxy name, but got {type(proxy).__name__}")
         proxies.get(proxy)  # unknown proxy: one sentence before any work
-        custom = batch is not None or build is not None
+        if build is not None and batch is None:
+            raise InputError("expected a batch (x, y) with a build of your own, but got build without batch")
+        custom = batch is not None
         if not custom:
             num_classes_of(dataset)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -388,14 +390,14 @@ class ScoringEngine:
         self.by_worker: dict[str, int] = {}
         self._memory: dict[str, tuple[float, float]] = {}
         self._store: Optional[ScoreCache] = None
-        if custom:
+        if batch is not None:
             import torch
 
             self._state: Optional[dict[str, Any]] = {
                 "space": self.space,
                 "fn": proxies.get(proxy),
-                "x": batch[0] if batch is not None else None,
-                "y": batch[1] if batch is not None else None,
+                "x": batch[0],
+                "y": batch[1],
                 "seed": self.seed,
                 "num_classes": num_classes,
                 "device": torch.device(device),

@@ -116,6 +116,8 @@ def test_processes_and_one_process_give_identical_scores_and_count_workers(data_
     assert engine.by_worker == {"cpu": len(archs)}
     with pytest.raises(ValueError, match="device"):
         scoring.ScoringEngine(SMALL, devices=["tpu"], **kw)
+    with pytest.raises(ValueError, match="build without batch"):
+        scoring.ScoringEngine(SMALL, build=SMALL.build, num_classes=10)
     with pytest.raises(ValueError, match="this process"):
         scoring.ScoringEngine(SMALL, batch=(torch.zeros(1, 3, 8, 8), torch.zeros(1)), num_classes=10, workers=2)
 
