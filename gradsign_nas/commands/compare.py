@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     scorer = load_scorer(args, evaluator.space) if set(variants) - {"vanilla"} else None
 
     from gradsign_nas import stats
-    from gradsign_nas._io import dumps, write_json_atomic, write_text_atomic
+    from gradsign_nas._io import write_json_atomic, write_text_atomic
     from gradsign_nas.execution.fanout import Context, make_specs, run_all
     from gradsign_nas.plots import plot_curves
 
@@ -252,17 +252,29 @@ def run(args: argparse.Namespace) -> int:
         title=f"{', '.join(algos)} on NAS-Bench-201 (searched on cifar10-valid, test accuracy of the best found), "
         f"seed {args.seed}, budget {args.budget:,.0f} s",
     )
-    from gradsign_nas.report import write_report
-
-    write_report(
+    return finish(
+        args,
         out,
+        line,
+        md,
         f"gradsign-nas compare: {', '.join(algos)} on NAS-Bench-201",
         [out / "curves.png"],
-        subtitle=f"{args.runs} runs per algorithm and variant, seed {args.seed}, budget {args.budget:,.0f} s",
+        f"{args.runs} runs per algorithm and variant, seed {args.seed}, budget {args.budget:,.0f} s",
+        f"{len(rows)} runs in {wall:.1f} s; files in {out}",
     )
+
+
+def finish(
+    args: argparse.Namespace, out, line: dict, md: str, title: str, plots: list, subtitle: str, done: str
+) -> int:
+    """The last step of a comparison, tabular or live: report.html, then the JSON line or the table."""
+    from gradsign_nas._io import dumps
+    from gradsign_nas.report import write_report
+
+    write_report(out, title, plots, subtitle=subtitle)
     if args.json:
         print(dumps(line))
     else:
         print(md, end="")
-        print(f"{len(rows)} runs in {wall:.1f} s; files in {out}")
+        print(done)
     return 0

@@ -109,7 +109,7 @@ def _row(algorithm: str, variant: str, run: int, seed: int, run_dir: Path) -> di
 
 def run(args: argparse.Namespace) -> int:
     from gradsign_nas import stats
-    from gradsign_nas._io import dumps, write_json_atomic, write_text_atomic
+    from gradsign_nas._io import write_json_atomic, write_text_atomic
     from gradsign_nas.execution import run_live_search
     from gradsign_nas.execution.fanout import run_seed
     from gradsign_nas.execution.live import open_history
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     from gradsign_nas.plots import plot_curves
 
     from ._options import MAX_RUNS, VARIANTS, check_algorithms, check_out_dir, positive_int, split_list
-    from .compare import _mean_proxy_scores
+    from .compare import _mean_proxy_scores, finish
     from .search import build_run, validate
 
     # 1. every search's options, data and any record to resume checked before the first trial
@@ -241,20 +241,16 @@ def run(args: argparse.Namespace) -> int:
         xlabel="wall-clock seconds since the first trial started (proxy time between trials included)",
         ylabel="best-so-far validation accuracy (%)",
     )
-    from gradsign_nas.report import write_report
-
-    write_report(
+    return finish(
+        args,
         out,
+        line,
+        md,
         f"gradsign-nas compare --live: {', '.join(algos)} on {args.data}",
         plots,
-        subtitle=f"{args.runs} seeds per algorithm and variant, {args.trials} trials x {args.epochs} epochs each",
+        f"{args.runs} seeds per algorithm and variant, {args.trials} trials x {args.epochs} epochs each",
+        f"{len(rows)} live searches in {wall:.1f} s; files in {out}",
     )
-    if args.json:
-        print(dumps(line))
-    else:
-        print(md, end="")
-        print(f"{len(rows)} live searches in {wall:.1f} s; files in {out}")
-    return 0
 
 
 def _share(rows: list) -> dict:
