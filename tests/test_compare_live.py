@@ -85,3 +85,17 @@ def test_a_comparison_killed_mid_run_resumes_without_rerunning_finished_trials(d
     assert len(hist) == 6 and all(
         sum(json.loads(x)["status"] == "completed" for x in h.read_text().splitlines()) == 4 for h in hist
     )
+
+
+def test_no_ray_runs_every_trial_in_this_process_and_refuses_ray_options(data_path, tmp_path):
+    out = tmp_path / "noray"
+    argv = ["compare", "--live", "--no-ray", "--algorithms", "rs", "--runs", "2", "--trials", "2", "--epochs", "1",
+            "--no-progress", "--out", str(out), "--json"]
+    r = _cli(argv, data_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    line = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(line["results"]["rs"]) == {"vanilla", "assisted"}
+    hist = _histories(out)
+    assert len(hist) == 4 and all(len(h.read_text().splitlines()) == 2 for h in hist)
+    bad = _cli([*argv[:-2], str(tmp_path / "bad"), "--address", "127.0.0.1:1"], data_path)
+    assert bad.returncode == 2 and "--address" in bad.stderr and not (tmp_path / "bad").exists()

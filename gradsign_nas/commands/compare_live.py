@@ -3,7 +3,7 @@
 S seeds x variants x algorithms of live searches (``commands.search``'s own runs, one run directory
 each under ``<out>/searches/seed-<r>/<algorithm>-<variant>``), every trial a Ray Tune trial, all
 searches on one Ray (local by default, ``--address`` for a cluster; GPUs shared with fractional
-``--gpus-per-trial``). Each search keeps its own history, so the comparison resumes after an
+``--gpus-per-trial``), or with ``--no-ray`` every trial in this process. Each search keeps its own history, so the comparison resumes after an
 interruption without re-running a finished trial. Run r of every algorithm and variant shares one seed
 (``run_seed``), as in the tabular compare.
 
@@ -49,6 +49,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gpus-per-trial", type=float, default=None, help="GPUs per trial, fractions share a GPU")
     g.add_argument("--max-failures", type=int, default=None, help="retries of a trial whose worker died (default 2)")
     g.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default all cores)")
+    g.add_argument(
+        "--no-ray",
+        action="store_true",
+        help="run every trial in this process, one after another (a machine without Ray, e.g. one GPU)",
+    )
 
 
 def _search_args(args: argparse.Namespace, algorithm: str, run: int, seed: int) -> argparse.Namespace:
@@ -70,7 +75,7 @@ def _search_args(args: argparse.Namespace, algorithm: str, run: int, seed: int) 
         k=args.k,
         proxy=args.proxy,
         device=args.device,
-        no_ray=False,
+        no_ray=args.no_ray,
         cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial,
         max_failures=args.max_failures,
@@ -110,7 +115,7 @@ def _row(algorithm: str, variant: str, run: int, seed: int, run_dir: Path) -> di
 def run(args: argparse.Namespace) -> int:
     from gradsign_nas import stats
     from gradsign_nas._io import write_json_atomic, write_text_atomic
-    from gradsign_nas.execution import run_live_search
+    from gradsign_nas.execution import run_live_search, sequential_search
     from gradsign_nas.execution.fanout import run_seed
     from gradsign_nas.execution.live import open_history
     from gradsign_nas.execution.ray_env import ray_session
@@ -141,33 +146,47 @@ def run(args: argparse.Namespace) -> int:
                 info["comparison"] = {"run": r, "seed": args.seed, "runs": args.runs}
                 searches.append((a, v, r, seed, alg, ev, run_dir, open_history(ev, run_dir, info)))
 
-    # 2. the searches, one after another on one Ray; each search's trials run concurrently
-    progress = not args.no_progress
+    # 2. the searches, one after another on one Ray (or in this process with --no-ray); each search's
+    # trials run concurrently on the cluster
+    import contextlib
+
     from tqdm.auto import tqdm
 
+    progress = not args.no_progress
     t0 = time.perf_counter()
     rows, replayed = [], 0
     bar = tqdm(total=len(searches), desc="live searches", unit="search", disable=not progress, file=sys.stderr)
+    session = contextlib.nullcontext() if args.no_ray else ray_session(args.num_cpus, args.address)
     try:
-        with ray_session(args.num_cpus, args.address):
+        with session:
             for a, v, r, seed, alg, ev, run_dir, history in searches:
-                gpus = (
-                    args.gpus_per_trial
-                    if args.gpus_per_trial is not None
-                    else (1.0 if ev.device.startswith("cuda") else 0.0)
-                )
-                res = run_live_search(
-                    alg,
-                    ev,
-                    trials=args.trials,
-                    out_dir=run_dir,
-                    name=f"seed {r} {a} {v}",
-                    cpus_per_trial=args.cpus_per_trial,
-                    gpus_per_trial=gpus,
-                    max_failures=args.max_failures if args.max_failures is not None else 2,
-                    progress=progress,
-                    history=history,
-                )
+                if args.no_ray:
+                    res = sequential_search(
+                        alg,
+                        ev,
+                        trials=args.trials,
+                        out_dir=run_dir,
+                        name=f"seed {r} {a} {v}",
+                        progress=progress,
+                        history=history,
+                        threads=max(1, int(args.cpus_per_trial)),
+                    )
+                else:
+                    gpus = args.gpus_per_trial
+                    if gpus is None:
+                        gpus = 1.0 if ev.device.startswith("cuda") else 0.0
+                    res = run_live_search(
+                        alg,
+                        ev,
+                        trials=args.trials,
+                        out_dir=run_dir,
+                        name=f"seed {r} {a} {v}",
+                        cpus_per_trial=args.cpus_per_trial,
+                        gpus_per_trial=gpus,
+                        max_failures=args.max_failures if args.max_failures is not None else 2,
+                        progress=progress,
+                        history=history,
+                    )
                 replayed += res.n_replayed
                 rows.append(dict(_row(a, v, r, seed, run_dir), proxy_scores=getattr(alg, "proxy_scores", 0)))
                 bar.update(1)
