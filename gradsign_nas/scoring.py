@@ -159,6 +159,28 @@ def _exact_float32():
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
+def _scorer_state(space_obj, proxy: str, batch: tuple, seed: int, num_classes: int, device, build=None) -> dict:
+    """What scoring one architecture needs: the space, the proxy, the batch, the seed and classes of a
+    build, the device, a build of the caller's own (or ``None``), and the stack size of the stacked
+    kernel (0 where it does not apply)."""
+    import torch
+
+    from . import proxies
+
+    dev = torch.device(device)
+    return {
+        "space": space_obj,
+        "fn": proxies.get(proxy),
+        "x": batch[0],
+        "y": batch[1],
+        "seed": int(seed),
+        "num_classes": num_classes,
+        "device": dev,
+        "build": build,
+        "stack": STACK.get(dev.type, 1) if stacked_applies(space_obj, proxy, build) else 0,
+    }
+
+
 def _setup(ctx: tuple, device: Optional[str] = None, warm: Optional[Hashable] = None) -> dict[str, Any]:
     """Per-process state (space, proxy, the batch on its device), built once per setting.
 
@@ -170,7 +192,7 @@ def _setup(ctx: tuple, device: Optional[str] = None, warm: Optional[Hashable] = 
         return _STATE
     import torch
 
-    from . import proxies, search_spaces
+    from . import search_spaces
     from .benchmarks import load_batch
 
     space, proxy, dataset, batch_size, seed, directory, default_device = ctx
@@ -178,19 +200,10 @@ def _setup(ctx: tuple, device: Optional[str] = None, warm: Optional[Hashable] = 
     x, y = load_batch(dataset, batch_size, seed, directory, device=dev)
     keep = _STATE.get("worker_device")
     _STATE.clear()
-    space_obj = search_spaces.get(space)
     _STATE.update(
+        _scorer_state(search_spaces.get(space), proxy, (x, y), int(seed), num_classes_of(dataset), dev),
         token=token,
         worker_device=keep,
-        space=space_obj,
-        fn=proxies.get(proxy),
-        x=x,
-        y=y,
-        seed=int(seed),
-        num_classes=num_classes_of(dataset),
-        device=dev,
-        build=None,
-        stack=STACK.get(dev.type, 1) if stacked_applies(space_obj, proxy) else 0,
     )
     if warm is not None:
         try:
@@ -386,28 +399,15 @@ class ScoringEngine:
         self.proxy, self.dataset, self.batch_size, self.seed = proxy, dataset, int(batch_size), int(seed)
         self.directory, self.device, self.workers, self.devices = directory, str(device), workers, devices
         self.progress, self.address, self.threads = progress, address, threads
-        self.custom = custom
         self.by_worker: dict[str, int] = {}
         self._memory: dict[str, tuple[float, float]] = {}
         self._store: Optional[ScoreCache] = None
+        self._state: Optional[dict[str, Any]] = None  # set for a batch of the caller's own
         if batch is not None:
-            import torch
-
-            self._state: Optional[dict[str, Any]] = {
-                "space": self.space,
-                "fn": proxies.get(proxy),
-                "x": batch[0],
-                "y": batch[1],
-                "seed": self.seed,
-                "num_classes": num_classes,
-                "device": torch.device(device),
-                "build": build,
-                "stack": STACK.get(torch.device(device).type, 1) if stacked_applies(self.space, proxy, build) else 0,
-            }
             if num_classes is None:
                 raise InputError("expected num_classes with a batch or build of your own, but got None")
+            self._state = _scorer_state(self.space, proxy, batch, self.seed, num_classes, device, build)
         else:
-            self._state = None
             key = dict(space=self.space.name, proxy=proxy, dataset=dataset, batch_size=self.batch_size, seed=self.seed)
             if cache is not False:
                 path = default_cache_path(**key) if cache is None or cache is True else Path(cache)
