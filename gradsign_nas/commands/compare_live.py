@@ -115,15 +115,13 @@ def _row(algorithm: str, variant: str, run: int, seed: int, run_dir: Path) -> di
 def run(args: argparse.Namespace) -> int:
     from gradsign_nas import stats
     from gradsign_nas._io import write_json_atomic, write_text_atomic
-    from gradsign_nas.execution import run_live_search, sequential_search
     from gradsign_nas.execution.fanout import run_seed
     from gradsign_nas.execution.live import open_history
-    from gradsign_nas.execution.ray_env import ray_session
     from gradsign_nas.plots import plot_curves
 
     from ._options import MAX_RUNS, VARIANTS, check_algorithms, check_out_dir, positive_int, split_list
     from .compare import _mean_proxy_scores, finish
-    from .search import build_run, validate
+    from .search import build_run, run_search, session, validate
 
     # 1. every search's options, data and any record to resume checked before the first trial
     algos = check_algorithms(args.algorithms.split(","))
@@ -144,49 +142,20 @@ def run(args: argparse.Namespace) -> int:
             for v in variants:
                 alg, ev, info, run_dir = build_run(sargs, v)
                 info["comparison"] = {"run": r, "seed": args.seed, "runs": args.runs}
-                searches.append((a, v, r, seed, alg, ev, run_dir, open_history(ev, run_dir, info)))
+                searches.append((a, v, r, seed, sargs, alg, ev, run_dir, open_history(ev, run_dir, info)))
 
     # 2. the searches, one after another on one Ray (or in this process with --no-ray); each search's
     # trials run concurrently on the cluster
-    import contextlib
-
     from tqdm.auto import tqdm
 
     progress = not args.no_progress
     t0 = time.perf_counter()
     rows, replayed = [], 0
     bar = tqdm(total=len(searches), desc="live searches", unit="search", disable=not progress, file=sys.stderr)
-    session = contextlib.nullcontext() if args.no_ray else ray_session(args.num_cpus, args.address)
     try:
-        with session:
-            for a, v, r, seed, alg, ev, run_dir, history in searches:
-                if args.no_ray:
-                    res = sequential_search(
-                        alg,
-                        ev,
-                        trials=args.trials,
-                        out_dir=run_dir,
-                        name=f"seed {r} {a} {v}",
-                        progress=progress,
-                        history=history,
-                        threads=max(1, int(args.cpus_per_trial)),
-                    )
-                else:
-                    gpus = args.gpus_per_trial
-                    if gpus is None:
-                        gpus = 1.0 if ev.device.startswith("cuda") else 0.0
-                    res = run_live_search(
-                        alg,
-                        ev,
-                        trials=args.trials,
-                        out_dir=run_dir,
-                        name=f"seed {r} {a} {v}",
-                        cpus_per_trial=args.cpus_per_trial,
-                        gpus_per_trial=gpus,
-                        max_failures=args.max_failures if args.max_failures is not None else 2,
-                        progress=progress,
-                        history=history,
-                    )
+        with session(args):  # one Ray for every search
+            for a, v, r, seed, sargs, alg, ev, run_dir, history in searches:
+                res = run_search(sargs, alg, ev, run_dir, f"seed {r} {a} {v}", history, progress)
                 replayed += res.n_replayed
                 rows.append(dict(_row(a, v, r, seed, run_dir), proxy_scores=getattr(alg, "proxy_scores", 0)))
                 bar.update(1)

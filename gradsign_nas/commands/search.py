@@ -261,7 +261,6 @@ def build_run(args: argparse.Namespace, variant: str) -> tuple:
 
 def run(args: argparse.Namespace) -> int:
     variants = validate(args)
-    from gradsign_nas.execution import run_live_search, sequential_search
     from gradsign_nas.execution.live import open_history
 
     runs, histories = [], {}
@@ -269,45 +268,13 @@ def run(args: argparse.Namespace) -> int:
         alg, ev, info, run_dir = build_run(args, v)
         histories[v] = open_history(ev, run_dir, info)
         runs.append((v, alg, ev, info, run_dir))
-    from gradsign_nas.execution.ray_env import ray_session
-
     out = Path(args.out)
     progress = not args.no_progress
     t0 = time.perf_counter()
     results = {}
-    if args.no_ray:
+    with session(args):  # one Ray for every variant
         for variant, alg, ev, _info, run_dir in runs:
-            results[variant] = sequential_search(
-                alg,
-                ev,
-                trials=args.trials,
-                out_dir=run_dir,
-                name=_label(args, variant),
-                progress=progress,
-                history=histories[variant],
-                threads=max(1, int(args.cpus_per_trial)),
-            )
-    else:
-        with ray_session(args.num_cpus, args.address):  # one Ray for every variant
-            for variant, alg, ev, _info, run_dir in runs:
-                gpus = (
-                    args.gpus_per_trial
-                    if args.gpus_per_trial is not None
-                    else (1.0 if ev.device.startswith("cuda") else 0.0)
-                )
-                results[variant] = run_live_search(
-                    alg,
-                    ev,
-                    trials=args.trials,
-                    out_dir=run_dir,
-                    name=_label(args, variant),
-                    cpus_per_trial=args.cpus_per_trial,
-                    gpus_per_trial=gpus,
-                    max_failures=args.max_failures if args.max_failures is not None else DEFAULTS["max_failures"],
-                    scheduler=args.scheduler or DEFAULTS["scheduler"],
-                    progress=progress,
-                    history=histories[variant],
-                )
+            results[variant] = run_search(args, alg, ev, run_dir, _label(args, variant), histories[variant], progress)
     for variant, r in results.items():
         if r.n_replayed:
             print(f"{variant}: resumed, {r.n_replayed} recorded trials replayed, not re-run", file=sys.stderr)
@@ -343,6 +310,47 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(summary))
     return 0
+
+
+def session(args: argparse.Namespace):
+    """Where the searches of ``args`` run: one Ray for all of them, or nothing to start with --no-ray."""
+    import contextlib
+
+    from gradsign_nas.execution.ray_env import ray_session
+
+    return contextlib.nullcontext() if args.no_ray else ray_session(args.num_cpus, args.address)
+
+
+def run_search(args: argparse.Namespace, alg, ev, run_dir: Path, name: str, history, progress: bool):
+    """One live search as ``args`` asks: its trials in this process (--no-ray), else as Ray Tune trials
+    on the session ``session(args)`` opened (a GPU per trial on CUDA unless --gpus-per-trial says)."""
+    from gradsign_nas.execution import run_live_search, sequential_search
+
+    if args.no_ray:
+        return sequential_search(
+            alg,
+            ev,
+            trials=args.trials,
+            out_dir=run_dir,
+            name=name,
+            progress=progress,
+            history=history,
+            threads=max(1, int(args.cpus_per_trial)),
+        )
+    gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (1.0 if ev.device.startswith("cuda") else 0.0)
+    return run_live_search(
+        alg,
+        ev,
+        trials=args.trials,
+        out_dir=run_dir,
+        name=name,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=gpus,
+        max_failures=args.max_failures if args.max_failures is not None else DEFAULTS["max_failures"],
+        scheduler=args.scheduler or DEFAULTS["scheduler"],
+        progress=progress,
+        history=history,
+    )
 
 
 def _label(args: argparse.Namespace, variant: str) -> str:
