@@ -41,7 +41,7 @@ from gradsign_nas.errors import InputError
 
 from .benchmarks._files import cache_dir
 
-__all__ = ["STACK", "ScoreCache", "ScoringEngine", "default_cache_path", "num_classes_of", "score_archs"]
+__all__ = ["STACK", "ScoreCache", "ScoringEngine", "default_cache_path", "local_devices", "num_classes_of", "score_archs"]
 
 from .benchmarks.images import IMAGE_DATASETS, NUM_CLASSES
 
@@ -476,17 +476,7 @@ class ScoringEngine:
             bar.close()
 
     def _local_devices(self) -> list[str]:
-        """One entry per worker process: ``devices``, else every GPU for ``"cuda"`` (round-robin when
-        ``workers`` asks for more), else ``workers`` (default: the CPU cores) on ``device``."""
-        if self.devices is not None:
-            return [str(d) for d in self.devices]
-        if self.device == "cuda":
-            import torch
-
-            gpus = max(1, torch.cuda.device_count())
-            return [f"cuda:{i % gpus}" for i in range(self.workers or gpus)]
-        default = 1 if self.device.startswith("cuda") else (os.cpu_count() or 1)
-        return [self.device] * (self.workers or default)
+        return local_devices(self.device, self.workers, self.devices)
 
     def _run_inline(self, state: dict[str, Any], todo: dict[str, Hashable], record) -> None:
         import torch
@@ -503,6 +493,21 @@ class ScoringEngine:
                 record(str(state["device"]), [(s, r) for (s, _), r in zip(part, res)])
         finally:
             torch.set_num_threads(saved)
+
+
+def local_devices(device: str, workers: Optional[int] = None, devices: Optional[Sequence] = None) -> list[str]:
+    """One device per local worker process: ``devices``, else every GPU of the host for ``"cuda"``
+    (round-robin when ``workers`` asks for more), else ``workers`` (default: the CPU cores; one
+    process for a single ``cuda:i``) on ``device``."""
+    if devices is not None:
+        return [str(d) for d in devices]
+    if device == "cuda":
+        import torch
+
+        gpus = max(1, torch.cuda.device_count())
+        return [f"cuda:{i % gpus}" for i in range(workers or gpus)]
+    default = 1 if device.startswith("cuda") else (os.cpu_count() or 1)
+    return [device] * (workers or default)
 
 
 def score_archs(

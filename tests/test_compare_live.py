@@ -99,3 +99,14 @@ def test_no_ray_runs_every_trial_in_this_process_and_refuses_ray_options(data_pa
     assert len(hist) == 4 and all(len(h.read_text().splitlines()) == 2 for h in hist)
     bad = _cli([*argv[:-2], str(tmp_path / "bad"), "--address", "127.0.0.1:1"], data_path)
     assert bad.returncode == 2 and "--address" in bad.stderr and not (tmp_path / "bad").exists()
+    # --workers 2: the same searches in two spawned processes give the same trials and results
+    par = tmp_path / "par"
+    r2 = _cli([*argv[:-2], str(par), "--json", "--workers", "2"], data_path)
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    assert json.loads(r2.stdout.strip().splitlines()[-1])["results"] == line["results"]
+
+    def trials(o):
+        return [[(x["arch"], x["metric"]) for x in map(json.loads, h.read_text().splitlines())] for h in _histories(o)]
+
+    assert trials(par) == trials(out)
+    assert [h.relative_to(par) for h in _histories(par)] == [h.relative_to(out) for h in _histories(out)]

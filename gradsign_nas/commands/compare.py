@@ -60,7 +60,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--runs", type=int, default=None, help="runs per algorithm and variant (default 500; with --live: 3 seeds)"
     )
     add_tabular(p)
-    add_workers(p, "default: all cores; 1 runs everything in this process without Ray")
+    add_workers(
+        p,
+        "default: all cores; 1 runs everything in this process without Ray; with --live --no-ray: searches "
+        "at once, each in its own process, default one per GPU on CUDA, else 1",
+    )
     add_address(p, "fan the runs out on")
     from . import compare_live
 

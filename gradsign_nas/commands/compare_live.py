@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     from gradsign_nas.execution.live import open_history
     from gradsign_nas.plots import plot_curves
 
-    from ._options import MAX_RUNS, VARIANTS, check_algorithms, check_out_dir, positive_int, split_list
+    from ._options import MAX_PROCS, MAX_RUNS, VARIANTS, check_algorithms, check_out_dir, positive_int, split_list
     from .compare import _mean_proxy_scores, finish
     from .search import build_run, run_search, session, validate
 
@@ -128,9 +128,13 @@ def run(args: argparse.Namespace) -> int:
     variants = split_list("--variants", args.variants, VARIANTS)
     if args.strategies is not None:
         raise InputError("expected --strategies with the tabular compare only, but got it with --live")
-    if args.workers is not None:
-        raise InputError("expected --workers with the tabular compare only; with --live use --num-cpus or --address")
+    if args.workers is not None and not args.no_ray:
+        raise InputError(
+            "expected --workers with the tabular compare or with --live --no-ray; with Ray use --num-cpus or --address"
+        )
     positive_int("--runs", args.runs, 1, MAX_RUNS)
+    if args.workers is not None:
+        positive_int("--workers", args.workers, 1, MAX_PROCS)
     out = check_out_dir(args.out)
     assert out is not None  # --out is required
     searches = []
@@ -144,21 +148,30 @@ def run(args: argparse.Namespace) -> int:
                 info["comparison"] = {"run": r, "seed": args.seed, "runs": args.runs}
                 searches.append((a, v, r, seed, sargs, alg, ev, run_dir, open_history(ev, run_dir, info)))
 
-    # 2. the searches, one after another on one Ray (or in this process with --no-ray); each search's
-    # trials run concurrently on the cluster
+    # 2. the searches: one after another on one Ray (each search's trials concurrently on the cluster),
+    # or with --no-ray in this process, or in local processes (--workers; one per GPU on CUDA)
     from tqdm.auto import tqdm
 
     progress = not args.no_progress
+    devices = _search_devices(args) if args.no_ray else []
     t0 = time.perf_counter()
     rows, replayed = [], 0
     bar = tqdm(total=len(searches), desc="live searches", unit="search", disable=not progress, file=sys.stderr)
     try:
-        with session(args):  # one Ray for every search
-            for a, v, r, seed, sargs, alg, ev, run_dir, history in searches:
-                res = run_search(sargs, alg, ev, run_dir, f"seed {r} {a} {v}", history, progress)
-                replayed += res.n_replayed
-                rows.append(dict(_row(a, v, r, seed, run_dir), proxy_scores=getattr(alg, "proxy_scores", 0)))
-                bar.update(1)
+        if len(devices) > 1:
+            for s in searches:  # each search's process opens (and locks) its own history
+                s[-1].close()
+            done = _run_in_processes([(s[0], s[1], s[2], s[3], s[4]) for s in searches], args, devices, bar)
+            for (a, v, r, seed, _sargs, _alg, _ev, run_dir, _h), (n_replayed, scores) in zip(searches, done):
+                replayed += n_replayed
+                rows.append(dict(_row(a, v, r, seed, run_dir), proxy_scores=scores))
+        else:
+            with session(args):  # one Ray for every search
+                for a, v, r, seed, sargs, alg, ev, run_dir, history in searches:
+                    res = run_search(sargs, alg, ev, run_dir, f"seed {r} {a} {v}", history, progress)
+                    replayed += res.n_replayed
+                    rows.append(dict(_row(a, v, r, seed, run_dir), proxy_scores=getattr(alg, "proxy_scores", 0)))
+                    bar.update(1)
     finally:
         bar.close()
     wall = time.perf_counter() - t0
@@ -239,6 +252,60 @@ def run(args: argparse.Namespace) -> int:
         f"{args.runs} seeds per algorithm and variant, {args.trials} trials x {args.epochs} epochs each",
         f"{len(rows)} live searches in {wall:.1f} s; files in {out}",
     )
+
+
+def _search_devices(args: argparse.Namespace) -> list[str]:
+    """With --no-ray, the device of each local search process: ``--workers`` processes (default one
+    per GPU of the host on CUDA, else one, which runs in this process), GPUs taken round-robin."""
+    from gradsign_nas.benchmarks.live import resolve_device
+    from gradsign_nas.scoring import local_devices
+
+    device = resolve_device(args.device)
+    return local_devices(device, args.workers or (None if device == "cuda" else 1))
+
+
+_DEVICE: list = []  # the device of this search process (set once by _pin_device)
+
+
+def _pin_device(queue) -> None:
+    _DEVICE.append(queue.get())
+
+
+def _one_search(args: argparse.Namespace, a: str, v: str, r: int, sargs: argparse.Namespace) -> tuple[int, int]:
+    """Search ``a``/``v`` of seed ``r`` in a search process, on its device; returns the number of trials
+    replayed from its history and the proxy scores it computed."""
+    from .search import build_run, run_search
+    from gradsign_nas.execution.live import open_history
+
+    sargs = argparse.Namespace(**{**vars(sargs), "device": _DEVICE[0]})
+    alg, ev, info, run_dir = build_run(sargs, v)
+    info["comparison"] = {"run": r, "seed": args.seed, "runs": args.runs}
+    res = run_search(sargs, alg, ev, run_dir, f"seed {r} {a} {v}", open_history(ev, run_dir, info), False)
+    return res.n_replayed, getattr(alg, "proxy_scores", 0)
+
+
+def _run_in_processes(jobs: list, args: argparse.Namespace, devices: list[str], bar) -> list[tuple[int, int]]:
+    """Every search of ``jobs`` (algorithm, variant, run, seed, search options) in ``len(devices)``
+    spawned processes, each pinned to one device; results in the order of ``jobs``."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    mpc = mp.get_context("spawn")
+    queue = mpc.Queue()
+    for d in devices:
+        queue.put(d)
+    pool = ProcessPoolExecutor(len(devices), mp_context=mpc, initializer=_pin_device, initargs=(queue,))
+    try:
+        futures = [pool.submit(_one_search, args, a, v, r, sargs) for a, v, r, _seed, sargs in jobs]
+        for f in futures:
+            f.add_done_callback(lambda _f: bar.update(1))
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for f in futures:
+            if f.done() and f.exception() is not None:
+                raise f.exception()  # type: ignore[misc]  # the first failure; the others are cancelled
+        return [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _share(rows: list) -> dict:
