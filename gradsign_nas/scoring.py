@@ -41,7 +41,15 @@ from gradsign_nas.errors import InputError
 
 from .benchmarks._files import cache_dir
 
-__all__ = ["STACK", "ScoreCache", "ScoringEngine", "default_cache_path", "local_devices", "num_classes_of", "score_archs"]
+__all__ = [
+    "STACK",
+    "ScoreCache",
+    "ScoringEngine",
+    "default_cache_path",
+    "local_devices",
+    "num_classes_of",
+    "score_archs",
+]
 
 from .benchmarks.images import IMAGE_DATASETS, NUM_CLASSES
 

@@ -12,6 +12,15 @@ def data_dir() -> Path:
     return p if p.is_absolute() else (ROOT / p).resolve()
 
 
+def reference_file(relative: str) -> Path:
+    """A cross-check file of the data directory's ``reference/`` folder. These are derived tables that
+    `gradsign-nas data download` does not fetch: a test that needs one is skipped without it."""
+    p = data_dir() / "reference" / relative
+    if not p.is_file():
+        pytest.skip(f"cross-check file reference/{relative} is not in the data directory (data download does not fetch it)")
+    return p
+
+
 class CountingEvaluator:
     """Wraps an evaluator and counts the evaluations it does in this process."""
 

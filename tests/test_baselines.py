@@ -14,6 +14,8 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
+from conftest import reference_file
+
 from gradsign_nas import proxies
 from gradsign_nas.proxies._baselines import PROXIES
 from gradsign_nas.search_spaces.nb201 import NB201Space
@@ -131,10 +133,7 @@ def test_snip_and_grad_norm_match_a_direct_computation(small_space, batch):
 
 
 def _mintal_rows():
-    path = DATA / "reference/zero_cost/mintal_zc_cifar10_200archs.csv"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    with open(path) as f:
+    with open(reference_file("zero_cost/mintal_zc_cifar10_200archs.csv")) as f:
         return list(csv.DictReader(f))
 
 

@@ -274,8 +274,9 @@ def _pin_device(queue) -> None:
 def _one_search(args: argparse.Namespace, a: str, v: str, r: int, sargs: argparse.Namespace) -> tuple[int, int]:
     """Search ``a``/``v`` of seed ``r`` in a search process, on its device; returns the number of trials
     replayed from its history and the proxy scores it computed."""
-    from .search import build_run, run_search
     from gradsign_nas.execution.live import open_history
+
+    from .search import build_run, run_search
 
     sargs = argparse.Namespace(**{**vars(sargs), "device": _DEVICE[0]})
     alg, ev, info, run_dir = build_run(sargs, v)

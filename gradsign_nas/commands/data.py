@@ -1,4 +1,5 @@
-"""Check the benchmark data files (sha256) in a data directory, or download them from their public sources."""
+"""Check the data files (sha256) in a data directory, or download them from their public sources: the
+benchmark tables and subsets, and the CIFAR-10/100 images the tests and the README's commands read."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--data-dir", default=None, help="data directory (default: $GRADSIGN_NAS_DATA or ~/.cache/gradsign-nas/data)"
     )
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each download")
+    p.add_argument(
+        "--mirror",
+        default=None,
+        help="fetch from MIRROR/<repo>/<commit>/<path> instead of https://raw.githubusercontent.com (file:// works)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if args.timeout is None or not args.timeout > 0 or args.timeout == float("inf"):
         raise DataError(f"expected --timeout to be a positive number of seconds, but got {args.timeout}")
     if args.action == "download":
-        paths = _files.download(args.data_dir, timeout=args.timeout)
+        paths = _files.download(args.data_dir, timeout=args.timeout, progress=not args.no_progress, mirror=args.mirror)
         print(f"{len(paths)} files present and verified in {_files.data_dir(args.data_dir)}")
         return 0
     bad = 0
