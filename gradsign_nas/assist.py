@@ -295,6 +295,11 @@ class OnDemandScorer(ProxyScorer):
         """A ``build(arch)`` of the caller's own, or ``None`` for the space's seeded build."""
         return None
 
+    def _init_seed(self):
+        """With a build of the caller's own that is the space's build seeded per network, the
+        ``init_seed(arch)`` it seeds with (``ScoringEngine``'s ``init_seed``), else ``None``."""
+        return None
+
     @property
     def engine(self):
         if self._engine is None:
@@ -312,6 +317,7 @@ class OnDemandScorer(ProxyScorer):
                 num_classes=self.num_classes,
                 build=self._builder(),
                 threads=None,
+                init_seed=self._init_seed(),
             )
         return self._engine
 
@@ -349,6 +355,7 @@ class TrainingBatchScorer(OnDemandScorer):
             num_classes=evaluator.num_classes,
         )
         self.evaluator = evaluator
+        self.device = evaluator.device  # scored where the trials train (the GPU on a GPU machine)
 
     def _get_batch(self):
         from gradsign_nas.benchmarks.images import select_balanced
@@ -360,6 +367,13 @@ class TrainingBatchScorer(OnDemandScorer):
 
     def _builder(self):
         return self.evaluator.build
+
+    def _init_seed(self):
+        from gradsign_nas.benchmarks.live import LiveTrainingEvaluator
+
+        ev = self.evaluator
+        plain = type(ev).build is LiveTrainingEvaluator.build and not ev.build_options
+        return ev.init_seed if plain else None
 
 
 class Assistant:

@@ -139,14 +139,15 @@ _STATE: dict[str, Any] = {}
 STACK = {"cuda": 64, "cpu": 1}
 
 
-def stacked_applies(space_obj, proxy: str, build=None) -> bool:
+def stacked_applies(space_obj, proxy: str, build=None, init_seed=None) -> bool:
     """Whether the stacked NB201 GradSign kernel scores these networks: the built-in ``gradsign`` on
-    the NB201 space's own seeded build (a custom build, e.g. a live evaluator's, takes the general path)."""
+    the NB201 space's own seeded build, or on a build of the caller's own that is that build with a
+    seed per network (``init_seed``, e.g. a live evaluator's); any other build takes the general path."""
     from . import proxies
     from .search_spaces.nb201 import NB201Space
 
     return (
-        build is None
+        (build is None or init_seed is not None)
         and proxy == "gradsign"
         and proxies.get("gradsign") is proxies.gradsign
         and type(space_obj) is NB201Space
@@ -167,10 +168,12 @@ def _exact_float32():
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
-def _scorer_state(space_obj, proxy: str, batch: tuple, seed: int, num_classes: int, device, build=None) -> dict:
-    """What scoring one architecture needs: the space, the proxy, the batch, the seed and classes of a
-    build, the device, a build of the caller's own (or ``None``), and the stack size of the stacked
-    kernel (0 where it does not apply)."""
+def _scorer_state(
+    space_obj, proxy: str, batch: tuple, seed: int, num_classes: int, device, build=None, init_seed=None
+) -> dict:
+    """What scoring one architecture needs: the space, the proxy, the batch (on the device), the seed
+    (or ``init_seed(arch)``) and classes of a build, the device, a build of the caller's own (or
+    ``None``), and the stack size of the stacked kernel (0 where it does not apply)."""
     import torch
 
     from . import proxies
@@ -179,13 +182,14 @@ def _scorer_state(space_obj, proxy: str, batch: tuple, seed: int, num_classes: i
     return {
         "space": space_obj,
         "fn": proxies.get(proxy),
-        "x": batch[0],
-        "y": batch[1],
+        "x": batch[0].to(dev),
+        "y": batch[1].to(dev),
         "seed": int(seed),
+        "init_seed": init_seed,
         "num_classes": num_classes,
         "device": dev,
         "build": build,
-        "stack": STACK.get(dev.type, 1) if stacked_applies(space_obj, proxy, build) else 0,
+        "stack": STACK.get(dev.type, 1) if stacked_applies(space_obj, proxy, build, init_seed) else 0,
     }
 
 
@@ -272,10 +276,14 @@ def _score_stacked(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tup
     space, g = state["space"], state["stack"]
     groups: list[list[Any]] = [list(archs[i : i + g]) for i in range(0, len(archs), g)]
 
+    init_seed = state["init_seed"]
+
     def draw(group: list) -> Any:
-        return draw_weights(
-            [a.ops for a in group], state["seed"], space.C, space.N, space.in_channels, state["num_classes"]
-        )
+        if init_seed is None:  # the space's own build: one seed, the space's input channels
+            seed, channels = state["seed"], space.in_channels
+        else:  # the caller's build: a seed per network, the batch's channels
+            seed, channels = [int(init_seed(a)) for a in group], int(state["x"].shape[1])
+        return draw_weights([a.ops for a in group], seed, space.C, space.N, channels, state["num_classes"])
 
     out: list[tuple[float, float, Optional[str]]] = []
     with ThreadPoolExecutor(1) as pool:
@@ -354,6 +362,9 @@ class ScoringEngine:
         batch, num_classes, build: a batch ``(x, y)`` and a ``build(arch) -> nn.Module`` of the
             caller's own (a live evaluator's training batch and network); then scoring is in-process
             and the cache in memory only.
+        init_seed: with ``build``, says that ``build(arch)`` is ``torch.manual_seed(init_seed(arch));
+            space.build(arch, num_classes, in_channels=<the batch's channels>)``, so NB201 GradSign can
+            draw the same weights for its stacked kernel (a live evaluator's ``init_seed``).
         threads: torch threads while scoring in this process (default 1, the arithmetic of a pool
             worker, so scores do not depend on where they were computed; ``None`` leaves torch's).
     """
@@ -376,6 +387,7 @@ class ScoringEngine:
         num_classes: Optional[int] = None,
         build=None,
         threads: Optional[int] = 1,
+        init_seed=None,
     ) -> None:
         from . import proxies, search_spaces
 
@@ -386,6 +398,8 @@ class ScoringEngine:
         proxies.get(proxy)  # unknown proxy: one sentence before any work
         if build is not None and batch is None:
             raise InputError("expected a batch (x, y) with a build of your own, but got build without batch")
+        if init_seed is not None and build is None:
+            raise InputError("expected init_seed with a build of your own, but got init_seed without build")
         custom = batch is not None
         if not custom:
             num_classes_of(dataset)
@@ -414,7 +428,7 @@ class ScoringEngine:
         if batch is not None:
             if num_classes is None:
                 raise InputError("expected num_classes with a batch or build of your own, but got None")
-            self._state = _scorer_state(self.space, proxy, batch, self.seed, num_classes, device, build)
+            self._state = _scorer_state(self.space, proxy, batch, self.seed, num_classes, device, build, init_seed)
         else:
             key = dict(space=self.space.name, proxy=proxy, dataset=dataset, batch_size=self.batch_size, seed=self.seed)
             if cache is not False:

@@ -106,6 +106,39 @@ def test_engine_takes_the_stacked_path_only_where_it_applies(monkeypatch, data_p
     assert not scoring.stacked_applies(SMALL, "gradsign", build=lambda a: SMALL.build(a))
 
 
+def test_a_live_evaluators_candidates_take_the_stacked_path_with_its_per_network_seeds(monkeypatch):
+    """TrainingBatchScorer on digits (1 channel): the stacked kernel draws each network's weights from
+    the evaluator's own seed for it, so its scores are the evaluator's built networks' GradSign."""
+    from gradsign_nas.assist import TrainingBatchScorer
+    from gradsign_nas.benchmarks.live import LiveTrainingEvaluator
+
+    space = NB201Space(C=4, N=1)
+    ev = LiveTrainingEvaluator(space, "digits", fidelities=(1,), device="cpu", seed=5, limit=200)
+    scorer = TrainingBatchScorer(ev, batch_size=16, seed=1)
+    calls = []
+    real = scoring._score_stacked
+    monkeypatch.setattr(scoring, "_score_stacked", lambda state, archs: calls.append(len(archs)) or real(state, archs))
+    archs = _archs(space, 5, seed=4)
+    got = scorer.score_many(archs)
+    assert sum(calls) == len(archs) and scorer.engine._state["stack"] > 0
+    x, y = scorer.engine._state["x"], scorer.engine._state["y"]
+    assert x.shape[1] == 1
+    want = [proxies.gradsign(ev.build(a), x, y, method="hooks") for a in archs]
+    np.testing.assert_allclose(got, want, rtol=1e-4)
+    # weights tensor by tensor: the evaluator's build, network by network
+    st = draw_weights([a.ops for a in archs], [ev.init_seed(a) for a in archs], 4, 1, 1, 10)
+    for m, a in enumerate(archs):
+        net = ev.build(a)
+        built = [mod.weight for mod in net.modules() if isinstance(mod, (nn.Conv2d, nn.Linear))]
+        assert all(torch.equal(p, q) for p, q in zip(_stack_order(st, m), [*built, net.classifier.bias]))
+    # a build with options of its own takes the general path
+    other = TrainingBatchScorer(LiveTrainingEvaluator(space, "digits", fidelities=(1,), device="cpu", seed=5,
+                                                      limit=200, build_options={"C": 2}), batch_size=16)
+    assert other._init_seed() is None
+    with pytest.raises(ValueError, match="init_seed without build"):
+        scoring.ScoringEngine(space, batch=(x, y), num_classes=10, init_seed=ev.init_seed)
+
+
 def test_processes_and_one_process_give_identical_scores_and_count_workers(data_path):
     archs = _archs(SMALL, 6, seed=3)
     kw = dict(batch_size=4, directory=data_path, cache=False, progress=False)

@@ -309,8 +309,12 @@ class LiveTrainingEvaluator(Evaluator):
         with torch.random.fork_rng(devices=[]):
             if self._build_opts is None:
                 self._build_opts = self._resolve_build_options(arch)
-            torch.manual_seed(stable_seed(self.seed, "init", str(arch)))
+            torch.manual_seed(self.init_seed(arch))
             return self.space.build(arch, self.num_classes, **self._build_opts)
+
+    def init_seed(self, arch: Hashable) -> int:
+        """The seed ``build`` initialises ``arch``'s network from (the same for every trial of it)."""
+        return stable_seed(self.seed, "init", str(arch))
 
     def _resolve_build_options(self, arch) -> dict:
         """The keyword options for ``space.build``: ``build_options``, plus ``in_channels`` when the

@@ -114,13 +114,22 @@ class _Stack:
 
 
 def draw_weights(
-    ops_list: Sequence[tuple], seed: int, C: int = 16, N: int = 5, in_channels: int = 3, num_classes: int = 10
+    ops_list: Sequence[tuple],
+    seed: "int | Sequence[int]",
+    C: int = 16,
+    N: int = 5,
+    in_channels: int = 3,
+    num_classes: int = 10,
 ):
     """The initial weights of NB201 networks with these edge ops (``_Stack``), each network's drawn
-    as ``torch.manual_seed(seed); NB201Space(C, N, in_channels).build(arch, num_classes)`` draws them."""
+    as ``torch.manual_seed(seed); NB201Space(C, N, in_channels).build(arch, num_classes)`` draws them;
+    ``seed`` is one seed for all or one per network."""
     stack = _Stack(ops_list, C, N, in_channels, num_classes)
+    seeds = [seed] * stack.M if isinstance(seed, int) else list(seed)
+    if len(seeds) != stack.M:
+        raise InputError(f"expected one seed or {stack.M} seeds, one per network, but got {len(seeds)}")
     for m in range(stack.M):
-        stack.fill(m, seed)
+        stack.fill(m, seeds[m])
     return stack
 
 
