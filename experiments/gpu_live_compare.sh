@@ -7,7 +7,8 @@
 #     WORKERS: search processes in all (spread over the GPUs); OUT: the output folder.
 # Samples GPU utilisation every second into OUT/gpu_util.csv and prints the comparison's JSON line,
 # searches per hour and the mean utilisation of each GPU. Needs a Python with torch (no Ray); installs
-# this package into it (no dependencies) unless gradsign_nas already imports.
+# this package into it (no dependencies) unless gradsign_nas already imports. Options after OUT go to
+# compare and override the ones below; DEVICE=cpu runs the same on the CPU (the tests do, small).
 set -euo pipefail
 [ $# -ge 4 ] || { echo "usage: $0 GPUS RUNS WORKERS OUT [extra compare options]" >&2; exit 2; }
 GPUS=$1 RUNS=$2 WORKERS=$3 OUT=$4
@@ -20,7 +21,7 @@ nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader,n
 SMI=$!
 trap 'kill $SMI 2>/dev/null || true' EXIT
 t0=$(date +%s.%N)
-CUDA_VISIBLE_DEVICES=$GPUS "$PY" -m gradsign_nas compare --live --no-ray --device cuda --data cifar10 \
+CUDA_VISIBLE_DEVICES=$GPUS "$PY" -m gradsign_nas compare --live --no-ray --device "${DEVICE:-cuda}" --data cifar10 \
   --data-dir "$DATA" --algorithms rs,rea --runs "$RUNS" --workers "$WORKERS" \
   --C 16 --N 1 --epochs 3 --trials 20 --train-batch-size 128 --no-progress \
   --out "$OUT/compare" --json "$@" | tail -1 | tee "$OUT/line.json"
