@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping
 
 from gradsign_nas.errors import InputError
 
-__all__ = ["STRATEGIES", "Strategy", "available", "settings"]
+__all__ = ["STRATEGIES", "Strategy", "assistance", "available", "settings"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +81,16 @@ def settings(name: str, algorithm: str, k: int) -> tuple[int, str, dict[str, Any
         raise InputError(f"strategy {name!r} is defined for {', '.join(s.options)}, but got algorithm {algorithm!r}")
     make = s.options.get(algorithm)
     return s.k(k), s.rule, (make(k) if make is not None else {})
+
+
+def assistance(variant: str, algorithm: str, scorer: Any, k: int) -> tuple[Any, dict[str, Any]]:
+    """The ``Assistant`` of ``variant`` (``None`` for vanilla; best of ``k`` for assisted; else the
+    strategy's) over ``scorer``, and the extra options the algorithm takes for it."""
+    if variant == "vanilla":
+        return None, {}
+    from gradsign_nas.assist import Assistant
+
+    if variant == "assisted":
+        return Assistant(scorer, k=k), {}
+    kk, rule, extra = settings(variant, algorithm, k)
+    return Assistant(scorer, k=kk, rule=rule), dict(extra)

@@ -110,3 +110,23 @@ def test_no_ray_runs_every_trial_in_this_process_and_refuses_ray_options(data_pa
 
     assert trials(par) == trials(out)
     assert [h.relative_to(par) for h in _histories(par)] == [h.relative_to(out) for h in _histories(out)]
+
+
+def test_strategies_run_as_further_live_variants(data_path, tmp_path):
+    """--strategies with --live: each strategy is a variant of its own searches, with its p-values
+    against vanilla (and assisted, where run); warm-up scores are counted in proxy_scores."""
+    out = tmp_path / "strat"
+    argv = ["compare", "--live", "--no-ray", "--algorithms", "rs", "--variants", "vanilla", "--strategies",
+            "warmup,adaptive", "--k", "2", "--runs", "2", "--trials", "2", "--epochs", "1", "--no-progress",
+            "--out", str(out), "--json"]
+    r = _cli(argv, data_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    line = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(line["results"]["rs"]) == {"vanilla", "warmup", "adaptive"}
+    assert set(line["strategy_p_values"]["rs"]) == {"warmup", "adaptive"}
+    runs = json.loads((out / "runs.json").read_text())["runs"]
+    warm = [x for x in runs if x["variant"] == "warmup"]
+    assert len(warm) == 2 and all(x["proxy_scores"] >= 160 for x in warm)  # RS's warm-up: 80 K samples
+    assert all(x["proxy_scores"] == 0 for x in runs if x["variant"] == "vanilla")
+    assert len(_histories(out)) == 6
+    assert json.loads((out / "searches/seed-0/rs-warmup/run.json").read_text())["variant"] == "warmup"

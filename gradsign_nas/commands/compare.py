@@ -116,6 +116,26 @@ def _mean_stats(rows) -> dict:
     return {a: {v: {k: s / n for k, (s, n) in d.items()} for v, d in vs.items()} for a, vs in out.items()}
 
 
+def check_variants(args: argparse.Namespace, algos: list[str]) -> list[str]:
+    """``--variants`` plus the strategies of ``--strategies`` (names or 'all'), each strategy checked
+    to be defined for every algorithm before anything runs."""
+    from gradsign_nas import strategies as strategy_registry
+
+    variants = split_list("--variants", args.variants, VARIANTS + tuple(strategy_registry.available()))
+    if args.strategies is not None:
+        names = (
+            strategy_registry.available()
+            if args.strategies.strip() == "all"
+            else split_list("--strategies", args.strategies, strategy_registry.available())
+        )
+        variants += [v for v in names if v not in variants]
+    for v in variants:  # a strategy defined only for some algorithms is refused before anything runs
+        if v not in VARIANTS:
+            for a in algos:
+                strategy_registry.settings(v, a, args.k)
+    return variants
+
+
 def _mean_proxy_scores(rows) -> dict:
     """``{algorithm: {variant: mean proxy scores asked for per run}}`` (best-of-K: K per evaluation)."""
     acc: dict = {}
@@ -146,19 +166,7 @@ def run(args: argparse.Namespace) -> int:
     # 1. validate everything and load the data: nothing is written before this succeeds
     fidelities = check_tabular(args)
     algos = check_algorithms(args.algorithms.split(","))
-    from gradsign_nas import strategies as strategy_registry
-
-    variants = split_list("--variants", args.variants, VARIANTS + tuple(strategy_registry.available()))
-    if args.strategies is not None:
-        names = (
-            strategy_registry.available()
-            if args.strategies.strip() == "all"
-            else split_list("--strategies", args.strategies, strategy_registry.available())
-        )
-        variants += [v for v in names if v not in variants]
-        for v in names:  # a strategy defined only for some algorithms is refused before anything runs
-            for a in algos:
-                strategy_registry.settings(v, a, args.k)
+    variants = check_variants(args, algos)
     positive_int("--runs", args.runs, 1, MAX_RUNS)
     if args.workers is not None:
         positive_int("--workers", args.workers, 1, MAX_PROCS)

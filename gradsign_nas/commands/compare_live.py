@@ -56,12 +56,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _search_args(args: argparse.Namespace, algorithm: str, run: int, seed: int) -> argparse.Namespace:
-    """The ``search`` options of one search of the comparison."""
+def _search_args(args: argparse.Namespace, algorithm: str, variants: list, run: int, seed: int) -> argparse.Namespace:
+    """The ``search`` options of one search of the comparison (its variants: those of --variants and
+    --strategies)."""
     return argparse.Namespace(
         space=args.space,
         algorithm=algorithm,
-        variants=args.variants,
+        variants=",".join(variants),
         data=args.data,
         data_dir=args.data_dir,
         trials=args.trials,
@@ -119,15 +120,13 @@ def run(args: argparse.Namespace) -> int:
     from gradsign_nas.execution.live import open_history
     from gradsign_nas.plots import plot_curves
 
-    from ._options import MAX_PROCS, MAX_RUNS, VARIANTS, check_algorithms, check_out_dir, positive_int, split_list
-    from .compare import _mean_proxy_scores, finish
+    from ._options import MAX_PROCS, MAX_RUNS, check_algorithms, check_out_dir, positive_int
+    from .compare import _mean_proxy_scores, check_variants, finish
     from .search import build_run, run_search, session, validate
 
     # 1. every search's options, data and any record to resume checked before the first trial
     algos = check_algorithms(args.algorithms.split(","))
-    variants = split_list("--variants", args.variants, VARIANTS)
-    if args.strategies is not None:
-        raise InputError("expected --strategies with the tabular compare only, but got it with --live")
+    variants = check_variants(args, algos)
     if args.workers is not None and not args.no_ray:
         raise InputError(
             "expected --workers with the tabular compare or with --live --no-ray; with Ray use --num-cpus or --address"
@@ -141,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     for r in range(args.runs):
         seed = run_seed(args.seed, r)
         for a in algos:
-            sargs = _search_args(args, a, r, seed)
+            sargs = _search_args(args, a, variants, r, seed)
             validate(sargs)
             for v in variants:
                 alg, ev, info, run_dir = build_run(sargs, v)
@@ -202,6 +201,9 @@ def run(args: argparse.Namespace) -> int:
         "proxy_scores": _mean_proxy_scores(rows),
         "proxy_time": proxy_time,
     }
+    spvals = stats.strategy_p_values(rows, datasets)
+    if spvals:
+        line["strategy_p_values"] = spvals
     config = {
         "live": True,
         "space": args.space,

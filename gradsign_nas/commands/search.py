@@ -42,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--variants",
         default="vanilla,assisted",
-        help="which variants to run, comma-separated: vanilla, assisted (default both)",
+        help="which variants to run, comma-separated: vanilla, assisted (best of K) and the strategies "
+        "of gradsign_nas.strategies, e.g. warmup, adaptive (default vanilla,assisted)",
     )
     d = p.add_argument_group("data and training")
     d.add_argument(
@@ -111,9 +112,9 @@ def _refuse(flag: str, why: str) -> InputError:
 
 def validate(args: argparse.Namespace) -> list[str]:
     """Check every option before anything runs or is written; returns the variants."""
-    from gradsign_nas import algorithms, proxies, search_spaces
+    from gradsign_nas import algorithms, proxies, search_spaces, strategies
 
-    variants = split_list("--variants", args.variants, VARIANTS)
+    variants = split_list("--variants", args.variants, VARIANTS + tuple(strategies.available()))
     if args.algorithm not in algorithms.available():
         raise InputError(f"expected --algorithm among {', '.join(algorithms.available())}, but got {args.algorithm!r}")
     if args.space not in search_spaces.available():
@@ -131,10 +132,12 @@ def validate(args: argparse.Namespace) -> list[str]:
     if args.lr is not None and not positive_number("--lr", args.lr) <= 10:
         raise InputError(f"expected --lr of at most 10 (larger rates diverge at once), but got {args.lr:g}")
     positive_number("--cpus-per-trial", args.cpus_per_trial)
-    if "assisted" in variants:
+    if set(variants) - {"vanilla"}:
         positive_int("--k", args.k, 1, MAX_K)
         if args.proxy not in proxies.available():
             raise InputError(f"expected --proxy among {', '.join(proxies.available())}, but got {args.proxy!r}")
+        for v in set(variants) - set(VARIANTS):  # a strategy must be defined for the algorithm
+            strategies.settings(v, args.algorithm, args.k)
     if args.data_dir is not None and args.data != "cifar10":
         raise _refuse("--data-dir", f"is read only with --data cifar10, but --data is {args.data!r}")
     for flag, value in (("--C", args.C), ("--N", args.N)):
@@ -209,8 +212,9 @@ def build_run(args: argparse.Namespace, variant: str) -> tuple:
     """``(algorithm, evaluator, run_info)`` for one variant of the live search ``args`` describes."""
     from gradsign_nas import algorithms
     from gradsign_nas._meta import data_checksums, environment
-    from gradsign_nas.assist import Assistant, TrainingBatchScorer
+    from gradsign_nas.assist import TrainingBatchScorer
     from gradsign_nas.benchmarks.live import LiveTrainingEvaluator
+    from gradsign_nas.strategies import assistance
 
     space = _space(args)
     fids = _fidelities(args.algorithm, args.epochs)
@@ -228,10 +232,9 @@ def build_run(args: argparse.Namespace, variant: str) -> tuple:
         metric=args.metric,
         checkpoint_dir=run_dir / "checkpoints" if args.algorithm == "bohb" else None,
     )
-    assistant = None
-    if variant == "assisted":
-        assistant = Assistant(TrainingBatchScorer(evaluator, proxy=args.proxy, seed=args.seed), k=args.k)
-    alg = algorithms.get(args.algorithm, space, args.seed, assistant=assistant, fidelities=fids)
+    scorer = TrainingBatchScorer(evaluator, proxy=args.proxy, seed=args.seed) if variant != "vanilla" else None
+    assistant, options = assistance(variant, args.algorithm, scorer, args.k)
+    alg = algorithms.get(args.algorithm, space, args.seed, assistant=assistant, fidelities=fids, **options)
     info = {
         "command": "search",
         "algorithm": args.algorithm,

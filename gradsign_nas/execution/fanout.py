@@ -93,20 +93,12 @@ def make_specs(algorithms: Sequence[str], variants: Sequence[str], runs: int, se
 def build_algorithm(spec: RunSpec, ctx: Context):
     """The algorithm of ``spec``: vanilla, given an ``Assistant(ctx.scorer, ctx.k)`` (assisted), or
     set up as the strategy ``spec.variant`` names (``gradsign_nas.strategies``)."""
-    assistant, options = None, dict(ctx.options.get(spec.algorithm, {}))
-    if spec.variant != "vanilla":
-        if ctx.scorer is None:
-            raise InputError(f"expected proxy scores for a {spec.variant} run, but got none (missing score table)")
-        from gradsign_nas.assist import Assistant
+    from gradsign_nas.strategies import assistance
 
-        if spec.variant == "assisted":
-            assistant = Assistant(ctx.scorer, k=ctx.k)
-        else:
-            from gradsign_nas.strategies import settings
-
-            k, rule, extra = settings(spec.variant, spec.algorithm, ctx.k)
-            assistant = Assistant(ctx.scorer, k=k, rule=rule)
-            options.update(extra)
+    if spec.variant != "vanilla" and ctx.scorer is None:
+        raise InputError(f"expected proxy scores for a {spec.variant} run, but got none (missing score table)")
+    assistant, extra = assistance(spec.variant, spec.algorithm, ctx.scorer, ctx.k)
+    options = {**ctx.options.get(spec.algorithm, {}), **extra}
     factory = ctx.factory
     if factory is None:
         from gradsign_nas.algorithms import get as default_factory
