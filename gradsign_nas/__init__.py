@@ -18,6 +18,7 @@ __all__ = [
     "UnsafePickleError",
     "algorithms",
     "benchmarks",
+    "compare_live",
     "load_best",
     "proxies",
     "search_spaces",
@@ -31,6 +32,14 @@ def load_best(run_dir, space=None, map_location: str = "cpu"):
     from .results import load_best as _load_best
 
     return _load_best(run_dir, space=space, map_location=map_location)
+
+
+def compare_live(out, data="digits", **options):
+    """A live comparison of vanilla and assisted searches, as ``gradsign-nas compare --live`` (see
+    ``gradsign_nas.commands.compare_live.compare_live``); returns its summary."""
+    from .commands.compare_live import compare_live as _compare_live
+
+    return _compare_live(out, data, **options)
 
 
 _LAZY = {

@@ -130,3 +130,29 @@ def test_strategies_run_as_further_live_variants(data_path, tmp_path):
     assert all(x["proxy_scores"] == 0 for x in runs if x["variant"] == "vanilla")
     assert len(_histories(out)) == 6
     assert json.loads((out / "searches/seed-0/rs-warmup/run.json").read_text())["variant"] == "warmup"
+
+
+def test_python_api_compares_on_tensors_and_resumes(tmp_path, capsys):
+    """gradsign_nas.compare_live: the command's options and files from Python, on (x, y) tensors,
+    recorded by shape and sha256; the same call again replays every trial."""
+    import torch
+    from sklearn.datasets import load_digits
+
+    import gradsign_nas
+
+    d = load_digits()
+    x = torch.tensor(d.images[:300], dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(d.target[:300])
+    out = tmp_path / "api"
+    kw = dict(algorithms=["rs"], runs=2, trials=2, epochs=1, C=4, N=1, no_ray=True)
+    s = gradsign_nas.compare_live(out, (x, y), **kw)
+    assert set(s["results"]["rs"]) == {"vanilla", "assisted"} and s["config"]["data"].startswith("arrays 300x1x8x8/")
+    run_json = json.loads((out / "searches/seed-0/rs-assisted/run.json").read_text())
+    assert run_json["data"] == s["config"]["data"]
+    again = gradsign_nas.compare_live(out, (x, y), **kw)
+    assert again["results"] == s["results"]
+    assert "8 recorded trials replayed" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="same settings to resume, but it holds one with other data"):
+        gradsign_nas.compare_live(out, (x[:200], y[:200]), **kw)  # other tensors: refused, not mixed in
+    with pytest.raises(ValueError, match="options of compare --live"):
+        gradsign_nas.compare_live(out, (x, y), trails=3)

@@ -19,6 +19,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any, Sequence, Union
 
 from gradsign_nas.errors import InputError
 
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ._options import MAX_PROCS, MAX_RUNS, check_algorithms, check_out_dir, positive_int
     from .compare import _mean_proxy_scores, check_variants, finish
-    from .search import build_run, run_search, session, validate
+    from .search import build_run, data_label, run_search, session, validate
 
     # 1. every search's options, data and any record to resume checked before the first trial
     algos = check_algorithms(args.algorithms.split(","))
@@ -207,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     config = {
         "live": True,
         "space": args.space,
-        "data": str(args.data),
+        "data": data_label(args.data),
         "algorithms": algos,
         "variants": variants,
         "runs": args.runs,
@@ -222,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     write_text_atomic(out / "results.csv", stats.table_csv(summary, pvals, datasets))
     write_json_atomic(out / "runs.json", {"config": config, "runs": rows})
     write_json_atomic(out / "summary.json", {**line, "config": config, "n": summary, "wall_s": wall})
-    title = f"{', '.join(algos)} on {args.data} ({args.space}), seed {args.seed}"
+    title = f"{', '.join(algos)} on {args.data if isinstance(args.data, str) else 'arrays'} ({args.space}), seed {args.seed}"
     plots = [out / "curves_trials.png", out / "curves_wall.png"]
     plot_curves(
         rows,
@@ -249,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
         out,
         line,
         md,
-        f"gradsign-nas compare --live: {', '.join(algos)} on {args.data}",
+        f"gradsign-nas compare --live: {', '.join(algos)} on {data_label(args.data)}",
         plots,
         f"{args.runs} seeds per algorithm and variant, {args.trials} trials x {args.epochs} epochs each",
         f"{len(rows)} live searches in {wall:.1f} s; files in {out}",
@@ -316,3 +317,43 @@ def _share(rows: list) -> dict:
     proxy = sum(x["proxy_s"] for x in rows) / max(1, len(rows))
     train = sum(x["train_s"] for x in rows) / max(1, len(rows))
     return {"proxy_s": round(proxy, 2), "train_s": round(train, 2), "proxy_share": proxy / (proxy + train or 1.0)}
+
+
+def compare_live(
+    out,
+    data: Any = "digits",
+    algorithms: Union[str, Sequence[str]] = ("rs", "rea"),
+    variants: Union[str, Sequence[str]] = ("vanilla", "assisted"),
+    strategies: Union[str, Sequence[str], None] = None,
+    progress: bool = False,
+    **options: Any,
+) -> dict:
+    """``gradsign-nas compare --live`` from Python: the same options (by their command-line names, with
+    ``_`` for ``-``: ``runs=10``, ``trials=30``, ``epochs=1``, ``C=8``, ``N=1``, ``no_ray=True``,
+    ``workers=2``, ``device="cuda"``...), the same files in ``out``. ``data`` is what ``--data`` takes,
+    or ``(x, y)`` / ``(x_train, y_train, x_valid, y_valid)`` arrays or tensors (recorded by shape and
+    sha256). Returns the comparison's ``summary.json``: the ``--json`` line plus config, n and wall_s.
+
+    Example:
+        >>> s = compare_live("out", runs=10, trials=30, epochs=1, no_ray=True)   # doctest: +SKIP
+        >>> s["p_values"]["rs"]["valid_acc"]                                        # doctest: +SKIP
+    """
+    import json
+
+    from gradsign_nas.cli import build_parser
+
+    args = build_parser().parse_args(["compare", "--live", "--out", str(out)])
+    unknown = sorted(set(options) - set(vars(args)))
+    if unknown:
+        raise InputError(f"expected options of compare --live, but got {', '.join(unknown)}")
+    vars(args).update(options)
+
+    def joined(v):
+        return v if v is None or isinstance(v, str) else ",".join(v)
+
+    args.data, args.no_progress = data, not progress
+    args.algorithms, args.variants, args.strategies = joined(algorithms), joined(variants), joined(strategies)
+    if args.runs is None:
+        args.runs = LIVE_DEFAULT_RUNS
+    run(args)
+    return json.loads((Path(out) / "summary.json").read_text())

@@ -242,7 +242,7 @@ def build_run(args: argparse.Namespace, variant: str) -> tuple:
         "seed": args.seed,
         "space": space.name,
         "space_options": space.options(),
-        "data": str(args.data),
+        "data": data_label(args.data),
         "limit": args.limit,
         "fidelities": list(fids),
         "epochs": args.epochs,
@@ -354,6 +354,24 @@ def run_search(args: argparse.Namespace, alg, ev, run_dir: Path, name: str, hist
         progress=progress,
         history=history,
     )
+
+
+def data_label(data) -> str:
+    """How a run records its data: the name or path given, or for arrays/tensors ``(x, y, ...)`` their
+    shapes and the sha256 of their bytes (so a resume on other tensors is refused)."""
+    if isinstance(data, (str, Path)):
+        return str(data)
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    shapes = []
+    for a in data:
+        arr = np.ascontiguousarray(a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a))
+        shapes.append("x".join(map(str, arr.shape)))
+        h.update(str(arr.dtype).encode() + arr.tobytes())
+    return f"arrays {'/'.join(shapes)} sha256:{h.hexdigest()[:16]}"
 
 
 def _label(args: argparse.Namespace, variant: str) -> str:
