@@ -33,7 +33,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Hashable, Optional, Sequence, Union
+from typing import Any, Callable, Hashable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -47,6 +47,7 @@ __all__ = [
     "ScoringEngine",
     "default_cache_path",
     "local_devices",
+    "pinned_pool",
     "num_classes_of",
     "score_archs",
 ]
@@ -311,11 +312,10 @@ def _score_stacked(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tup
     return out
 
 
-def _worker_init(ctx: tuple, devices, warm: Optional[Hashable] = None) -> None:
+def _worker_init(device: str, ctx: tuple, warm: Optional[Hashable] = None) -> None:
     import torch
 
     torch.set_num_threads(1)
-    device = devices.get() if devices is not None else None
     _STATE["worker_device"] = device
     _setup(ctx, device, warm)
 
@@ -532,6 +532,23 @@ def local_devices(device: str, workers: Optional[int] = None, devices: Optional[
     return [device] * (workers or default)
 
 
+def _pinned_init(queue, init: Callable, initargs: tuple) -> None:
+    init(queue.get(), *initargs)
+
+
+def pinned_pool(devices: Sequence[str], init: Callable, *initargs: Any):
+    """A pool of ``len(devices)`` spawned processes, each given one device of ``devices``: its
+    initializer runs ``init(device, *initargs)`` (``init`` must be importable: a module-level function)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    mpc = mp.get_context("spawn")
+    queue = mpc.Queue()
+    for d in devices:
+        queue.put(str(d))
+    return ProcessPoolExecutor(len(devices), mp_context=mpc, initializer=_pinned_init, initargs=(queue, init, initargs))
+
+
 def score_archs(
     space,
     archs: Sequence[Hashable],
@@ -608,19 +625,12 @@ def _run_pool(ctx: tuple, todo: dict, record, devices: Sequence[str]) -> None:
     """Score on every device of ``devices``: this process takes the first itself (it starts at once,
     while the spawned workers for the others import torch and set up) and hands chunks to the workers
     from the same list as it goes, keeping two in flight per worker."""
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     import torch
 
-    mpc = mp.get_context("spawn")
-    queue = mpc.Queue()
-    for d in devices[1:]:
-        queue.put(str(d))
     warm = next(iter(todo.values()))
-    pool = ProcessPoolExecutor(
-        max_workers=len(devices) - 1, mp_context=mpc, initializer=_worker_init, initargs=(ctx, queue, warm)
-    )
+    pool = pinned_pool(devices[1:], _worker_init, ctx, warm)
     chunks = iter(_chunks(ctx, todo, devices, len(devices)))
     pending: dict = {}
 

@@ -118,12 +118,11 @@ def run(args: argparse.Namespace) -> int:
     from gradsign_nas import stats
     from gradsign_nas._io import write_json_atomic, write_text_atomic
     from gradsign_nas.execution.fanout import run_seed
-    from gradsign_nas.execution.live import open_history
     from gradsign_nas.plots import plot_curves
 
     from ._options import MAX_PROCS, MAX_RUNS, check_algorithms, check_out_dir, positive_int
     from .compare import _mean_proxy_scores, check_variants, finish
-    from .search import build_run, data_label, run_search, session, validate
+    from .search import data_label, run_search, session, validate
 
     # 1. every search's options, data and any record to resume checked before the first trial
     algos = check_algorithms(args.algorithms.split(","))
@@ -144,9 +143,7 @@ def run(args: argparse.Namespace) -> int:
             sargs = _search_args(args, a, variants, r, seed)
             validate(sargs)
             for v in variants:
-                alg, ev, info, run_dir = build_run(sargs, v)
-                info["comparison"] = {"run": r, "seed": args.seed, "runs": args.runs}
-                searches.append((a, v, r, seed, sargs, alg, ev, run_dir, open_history(ev, run_dir, info)))
+                searches.append((a, v, r, seed, sargs, *_open_search(args, sargs, v, r)))
 
     # 2. the searches: one after another on one Ray (each search's trials concurrently on the cluster),
     # or with --no-ray in this process, or in local processes (--workers; one per GPU on CUDA)
@@ -205,10 +202,11 @@ def run(args: argparse.Namespace) -> int:
     spvals = stats.strategy_p_values(rows, datasets)
     if spvals:
         line["strategy_p_values"] = spvals
+    label = data_label(args.data)  # the data's name, or the arrays' shapes and sha256
     config = {
         "live": True,
         "space": args.space,
-        "data": data_label(args.data),
+        "data": label,
         "algorithms": algos,
         "variants": variants,
         "runs": args.runs,
@@ -250,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
         out,
         line,
         md,
-        f"gradsign-nas compare --live: {', '.join(algos)} on {data_label(args.data)}",
+        f"gradsign-nas compare --live: {', '.join(algos)} on {label}",
         plots,
         f"{args.runs} seeds per algorithm and variant, {args.trials} trials x {args.epochs} epochs each",
         f"{len(rows)} live searches in {wall:.1f} s; files in {out}",
@@ -270,35 +268,41 @@ def _search_devices(args: argparse.Namespace) -> list[str]:
 _DEVICE: list = []  # the device of this search process (set once by _pin_device)
 
 
-def _pin_device(queue) -> None:
-    _DEVICE.append(queue.get())
+def _pin_device(device: str) -> None:
+    _DEVICE.append(device)
+
+
+def _open_search(args: argparse.Namespace, sargs: argparse.Namespace, variant: str, run: int) -> tuple:
+    """``(algorithm, evaluator, run directory, history)`` of one search of the comparison: ``search``'s
+    run for ``variant``, recorded as run ``run`` of this comparison (its history opened, so locked)."""
+    from gradsign_nas.execution.live import open_history
+
+    from .search import build_run
+
+    alg, ev, info, run_dir = build_run(sargs, variant)
+    info["comparison"] = {"run": run, "seed": args.seed, "runs": args.runs}
+    return alg, ev, run_dir, open_history(ev, run_dir, info)
 
 
 def _one_search(args: argparse.Namespace, a: str, v: str, r: int, sargs: argparse.Namespace) -> tuple[int, int]:
     """Search ``a``/``v`` of seed ``r`` in a search process, on its device; returns the number of trials
     replayed from its history and the proxy scores it computed."""
-    from gradsign_nas.execution.live import open_history
-
-    from .search import build_run, run_search
+    from .search import run_search
 
     sargs = argparse.Namespace(**{**vars(sargs), "device": _DEVICE[0]})
-    alg, ev, info, run_dir = build_run(sargs, v)
-    info["comparison"] = {"run": r, "seed": args.seed, "runs": args.runs}
-    res = run_search(sargs, alg, ev, run_dir, f"seed {r} {a} {v}", open_history(ev, run_dir, info), False)
+    alg, ev, run_dir, history = _open_search(args, sargs, v, r)
+    res = run_search(sargs, alg, ev, run_dir, f"seed {r} {a} {v}", history, False)
     return res.n_replayed, getattr(alg, "proxy_scores", 0)
 
 
 def _run_in_processes(jobs: list, args: argparse.Namespace, devices: list[str], bar) -> list[tuple[int, int]]:
     """Every search of ``jobs`` (algorithm, variant, run, seed, search options) in ``len(devices)``
     spawned processes, each pinned to one device; results in the order of ``jobs``."""
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_EXCEPTION, wait
 
-    mpc = mp.get_context("spawn")
-    queue = mpc.Queue()
-    for d in devices:
-        queue.put(d)
-    pool = ProcessPoolExecutor(len(devices), mp_context=mpc, initializer=_pin_device, initargs=(queue,))
+    from gradsign_nas.scoring import pinned_pool
+
+    pool = pinned_pool(devices, _pin_device)
     try:
         futures = [pool.submit(_one_search, args, a, v, r, sargs) for a, v, r, _seed, sargs in jobs]
         for f in futures:
