@@ -65,31 +65,38 @@ def _conv_padding(layer: nn.Conv2d, inp: torch.Tensor) -> tuple[torch.Tensor, tu
     return F.pad(inp, (tw // 2, tw - tw // 2, th // 2, th - th // 2)), (0, 0)
 
 
+def per_sample_conv_grad(
+    inp: torch.Tensor, gout: torch.Tensor, weight_shape, groups: int, stride, padding, dilation=(1, 1)
+) -> torch.Tensor:
+    """Each sample's weight gradient ``[B, *weight_shape]`` of a convolution with ``groups`` groups, from
+    its input and output gradient: the weight gradient of one convolution whose groups are the
+    (sample, group) pairs, the batch folded into the channels. On the CPU as fast as the ordinary
+    weight gradient, and 14x faster than ``unfold`` + matrix product at NB201's first stage."""
+    B = inp.shape[0]
+    weight = inp.new_empty(B * weight_shape[0], *weight_shape[1:])  # only its shape is used
+    _, gw, _ = torch.ops.aten.convolution_backward(
+        gout.reshape(1, -1, *gout.shape[2:]),
+        inp.reshape(1, -1, *inp.shape[2:]),
+        weight,
+        None,
+        list(stride),
+        list(padding),
+        list(dilation),
+        False,
+        [0, 0],
+        B * groups,
+        [False, True, False],
+    )
+    return gw.view(B, *weight_shape)
+
+
 def _per_sample_grad(layer: nn.Conv2d | nn.Linear, inp: torch.Tensor, gout: torch.Tensor) -> torch.Tensor:
     """Each sample's weight gradient, ``[B, *weight.shape]``."""
     if isinstance(layer, nn.Linear):
         return torch.einsum("b...o,b...i->boi", gout, inp)
     inp, padding = _conv_padding(layer, inp)
-    B = inp.shape[0]
     if inp.device.type == "cpu":
-        # the weight gradient of one convolution whose groups are the (sample, group) pairs: on the
-        # CPU as fast as the ordinary weight gradient, and 14x faster than unfold at NB201's stage 1
-        groups = B * layer.groups
-        weight = inp.new_empty(B * layer.out_channels, *layer.weight.shape[1:])  # only its shape is used
-        _, gw, _ = torch.ops.aten.convolution_backward(
-            gout.reshape(1, -1, *gout.shape[2:]),
-            inp.reshape(1, -1, *inp.shape[2:]),
-            weight,
-            None,
-            list(layer.stride),
-            list(padding),
-            list(layer.dilation),
-            False,
-            [0, 0],
-            groups,
-            [False, True, False],
-        )
-        return gw.view(B, *layer.weight.shape)
+        return per_sample_conv_grad(inp, gout, layer.weight.shape, layer.groups, layer.stride, padding, layer.dilation)
     cols = F.unfold(inp, layer.kernel_size, dilation=layer.dilation, padding=padding, stride=layer.stride)
     g = torch.bmm(gout.flatten(2), cols.transpose(1, 2))  # [B, Cout, Cin*kh*kw] (groups of 1 on this path)
     return g.view(gout.shape[0], *layer.weight.shape)
