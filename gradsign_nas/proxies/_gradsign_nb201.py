@@ -34,7 +34,7 @@ from torch import nn
 
 from gradsign_nas.errors import InputError
 
-__all__ = ["draw_weights", "finish", "gradsign_nb201"]
+__all__ = ["COMPILE_BACKEND", "COSET", "coset_blocks", "draw_weights", "finish", "gradsign_nb201"]
 
 _OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 _EPS = 1e-5  # nn.BatchNorm2d's default
@@ -199,6 +199,7 @@ def gradsign_nb201(
     dtype: torch.dtype = torch.float32,
     weights: "_Stack | None" = None,
     impl: str = "auto",
+    compile_backend: "str | None" = None,
 ) -> torch.Tensor:
     """GradSign scores of NB201 networks (edge ops per network), each freshly initialised as
     ``torch.manual_seed(seed); space.build(arch, num_classes)`` does, on one batch.
@@ -212,12 +213,15 @@ def gradsign_nb201(
     gradients from a convolution backward with one group per sample and network), ``"matmul"``
     (``unfold`` and batched matrix products, whose columns also give the per-sample gradients), or
     ``"auto"``: matmul on CUDA (cuDNN's grouped convolutions with many small groups are slow there),
-    conv on the CPU (its ``unfold`` is slow there).
+    conv on the CPU (its ``unfold`` is slow there); or ``"compiled"``: the matmul pass in blocks (stem,
+    reduction, cell, head, and the sign sums) compiled by ``torch.compile`` (``compile_backend``,
+    default ``COMPILE_BACKEND``) with static shapes. A compile is made for every new set of shapes, so
+    it pays only where many stacks share them: ``coset_blocks`` splits the space into such stacks.
     """
     if reduction not in ("sum", "mean"):
         raise InputError(f"reduction must be one of ('sum', 'mean'), but got {reduction!r}")
-    if impl not in ("auto", "conv", "matmul"):
-        raise InputError(f"impl must be 'auto', 'conv' or 'matmul', but got {impl!r}")
+    if impl not in ("auto", "conv", "matmul", "compiled"):
+        raise InputError(f"impl must be 'auto', 'conv', 'matmul' or 'compiled', but got {impl!r}")
     M = len(ops_list)
     if M == 0:
         return torch.zeros(0, dtype=torch.float64)
@@ -237,6 +241,8 @@ def gradsign_nb201(
             ]
         )
 
+    if impl == "compiled":
+        return _reduce(_compiled_scores(st, x, y, groups, compile_backend or COMPILE_BACKEND), st, reduction)
     if impl == "auto":
         impl = "matmul" if device.type == "cuda" else "conv"
     records: list[tuple] = []  # (conv input or its columns, conv output, groups, k, stride, pad, networks)
@@ -273,21 +279,15 @@ def gradsign_nb201(
         cell, red = 0, 0
         for stage in range(3):
             if stage > 0:
-                wa, wb, wd = st.reductions[red]
+                h = _reduction(h, *st.reductions[red], M, conv, norm)
                 red += 1
-                a = norm(conv(F.relu(h), wa, M, 3, 2, 1, None))
-                b = norm(conv(F.relu(a), wb, M, 3, 1, 1, None))
-                d = conv(F.avg_pool2d(h, 2, 2), wd, M, 1, 1, 0, None)
-                h = d + b
             for _ in range(N):
                 h = _cell(h, st.cells[cell], groups, st.cell_width[cell], M, conv, norm)
                 cell += 1
-        h = F.relu(norm(h))
-        feat = F.adaptive_avg_pool2d(h, 1).flatten(1).view(B, M, -1).transpose(0, 1)  # [M, B, c]
-        logits = torch.baddbmm(st.fc_b.unsqueeze(1), feat, st.fc_w.transpose(1, 2))  # [M, B, K]
+        logits, feat = _logits(h, st.fc_w, st.fc_b)
         if not logits.requires_grad:  # no network's output depends on its cells: zero gradients below
             logits.requires_grad_(True)
-        loss = F.cross_entropy(logits.reshape(M * B, -1), y.repeat(M), reduction="sum")
+        loss = _loss(logits, y)
         records = [r for r in records if r[1].requires_grad]  # the others lie past an all-zero cell
         outs = [stem_out, logits] + [r[1] for r in records]
         grads = torch.autograd.grad(loss, outs, allow_unused=True)
@@ -295,7 +295,9 @@ def gradsign_nb201(
     scores = torch.zeros(M, dtype=torch.float64, device=device)
 
     def add(signs: torch.Tensor, who) -> None:  # signs: [n, ...] sign sums per network
-        per = signs.flatten(1).abs().sum(1, dtype=torch.float64)  # integers: exact in any order
+        add_per(signs.flatten(1).abs().sum(1, dtype=torch.float64), who)  # integers: exact in any order
+
+    def add_per(per: torch.Tensor, who) -> None:  # per: [n] float64 per network
         if who is None:
             scores.add_(per)
         else:
@@ -316,9 +318,13 @@ def gradsign_nb201(
         if impl == "conv":
             add(_per_sample_signs(inp, g, n, k, stride, pad), who)
         else:  # inp holds the columns [B, n, Cin*k*k, L]; g is [B, n, Cout, L]
-            add(torch.sign(torch.matmul(g, inp.transpose(-1, -2))).sum(0), who)
+            add_per(_abs_sign_sum(g, inp), who)
+    return _reduce(scores, st, reduction)
+
+
+def _reduce(scores: torch.Tensor, st: _Stack, reduction: str) -> torch.Tensor:
     if reduction == "mean":
-        scores = scores / torch.tensor(st.numel, dtype=torch.float64, device=device)
+        return scores / torch.tensor(st.numel, dtype=torch.float64, device=scores.device)
     return scores
 
 
@@ -354,3 +360,188 @@ def _cell(h, slots, groups, c, M, conv, norm):
             e += 1
         nodes.append(total.view(B, M * c, H, W) if total is not None else h.new_zeros(B, M * c, H, W))
     return nodes[-1]
+
+
+def _reduction(h, wa, wb, wd, M, conv, norm):
+    """An NB201 reduction block (ResNet basic block, stride 2) of all M networks."""
+    a = norm(conv(F.relu(h), wa, M, 3, 2, 1, None))
+    b = norm(conv(F.relu(a), wb, M, 3, 1, 1, None))
+    return conv(F.avg_pool2d(h, 2, 2), wd, M, 1, 1, 0, None) + b
+
+
+def _logits(h, fc_w, fc_b):
+    """The head of all M networks: BN, ReLU, global average pool, linear; ``([M, B, K], [M, B, c])``."""
+    B, M = h.shape[0], fc_w.shape[0]
+    h = F.relu(_instance_norm(h))
+    feat = F.adaptive_avg_pool2d(h, 1).flatten(1).view(B, M, -1).transpose(0, 1)  # [M, B, c]
+    return torch.baddbmm(fc_b.unsqueeze(1), feat, fc_w.transpose(1, 2)), feat
+
+
+def _loss(logits, y):
+    M, B = logits.shape[:2]
+    return F.cross_entropy(logits.reshape(M * B, -1), y.repeat(M), reduction="sum")
+
+
+def _abs_sign_sum(g: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Per network, ``sum over weights of |sum over samples of sign(per-sample weight gradient)|`` of a
+    conv from its output gradient ``[B, n, Cout, L]`` and input columns ``[B, n, Cin*k*k, L]``."""
+    signs = torch.sign(torch.matmul(g, cols.transpose(-1, -2))).sum(0)
+    return signs.flatten(1).abs().sum(1, dtype=torch.float64)  # integers: exact in any order
+
+
+# -- the compiled pass ---------------------------------------------------------------------------------
+#: torch.compile's backend for impl="compiled" (tests use "aot_eager": the same graphs, not compiled)
+COMPILE_BACKEND = "inductor"
+
+#: networks per block of ``coset_blocks``
+COSET = 125
+
+# a basis of a 3-dimensional subspace of Z_5^6 whose every coordinate takes every value equally often
+_BASIS = ((1, 0, 0, 1, 1, 1), (0, 1, 0, 2, 3, 4), (0, 0, 1, 3, 1, 2))
+
+
+def coset_key(ops: Sequence[str]) -> int:
+    """Which block of ``coset_blocks`` an architecture (its six edge ops) falls in, 0..124."""
+    v = [_OPS.index(o) for o in ops]
+    rest = [(v[j] - sum(v[i] * _BASIS[i][j] for i in range(3))) % 5 for j in range(3, 6)]
+    return rest[0] * 25 + rest[1] * 5 + rest[2]
+
+
+def coset_blocks(archs: Sequence, ops=lambda a: a.ops) -> tuple[list[list], list]:
+    """Split architectures into whole blocks of ``COSET`` and the rest.
+
+    The 15,625 NB201 architectures (six edges, five ops each: Z_5^6) fall into 125 cosets of the
+    subspace spanned by ``_BASIS``; in each, every op is on every edge of exactly 25 networks. So every
+    stacked pass of a whole coset has the same tensor shapes (only weights and index tensors differ),
+    and one static compile serves the whole space. Returns the whole cosets present (each in the order
+    the architectures came) and the other architectures, in order."""
+    by: dict[int, list] = {}
+    for a in archs:
+        by.setdefault(coset_key(ops(a)), []).append(a)
+    whole = [b for b in by.values() if len(b) == COSET and len({tuple(ops(a)) for a in b}) == COSET]
+    taken = {id(a) for b in whole for a in b}
+    return whole, [a for a in archs if id(a) not in taken]
+
+
+def _im2col(t: torch.Tensor, k: int, pad: int, stride: int) -> torch.Tensor:
+    """``F.unfold``'s values (``[B, C*k*k, L]``) from padded, shifted slices: plain copies, which the
+    compiler fuses with what comes before, and whose backward is a sum of shifted reads (no col2im)."""
+    B, Cn, H, W = t.shape
+    if k == 1 and pad == 0 and stride == 1:
+        return t.reshape(B, Cn, H * W)
+    Ho, Wo = (H + 2 * pad - k) // stride + 1, (W + 2 * pad - k) // stride + 1
+    tp = F.pad(t, (pad, pad, pad, pad))
+    shifts = [
+        tp[:, :, i : i + stride * (Ho - 1) + 1 : stride, j : j + stride * (Wo - 1) + 1 : stride]
+        for i in range(k)
+        for j in range(k)
+    ]
+    return torch.stack(shifts, 2).reshape(B, Cn * k * k, Ho * Wo)
+
+
+def _tap_conv(taps, cols_out: list):
+    """A ``conv`` for ``_cell``/``_reduction`` inside a compiled block: its output plus the next "tap"
+    (a zero leaf the caller made, so ``d loss / d tap`` is the output gradient, which autograd outside
+    the compiled graph cannot reach otherwise), its columns appended to ``cols_out``."""
+    it = iter(taps)
+
+    def conv(inp, w, n, k, stride, pad, who):
+        B, _, H, W = inp.shape
+        Ho, Wo = (H + 2 * pad - k) // stride + 1, (W + 2 * pad - k) // stride + 1
+        cols = _im2col(inp, k, pad, stride).view(B, n, -1, Ho * Wo)
+        out = torch.matmul(w.reshape(n, w.shape[1], -1), cols) + next(it)
+        cols_out.append(cols.detach())
+        return out.view(B, -1, Ho, Wo)
+
+    return conv
+
+
+def _stem_block(x, w, tap):
+    B, cin, H, W = x.shape
+    cols = _im2col(x, 3, 1, 1)  # the stem's input is shared by all networks: one matrix product
+    out = torch.matmul(w.reshape(-1, cin * 9), cols) + tap  # [B, M*C, L]
+    return _instance_norm(out.view(B, -1, H, W)), cols
+
+
+def _reduction_block(h, wa, wb, wd, taps):
+    cols: list = []
+    return _reduction(h, wa, wb, wd, wa.shape[0], _tap_conv(taps, cols), _instance_norm), cols
+
+
+def _cell_block(h, slots, groups, c, M, taps):
+    cols: list = []
+    return _cell(h, slots, groups, c, M, _tap_conv(taps, cols), _instance_norm), cols
+
+
+def _head_block(h, fc_w, fc_b, y, tap):
+    logits, feat = _logits(h, fc_w, fc_b)
+    return _loss(logits + tap, y), feat.detach()
+
+
+def _sign_scores(M, g_stem, stem_cols, g_logits, feat, gs, cols, whos):
+    """The GradSign score per network from every output gradient and every conv's columns."""
+    first = torch.sign(torch.matmul(g_stem, stem_cols.transpose(1, 2))).sum(0).view(M, -1)
+    scores = first.abs().sum(1, dtype=torch.float64)
+    fc = torch.sign(g_logits.unsqueeze(-1) * feat.unsqueeze(-2)).sum(1)  # [M, K, c]
+    scores = scores + fc.flatten(1).abs().sum(1, dtype=torch.float64)
+    for g, c, who in zip(gs, cols, whos):
+        per = _abs_sign_sum(g, c)
+        scores = scores + per if who is None else scores.index_add(0, who, per)
+    return scores
+
+
+_COMPILED: dict[str, tuple] = {}
+
+
+def _compiled(backend: str) -> tuple:
+    """The compiled blocks (made once per process and backend; each compiles on first use per shape)."""
+    if backend not in _COMPILED:
+        import torch._dynamo
+
+        cfg = torch._dynamo.config  # a block compiles per stage, batch, dtype and class count
+        cfg.recompile_limit = max(cfg.recompile_limit, 64)
+        cfg.accumulated_recompile_limit = max(cfg.accumulated_recompile_limit, 512)
+        _COMPILED[backend] = tuple(
+            torch.compile(f, backend=backend, dynamic=False)
+            for f in (_stem_block, _reduction_block, _cell_block, _head_block, _sign_scores)
+        )
+    return _COMPILED[backend]
+
+
+def _compiled_scores(st: _Stack, x: torch.Tensor, y: torch.Tensor, groups: list, backend: str) -> torch.Tensor:
+    stem_f, red_f, cell_f, head_f, signs_f = _compiled(backend)
+    M, C = st.M, st.C
+    B, _, H, W = x.shape
+    zero = torch.zeros((), device=x.device, dtype=x.dtype)
+
+    def taps(*shapes):
+        return [zero.expand(s).requires_grad_(True) for s in shapes]
+
+    conv_users = [n for e in range(6) for op, _who, n in groups[e] if op in (2, 3)]
+    whos: list = []
+    all_taps: list = []
+    cols: list = []
+    with torch.enable_grad():
+        (t_stem,) = taps((B, M * C, H * W))
+        h, stem_cols = stem_f(x, st.stem, t_stem)
+        cell, c = 0, C
+        for stage in range(3):
+            if stage > 0:
+                c, H, W = 2 * c, (H - 1) // 2 + 1, (W - 1) // 2 + 1
+                t = taps(*[(B, M, c, H * W)] * 3)
+                h, cc = red_f(h, *st.reductions[stage - 1], t)
+                all_taps += t
+                cols += cc
+                whos += [None] * 3
+            for _ in range(st.N):
+                t = taps(*[(B, n, c, H * W) for n in conv_users])
+                h, cc = cell_f(h, st.cells[cell], groups, c, M, t)
+                all_taps += t
+                cols += cc
+                whos += [who for e in range(6) for op, who, _n in groups[e] if op in (2, 3)]
+                cell += 1
+        (t_head,) = taps((M, B, st.K))
+        loss, feat = head_f(h, st.fc_w, st.fc_b, y, t_head)
+        grads = torch.autograd.grad(loss, [t_stem, t_head, *all_taps], allow_unused=True)
+    grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, [t_stem, t_head, *all_taps])]
+    return signs_f(M, grads[0], stem_cols, grads[1], feat, grads[2:], cols, whos)
