@@ -139,6 +139,10 @@ _STATE: dict[str, Any] = {}
 #: share every kernel launch; on the CPU one at a time is fastest (measured, benchmarks/stacked_speed.py)
 STACK = {"cuda": 64, "cpu": 1}
 
+#: CPU threads drawing the next stacks' weights while a GPU scores (drawing a network's weights
+#: takes about as long as the compiled pass scores one)
+DRAW_THREADS = 4
+
 
 def stacked_applies(space_obj, proxy: str, build=None, init_seed=None) -> bool:
     """Whether the stacked NB201 GradSign kernel scores these networks: the built-in ``gradsign`` on
@@ -170,16 +174,26 @@ def _exact_float32():
 
 
 def _scorer_state(
-    space_obj, proxy: str, batch: tuple, seed: int, num_classes: int, device, build=None, init_seed=None
+    space_obj,
+    proxy: str,
+    batch: tuple,
+    seed: int,
+    num_classes: int,
+    device,
+    build=None,
+    init_seed=None,
+    compile: bool = False,
 ) -> dict:
     """What scoring one architecture needs: the space, the proxy, the batch (on the device), the seed
     (or ``init_seed(arch)``) and classes of a build, the device, a build of the caller's own (or
-    ``None``), and the stack size of the stacked kernel (0 where it does not apply)."""
+    ``None``), the stack size of the stacked kernel (0 where it does not apply), and whether whole
+    cosets (``coset_blocks``) take its compiled pass."""
     import torch
 
     from . import proxies
 
     dev = torch.device(device)
+    stacked = stacked_applies(space_obj, proxy, build, init_seed)
     return {
         "space": space_obj,
         "fn": proxies.get(proxy),
@@ -190,7 +204,8 @@ def _scorer_state(
         "num_classes": num_classes,
         "device": dev,
         "build": build,
-        "stack": STACK.get(dev.type, 1) if stacked_applies(space_obj, proxy, build, init_seed) else 0,
+        "stack": STACK.get(dev.type, 1) if stacked else 0,
+        "compile": bool(compile) and stacked,
     }
 
 
@@ -208,13 +223,15 @@ def _setup(ctx: tuple, device: Optional[str] = None, warm: Optional[Hashable] = 
     from . import search_spaces
     from .benchmarks import load_batch
 
-    space, proxy, dataset, batch_size, seed, directory, default_device = ctx
+    space, proxy, dataset, batch_size, seed, directory, compile, default_device = ctx
     dev = torch.device(device or default_device)
     x, y = load_batch(dataset, batch_size, seed, directory, device=dev)
     keep = _STATE.get("worker_device")
     _STATE.clear()
     _STATE.update(
-        _scorer_state(search_spaces.get(space), proxy, (x, y), int(seed), num_classes_of(dataset), dev),
+        _scorer_state(
+            search_spaces.get(space), proxy, (x, y), int(seed), num_classes_of(dataset), dev, compile=compile
+        ),
         token=token,
         worker_device=keep,
     )
@@ -272,11 +289,15 @@ def _score_chunk(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tuple
 def _score_stacked(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tuple[float, float, Optional[str]]]:
     from concurrent.futures import ThreadPoolExecutor
 
-    from .proxies._gradsign_nb201 import draw_weights, finish, gradsign_nb201
+    from .proxies._gradsign_nb201 import coset_blocks, draw_weights, finish, gradsign_nb201
 
     space, g = state["space"], state["stack"]
-    groups: list[list[Any]] = [list(archs[i : i + g]) for i in range(0, len(archs), g)]
-
+    passes: list[tuple[list[Any], str]] = []  # (networks, impl) per stacked pass
+    rest: Sequence[Hashable] = archs
+    if state["compile"]:  # whole cosets: the compiled pass, whose shapes they all share
+        whole, rest = coset_blocks(archs)
+        passes += [(b, "compiled") for b in whole]
+    passes += [(list(rest[i : i + g]), "auto") for i in range(0, len(rest), g)]
     init_seed = state["init_seed"]
 
     def draw(group: list) -> Any:
@@ -284,16 +305,21 @@ def _score_stacked(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tup
             seed, channels = state["seed"], space.in_channels
         else:  # the caller's build: a seed per network, the batch's channels
             seed, channels = [int(init_seed(a)) for a in group], int(state["x"].shape[1])
-        return draw_weights([a.ops for a in group], seed, space.C, space.N, channels, state["num_classes"])
+        return draw_weights(
+            [a.ops for a in group], seed, space.C, space.N, channels, state["num_classes"], executor=fill
+        )
 
-    out: list[tuple[float, float, Optional[str]]] = []
+    found: dict[int, tuple[float, float, Optional[str]]] = {}
+    # the next pass's weights are drawn by a thread while the device works, its networks side by side
+    # by DRAW_THREADS more on a GPU host
+    fill = ThreadPoolExecutor(DRAW_THREADS) if state["device"].type == "cuda" else None
     with ThreadPoolExecutor(1) as pool:
-        ahead = pool.submit(draw, groups[0]) if groups else None
-        for i, group in enumerate(groups):
+        ahead = pool.submit(draw, passes[0][0]) if passes else None
+        for i, (group, impl) in enumerate(passes):
             t0 = time.perf_counter()
-            assert ahead is not None  # one draw is always in flight for the group at hand
+            assert ahead is not None  # one draw is always in flight for the pass at hand
             weights = ahead.result()
-            ahead = pool.submit(draw, groups[i + 1]) if i + 1 < len(groups) else None
+            ahead = pool.submit(draw, passes[i + 1][0]) if i + 1 < len(passes) else None
             scores = finish(
                 gradsign_nb201(
                     [a.ops for a in group],
@@ -305,11 +331,15 @@ def _score_stacked(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tup
                     num_classes=state["num_classes"],
                     device=state["device"],
                     weights=weights,
+                    impl=impl,
                 )
             )
             per = (time.perf_counter() - t0) / len(group)
-            out.extend((s, per, None if math.isfinite(s) else "non-finite gradients") for s in scores)
-    return out
+            for a, s in zip(group, scores):
+                found[id(a)] = (s, per, None if math.isfinite(s) else "non-finite gradients")
+    if fill is not None:
+        fill.shutdown()
+    return [found[id(a)] for a in archs]
 
 
 def _worker_init(device: str, ctx: tuple, warm: Optional[Hashable] = None) -> None:
@@ -367,6 +397,10 @@ class ScoringEngine:
             draw the same weights for its stacked kernel (a live evaluator's ``init_seed``).
         threads: torch threads while scoring in this process (default 1, the arithmetic of a pool
             worker, so scores do not depend on where they were computed; ``None`` leaves torch's).
+        compile: NB201 GradSign scores whole cosets of the space (``coset_blocks``: 125 blocks of 125
+            architectures with the same shapes) with the stacked pass compiled by ``torch.compile``;
+            the first block per process compiles (minutes; cached by PyTorch across runs), so it pays
+            on thousands of architectures, not on a few. Other architectures take the usual pass.
     """
 
     def __init__(
@@ -388,6 +422,7 @@ class ScoringEngine:
         build=None,
         threads: Optional[int] = 1,
         init_seed=None,
+        compile: bool = False,
     ) -> None:
         from . import proxies, search_spaces
 
@@ -420,7 +455,7 @@ class ScoringEngine:
             )
         self.proxy, self.dataset, self.batch_size, self.seed = proxy, dataset, int(batch_size), int(seed)
         self.directory, self.device, self.workers, self.devices = directory, str(device), workers, devices
-        self.progress, self.address, self.threads = progress, address, threads
+        self.progress, self.address, self.threads, self.compile = progress, address, threads, bool(compile)
         self.by_worker: dict[str, int] = {}
         self._memory: dict[str, tuple[float, float]] = {}
         self._store: Optional[ScoreCache] = None
@@ -428,7 +463,9 @@ class ScoringEngine:
         if batch is not None:
             if num_classes is None:
                 raise InputError("expected num_classes with a batch or build of your own, but got None")
-            self._state = _scorer_state(self.space, proxy, batch, self.seed, num_classes, device, build, init_seed)
+            self._state = _scorer_state(
+                self.space, proxy, batch, self.seed, num_classes, device, build, init_seed, self.compile
+            )
         else:
             key = dict(space=self.space.name, proxy=proxy, dataset=dataset, batch_size=self.batch_size, seed=self.seed)
             if cache is not False:
@@ -437,7 +474,7 @@ class ScoringEngine:
 
     def _ctx(self) -> tuple:
         d = None if self.directory is None else str(self.directory)
-        return (self._space_ref, self.proxy, self.dataset, self.batch_size, self.seed, d, self.device)
+        return (self._space_ref, self.proxy, self.dataset, self.batch_size, self.seed, d, self.compile, self.device)
 
     def _hit(self, s: str) -> Optional[tuple[float, float]]:
         hit = self._memory.get(s)
@@ -509,6 +546,8 @@ class ScoringEngine:
         try:
             chunk = state["stack"] * 8 if state["stack"] else 1  # weights of a stack drawn while the one before runs
             items = list(todo.items())
+            if state["compile"]:
+                items, chunk = _by_coset(items), COSET_CHUNK
             for i in range(0, len(items), chunk):
                 part = items[i : i + chunk]
                 res = _score_chunk(state, [a for _, a in part])
@@ -614,11 +653,26 @@ def _chunks(ctx: tuple, todo: dict, devices: Sequence[str], n_workers: int) -> l
     from . import search_spaces
 
     stacked = stacked_applies(search_spaces.get(ctx[0]), ctx[1])
+    items = list(todo.items())
+    if stacked and ctx[6]:  # compile: chunks of whole cosets (any others at the end)
+        items = _by_coset(items)
+        return [items[i : i + COSET_CHUNK] for i in range(0, len(items), COSET_CHUNK)]
     gpu = any(str(d).startswith("cuda") for d in devices)
     size = (STACK["cuda"] * 4 if stacked else 8) if gpu else 4
     size = max(1, min(size, len(todo) // (2 * max(1, n_workers)) or 1))
-    items = list(todo.items())
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+#: architectures per work item when whole cosets are compiled: 8 blocks of 125
+COSET_CHUNK = 1000
+
+
+def _by_coset(items: list) -> list:
+    """``(string, arch)`` items with the whole cosets first, each coset's together (``coset_blocks``)."""
+    from .proxies._gradsign_nb201 import coset_blocks
+
+    whole, rest = coset_blocks(items, ops=lambda item: item[1].ops)
+    return [item for block in whole for item in block] + rest
 
 
 def _run_pool(ctx: tuple, todo: dict, record, devices: Sequence[str]) -> None:

@@ -34,13 +34,15 @@ def score_space(
     progress: bool = True,
     proxies: Sequence[str] = ("gradsign",),
     address: Optional[str] = None,
+    compile: bool = False,
 ) -> dict:
     """Score ``indices`` with each of ``proxies`` (default GradSign) on each dataset's batch.
 
     ``gpu_procs`` processes per visible GPU and ``cpu_procs`` single-threaded CPU processes score side
     by side (or Ray tasks on the cluster at ``address``, on its GPUs when ``gpu_procs`` > 0). Returns
     ``scores[proxy][dataset]`` and ``seconds[proxy][dataset]`` arrays, ``wall_s`` and per-worker
-    counts (``by_worker``)."""
+    counts (``by_worker``). ``compile``: GradSign in whole cosets with the compiled stacked pass
+    (``ScoringEngine``'s ``compile``)."""
     from gradsign_nas.scoring import ScoringEngine
     from gradsign_nas.search_spaces import get
 
@@ -79,6 +81,7 @@ def score_space(
                 cache=False,
                 progress=progress,
                 address=address,
+                compile=compile,
             )
             scores[q][d], seconds[q][d] = engine.score(archs)
             for who, n in engine.by_worker.items():

@@ -38,6 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="single-threaded CPU scoring processes (default: all cores, or none with --gpu-procs)",
     )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="GradSign on the GPU: score the space in 125 blocks of equal shapes with the stacked pass "
+        "compiled by torch.compile (the first block per process compiles, minutes; PyTorch caches it)",
+    )
     p.add_argument("--limit", type=int, default=None, help="score only the first N indices, for timing (default all)")
     p.add_argument(
         "--address",
@@ -99,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         proxies=names,
         address=args.address,
+        compile=args.compile,
     )
     import numpy as np
 
@@ -108,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         "archs_per_s": round(n / res["wall_s"], 2),
         "gpu_procs": args.gpu_procs,
         "cpu_procs": cpu,
+        "compile": args.compile,
         "by_worker": res["by_worker"],
         "median_s": {q: {d: round(float(np.nanmedian(res["seconds"][q][d])), 4) for d in datasets} for q in names},
     }
@@ -121,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
                 datasets,
                 args.batch_size,
                 args.seed,
-                {"workers": f"{args.gpu_procs} per GPU + {cpu} CPU"},
+                {"workers": f"{args.gpu_procs} per GPU + {cpu} CPU", "compiled": args.compile},
                 proxy=q,
             )
             summary["tables"].append(path)

@@ -120,16 +120,21 @@ def draw_weights(
     N: int = 5,
     in_channels: int = 3,
     num_classes: int = 10,
+    executor=None,
 ):
     """The initial weights of NB201 networks with these edge ops (``_Stack``), each network's drawn
     as ``torch.manual_seed(seed); NB201Space(C, N, in_channels).build(arch, num_classes)`` draws them;
-    ``seed`` is one seed for all or one per network."""
+    ``seed`` is one seed for all or one per network. With an ``executor`` (e.g. a thread pool), the
+    networks are drawn side by side (each has its own generator, so the values are the same)."""
     stack = _Stack(ops_list, C, N, in_channels, num_classes)
     seeds = [seed] * stack.M if isinstance(seed, int) else list(seed)
     if len(seeds) != stack.M:
         raise InputError(f"expected one seed or {stack.M} seeds, one per network, but got {len(seeds)}")
-    for m in range(stack.M):
-        stack.fill(m, seeds[m])
+    if executor is None:
+        for m in range(stack.M):
+            stack.fill(m, seeds[m])
+    else:
+        list(executor.map(stack.fill, range(stack.M), seeds))
     return stack
 
 
@@ -279,7 +284,8 @@ def gradsign_nb201(
         cell, red = 0, 0
         for stage in range(3):
             if stage > 0:
-                h = _reduction(h, *st.reductions[red], M, conv, norm)
+                wa, wb, wd = st.reductions[red]
+                h = _reduction(h, wa, wb, wd, M, conv, norm)
                 red += 1
             for _ in range(N):
                 h = _cell(h, st.cells[cell], groups, st.cell_width[cell], M, conv, norm)
@@ -542,6 +548,7 @@ def _compiled_scores(st: _Stack, x: torch.Tensor, y: torch.Tensor, groups: list,
                 cell += 1
         (t_head,) = taps((M, B, st.K))
         loss, feat = head_f(h, st.fc_w, st.fc_b, y, t_head)
-        grads = torch.autograd.grad(loss, [t_stem, t_head, *all_taps], allow_unused=True)
-    grads = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, [t_stem, t_head, *all_taps])]
-    return signs_f(M, grads[0], stem_cols, grads[1], feat, grads[2:], cols, whos)
+        leaves = [t_stem, t_head, *all_taps]
+        grads = torch.autograd.grad(loss, leaves, allow_unused=True)
+    gs = [torch.zeros_like(t) if g is None else g for g, t in zip(grads, leaves)]  # unreached: zero
+    return signs_f(M, gs[0], stem_cols, gs[1], feat, gs[2:], cols, whos)
