@@ -306,37 +306,50 @@ def _score_stacked(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tup
         else:  # the caller's build: a seed per network, the batch's channels
             seed, channels = [int(init_seed(a)) for a in group], int(state["x"].shape[1])
         return draw_weights(
-            [a.ops for a in group], seed, space.C, space.N, channels, state["num_classes"], executor=fill
+            [a.ops for a in group], seed, space.C, space.N, channels, state["num_classes"], fill, fill is not None
         )
 
     found: dict[int, tuple[float, float, Optional[str]]] = {}
     # the next pass's weights are drawn by a thread while the device works, its networks side by side
-    # by DRAW_THREADS more on a GPU host
+    # by DRAW_THREADS more on a GPU host (into pinned memory); a pass's scores are read after the next
+    # pass is queued, so the GPU does not wait for the CPU between passes
     fill = ThreadPoolExecutor(DRAW_THREADS) if state["device"].type == "cuda" else None
+    last = time.perf_counter()
+    queued: Optional[tuple[list[Any], Any]] = None
+
+    def settle() -> None:  # read the queued pass's scores; charge each network its share of the wait
+        nonlocal last
+        assert queued is not None
+        group, pending = queued
+        scores = finish(pending)
+        now = time.perf_counter()
+        for a, s in zip(group, scores):
+            found[id(a)] = (s, (now - last) / len(group), None if math.isfinite(s) else "non-finite gradients")
+        last = now
+
     with ThreadPoolExecutor(1) as pool:
         ahead = pool.submit(draw, passes[0][0]) if passes else None
         for i, (group, impl) in enumerate(passes):
-            t0 = time.perf_counter()
             assert ahead is not None  # one draw is always in flight for the pass at hand
             weights = ahead.result()
             ahead = pool.submit(draw, passes[i + 1][0]) if i + 1 < len(passes) else None
-            scores = finish(
-                gradsign_nb201(
-                    [a.ops for a in group],
-                    state["x"],
-                    state["y"],
-                    seed=state["seed"],
-                    C=space.C,
-                    N=space.N,
-                    num_classes=state["num_classes"],
-                    device=state["device"],
-                    weights=weights,
-                    impl=impl,
-                )
+            pending = gradsign_nb201(
+                [a.ops for a in group],
+                state["x"],
+                state["y"],
+                seed=state["seed"],
+                C=space.C,
+                N=space.N,
+                num_classes=state["num_classes"],
+                device=state["device"],
+                weights=weights,
+                impl=impl,
             )
-            per = (time.perf_counter() - t0) / len(group)
-            for a, s in zip(group, scores):
-                found[id(a)] = (s, per, None if math.isfinite(s) else "non-finite gradients")
+            if queued is not None:
+                settle()
+            queued = (group, pending)
+        if queued is not None:
+            settle()
     if fill is not None:
         fill.shutdown()
     return [found[id(a)] for a in archs]

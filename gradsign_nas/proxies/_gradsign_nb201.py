@@ -25,6 +25,7 @@ agree to the loop's own float32 noise (see the README's exactness table).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
@@ -48,26 +49,27 @@ class _Stack:
     """Weight tensors of M networks: one ``[M, ...]`` tensor per layer every network has, and per
     cell edge and conv op one ``[users, ...]`` tensor for the networks with that op there."""
 
-    def __init__(self, ops_list: Sequence[tuple], C: int, N: int, in_channels: int, num_classes: int) -> None:
+    def __init__(
+        self, ops_list: Sequence[tuple], C: int, N: int, in_channels: int, num_classes: int, pin: bool = False
+    ) -> None:
         M = len(ops_list)
+        empty = functools.partial(torch.empty, pin_memory=pin)  # pinned: copied to a GPU without waiting
         self.M, self.C, self.N, self.K = M, C, N, num_classes
         self.ops = [tuple(_OPS.index(o) for o in ops) for ops in ops_list]
         # per edge and op: the networks that have it, in network order (rows of the slot tensors)
         self.users = [{op: [m for m, o in enumerate(self.ops) if o[e] == op] for op in range(5)} for e in range(6)]
-        self.stem = torch.empty(M, C, in_channels, 3, 3)
+        self.stem = empty(M, C, in_channels, 3, 3)
         self.cells: list[dict[tuple[int, int], torch.Tensor]] = []  # per cell: {(edge, op): [users, c, c, k, k]}
         self.reductions: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self.cell_width: list[int] = []
         c_prev = C
         for stage, c in enumerate((C, 2 * C, 4 * C)):
             if stage > 0:
-                self.reductions.append(
-                    (torch.empty(M, c, c_prev, 3, 3), torch.empty(M, c, c, 3, 3), torch.empty(M, c, c_prev, 1, 1))
-                )
+                self.reductions.append((empty(M, c, c_prev, 3, 3), empty(M, c, c, 3, 3), empty(M, c, c_prev, 1, 1)))
             for _ in range(N):
                 self.cells.append(
                     {
-                        (e, op): torch.empty(len(self.users[e][op]), c, c, k, k)
+                        (e, op): empty(len(self.users[e][op]), c, c, k, k)
                         for e in range(6)
                         for op, k in ((2, 1), (3, 3))
                         if self.users[e][op]
@@ -75,8 +77,8 @@ class _Stack:
                 )
                 self.cell_width.append(c)
             c_prev = c
-        self.fc_w = torch.empty(M, num_classes, c_prev)
-        self.fc_b = torch.empty(M, num_classes)
+        self.fc_w = empty(M, num_classes, c_prev)
+        self.fc_b = empty(M, num_classes)
         fixed = self.stem[0].numel() + sum(w[0].numel() for r in self.reductions for w in r) + self.fc_w[0].numel()
         self.numel = [  # weight elements GradSign sums over, per network (for reduction="mean")
             fixed + sum(c * c * (1 if o == 2 else 9) for c in self.cell_width for o in ops if o in (2, 3))
@@ -105,7 +107,7 @@ class _Stack:
         nn.init.uniform_(self.fc_b[m], -bound, bound, generator=g)
 
     def to(self, device, dtype) -> "_Stack":
-        conv = lambda t: t.to(device=device, dtype=dtype)  # noqa: E731
+        conv = lambda t: t.to(device=device, dtype=dtype, non_blocking=True)  # noqa: E731
         self.stem = conv(self.stem)
         self.cells = [{k: conv(v) for k, v in slots.items()} for slots in self.cells]
         self.reductions = [tuple(conv(w) for w in r) for r in self.reductions]  # type: ignore[misc]
@@ -121,12 +123,14 @@ def draw_weights(
     in_channels: int = 3,
     num_classes: int = 10,
     executor=None,
+    pin: bool = False,
 ):
     """The initial weights of NB201 networks with these edge ops (``_Stack``), each network's drawn
     as ``torch.manual_seed(seed); NB201Space(C, N, in_channels).build(arch, num_classes)`` draws them;
     ``seed`` is one seed for all or one per network. With an ``executor`` (e.g. a thread pool), the
-    networks are drawn side by side (each has its own generator, so the values are the same)."""
-    stack = _Stack(ops_list, C, N, in_channels, num_classes)
+    networks are drawn side by side (each has its own generator, so the values are the same). With
+    ``pin``, into pinned memory, so moving them to a GPU does not wait for the GPU's work before."""
+    stack = _Stack(ops_list, C, N, in_channels, num_classes, pin)
     seeds = [seed] * stack.M if isinstance(seed, int) else list(seed)
     if len(seeds) != stack.M:
         raise InputError(f"expected one seed or {stack.M} seeds, one per network, but got {len(seeds)}")
@@ -136,6 +140,13 @@ def draw_weights(
     else:
         list(executor.map(stack.fill, range(stack.M), seeds))
     return stack
+
+
+def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``t`` on ``device``; to a GPU through pinned memory, queued behind its work, not waiting for it."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
 
 
 def _instance_norm(t: torch.Tensor) -> torch.Tensor:
@@ -240,7 +251,7 @@ def gradsign_nb201(
     for e in range(6):
         groups.append(
             [
-                (op, None if len(ms) == M else torch.tensor(ms, device=device), len(ms))
+                (op, None if len(ms) == M else _to(torch.tensor(ms), device), len(ms))
                 for op, ms in st.users[e].items()
                 if ms and op != 0
             ]
