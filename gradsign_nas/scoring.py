@@ -226,14 +226,14 @@ def _setup(ctx: tuple, device: Optional[str] = None, warm: Optional[Hashable] = 
     space, proxy, dataset, batch_size, seed, directory, compile, default_device = ctx
     dev = torch.device(device or default_device)
     x, y = load_batch(dataset, batch_size, seed, directory, device=dev)
-    keep = _STATE.get("worker_device")
+    keep = {k: _STATE[k] for k in ("worker_device", "worker_label") if k in _STATE}  # the process's own
     _STATE.clear()
     _STATE.update(
         _scorer_state(
             search_spaces.get(space), proxy, (x, y), int(seed), num_classes_of(dataset), dev, compile=compile
         ),
         token=token,
-        worker_device=keep,
+        **keep,
     )
     if warm is not None:
         try:
@@ -276,17 +276,27 @@ def _score_one(state: dict[str, Any], arch: Hashable) -> tuple[float, float, Opt
     return score, time.perf_counter() - t0, error
 
 
-def _score_chunk(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tuple[float, float, Optional[str]]]:
+def _score_chunk(
+    state: dict[str, Any], archs: Sequence[Hashable], on_pass: Optional[Callable] = None
+) -> list[tuple[float, float, Optional[str]]]:
     """Scores of ``archs`` as ``(score, seconds, error)``: stacked passes of ``state["stack"]`` networks
     where the kernel applies (the next group's weights drawn by a thread while the device works; each
-    architecture is charged its group's time over the group's size), else one network at a time."""
+    architecture is charged its group's time over the group's size), else one network at a time.
+    ``on_pass(archs, results)`` hears each stacked pass's (or network's) results as they come."""
     with _exact_float32():
-        if not state["stack"]:
-            return [_score_one(state, a) for a in archs]
-        return _score_stacked(state, archs)
+        if state["stack"]:
+            return _score_stacked(state, archs, on_pass)
+        out = []
+        for a in archs:
+            out.append(_score_one(state, a))
+            if on_pass is not None:
+                on_pass([a], out[-1:])
+        return out
 
 
-def _score_stacked(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tuple[float, float, Optional[str]]]:
+def _score_stacked(
+    state: dict[str, Any], archs: Sequence[Hashable], on_pass: Optional[Callable] = None
+) -> list[tuple[float, float, Optional[str]]]:
     from concurrent.futures import ThreadPoolExecutor
 
     from .proxies._gradsign_nb201 import coset_blocks, draw_weights, finish, gradsign_nb201
@@ -326,6 +336,8 @@ def _score_stacked(state: dict[str, Any], archs: Sequence[Hashable]) -> list[tup
         for a, s in zip(group, scores):
             found[id(a)] = (s, (now - last) / len(group), None if math.isfinite(s) else "non-finite gradients")
         last = now
+        if on_pass is not None:
+            on_pass(group, [found[id(a)] for a in group])
 
     with ThreadPoolExecutor(1) as pool:
         ahead = pool.submit(draw, passes[0][0]) if passes else None
@@ -359,13 +371,21 @@ def _worker_init(device: str, ctx: tuple, warm: Optional[Hashable] = None) -> No
     import torch
 
     torch.set_num_threads(1)
+    _STATE["worker_label"] = device
+    if device.startswith("cuda:"):  # the process sees its GPU alone, as cuda:0: the same compiled
+        # graphs (and compile cache entries) on every GPU
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        index = int(device.split(":")[1])
+        ids = visible.split(",") if visible else [str(i) for i in range(index + 1)]
+        os.environ["CUDA_VISIBLE_DEVICES"] = ids[index]
+        device = "cuda:0"
     _STATE["worker_device"] = device
     _setup(ctx, device, warm)
 
 
 def _worker_score(ctx: tuple, archs: list) -> tuple[str, list[tuple[float, float, Optional[str]]]]:
     state = _setup(ctx, _STATE.get("worker_device"))
-    return str(state["device"]), _score_chunk(state, archs)
+    return _STATE.get("worker_label") or str(state["device"]), _score_chunk(state, archs)
 
 
 def _ray_score_chunk(ctx: tuple, archs: list) -> tuple[str, list[tuple[float, float, Optional[str]]]]:
@@ -557,14 +577,14 @@ class ScoringEngine:
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         try:
-            chunk = state["stack"] * 8 if state["stack"] else 1  # weights of a stack drawn while the one before runs
-            items = list(todo.items())
-            if state["compile"]:
-                items, chunk = _by_coset(items), COSET_CHUNK
-            for i in range(0, len(items), chunk):
-                part = items[i : i + chunk]
-                res = _score_chunk(state, [a for _, a in part])
-                record(str(state["device"]), [(s, r) for (s, _), r in zip(part, res)])
+            items = _by_coset(list(todo.items())) if state["compile"] else list(todo.items())
+            name = {id(a): s for s, a in items}
+            # one call, so the next stacked pass is always drawn and queued; results recorded per pass
+            _score_chunk(
+                state,
+                [a for _, a in items],
+                lambda group, res: record(str(state["device"]), [(name[id(a)], r) for a, r in zip(group, res)]),
+            )
         finally:
             torch.set_num_threads(saved)
 

@@ -94,7 +94,7 @@ def test_stacked_float32_agrees_with_the_general_path(data_path):
 def test_engine_takes_the_stacked_path_only_where_it_applies(monkeypatch, data_path):
     calls = []
     real = scoring._score_stacked
-    monkeypatch.setattr(scoring, "_score_stacked", lambda state, archs: calls.append(len(archs)) or real(state, archs))
+    monkeypatch.setattr(scoring, "_score_stacked", lambda state, archs, on_pass=None: calls.append(len(archs)) or real(state, archs, on_pass))
     archs = _archs(SMALL, 2)
     kw = dict(batch_size=4, directory=data_path, workers=1, cache=False, progress=False)
     scoring.score_archs(SMALL, archs, **kw)
@@ -117,7 +117,7 @@ def test_a_live_evaluators_candidates_take_the_stacked_path_with_its_per_network
     scorer = TrainingBatchScorer(ev, batch_size=16, seed=1)
     calls = []
     real = scoring._score_stacked
-    monkeypatch.setattr(scoring, "_score_stacked", lambda state, archs: calls.append(len(archs)) or real(state, archs))
+    monkeypatch.setattr(scoring, "_score_stacked", lambda state, archs, on_pass=None: calls.append(len(archs)) or real(state, archs, on_pass))
     archs = _archs(space, 5, seed=4)
     got = scorer.score_many(archs)
     assert sum(calls) == len(archs) and scorer.engine._state["stack"] > 0
