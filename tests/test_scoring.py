@@ -39,7 +39,7 @@ def test_cache_round_trip_and_no_recomputation(archs, data_path, tmp_path, monke
 
     calls = []
     real = scoring._score_chunk
-    monkeypatch.setattr(scoring, "_score_chunk", lambda state, archs: calls.extend(map(str, archs)) or real(state, archs))
+    monkeypatch.setattr(scoring, "_score_chunk", lambda state, archs, on_pass=None: calls.extend(map(str, archs)) or real(state, archs, on_pass))
     again, sec_again = scoring.score_archs("nb201", archs[:3], **kw)  # two cached, one new
     assert calls == [str(archs[2])]
     assert np.array_equal(again[:2], first) and np.array_equal(sec_again[:2], sec)
