@@ -2,8 +2,9 @@
 # Whole-space GradSign scoring on a GPU machine. Usage (from the repository root):
 #   GRADSIGN_NAS_DATA=/path/to/data bash experiments/gpu_score_space.sh probe
 #       throughput on 4,000 architectures on one GPU and on every GPU of the host (no CUDA MPS)
-#   GRADSIGN_NAS_DATA=/path/to/data bash experiments/gpu_score_space.sh full GPUS DATASET
-#       all 15,625 architectures on one DATASET (cifar10 or cifar100) on the GPUs listed (e.g. 0 or 0,1)
+#   GRADSIGN_NAS_DATA=/path/to/data bash experiments/gpu_score_space.sh full GPUS DATASET [OPTIONS]
+#       all 15,625 architectures on one DATASET (cifar10 or cifar100) on the GPUs listed (e.g. 0 or 0,1);
+#       OPTIONS go to score-space (e.g. --compile: the compiled stacked pass, table name ..._compiled)
 # Needs the CIFAR npz files in $GRADSIGN_NAS_DATA (gradsign-nas data download fetches them) and a Python
 # with torch; installs this package into it (no dependencies) unless gradsign_nas already imports.
 # Writes into ${OUT:-out}. Any failure stops the script with a non-zero exit code.
@@ -22,10 +23,14 @@ probe)
   echo "all GPUs: $(score --limit 4000 --datasets cifar10)"
   ;;
 full)
-  [ $# -eq 3 ] || { echo "usage: $0 full GPUS DATASET   (GPUS: a CUDA_VISIBLE_DEVICES list, e.g. 0 or 0,1)" >&2; exit 2; }
-  CUDA_VISIBLE_DEVICES="$2" score --datasets "$3" --out "$OUT/nb201_gradsign_$3_gpus${2//,/}.npz"
+  [ $# -ge 3 ] || { echo "usage: $0 full GPUS DATASET [OPTIONS]   (GPUS: a CUDA_VISIBLE_DEVICES list, e.g. 0 or 0,1)" >&2; exit 2; }
+  gpus=$2 dataset=$3
+  shift 3
+  suffix=""
+  case " $* " in *" --compile "*) suffix="_compiled" ;; esac
+  CUDA_VISIBLE_DEVICES="$gpus" score --datasets "$dataset" --out "$OUT/nb201_gradsign_${dataset}_gpus${gpus//,/}$suffix.npz" "$@"
   ;;
 *)
-  echo "usage: $0 probe | full GPUS DATASET" >&2; exit 2
+  echo "usage: $0 probe | full GPUS DATASET [OPTIONS]" >&2; exit 2
   ;;
 esac

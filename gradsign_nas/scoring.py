@@ -367,6 +367,16 @@ def _score_stacked(
     return [found[id(a)] for a in archs]
 
 
+def gpu_alone(device: str, visible: Optional[str]) -> str:
+    """``CUDA_VISIBLE_DEVICES`` for a process that is to see only ``device`` ("cuda:i", numbered as
+    this process sees the GPUs under ``visible``, the current setting or ``None``)."""
+    index = int(device.split(":")[1])
+    ids = [v.strip() for v in visible.split(",")] if visible else [str(i) for i in range(index + 1)]
+    if not 0 <= index < len(ids):
+        raise InputError(f"expected a GPU among the {len(ids)} visible ({visible}), but got {device}")
+    return ids[index]
+
+
 def _worker_init(device: str, ctx: tuple, warm: Optional[Hashable] = None) -> None:
     import torch
 
@@ -374,10 +384,7 @@ def _worker_init(device: str, ctx: tuple, warm: Optional[Hashable] = None) -> No
     _STATE["worker_label"] = device
     if device.startswith("cuda:"):  # the process sees its GPU alone, as cuda:0: the same compiled
         # graphs (and compile cache entries) on every GPU
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        index = int(device.split(":")[1])
-        ids = visible.split(",") if visible else [str(i) for i in range(index + 1)]
-        os.environ["CUDA_VISIBLE_DEVICES"] = ids[index]
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu_alone(device, os.environ.get("CUDA_VISIBLE_DEVICES"))
         device = "cuda:0"
     _STATE["worker_device"] = device
     _setup(ctx, device, warm)

@@ -69,7 +69,10 @@ def test_score_space_cli_small_run_and_bad_input(data_path, tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.strip().splitlines()[-1])
-    assert summary["n"] == 2 and summary["by_worker"] == {"cpu": 2}
+    assert summary["n"] == 2 and summary["by_worker"] == {"cpu": 2} and summary["compile"] is False
+    compiled = subprocess.run(cmd + ["--compile"], capture_output=True, text=True, timeout=300)  # no whole coset:
+    assert compiled.returncode == 0, compiled.stderr  # the usual pass, nothing compiled
+    assert json.loads(compiled.stdout.strip().splitlines()[-1])["compile"] is True
     bad = subprocess.run(cmd[:-5] + ["--limit", "0"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--limit" in bad.stderr
     out = tmp_path / "t.npz"

@@ -186,3 +186,74 @@ def test_ray_tasks_give_the_same_scores(data_path):
     via_ray, _ = engine.score(archs)
     assert np.array_equal(inline, via_ray)
     assert sum(engine.by_worker.values()) == len(archs) and all(k.startswith("ray:") for k in engine.by_worker)
+
+
+# -- the compiled pass over cosets of the space ----------------------------------------------------------
+def test_coset_blocks_split_the_space_into_125_blocks_of_equal_shapes():
+    from gradsign_nas.proxies._gradsign_nb201 import _OPS, COSET, coset_blocks
+
+    space = search_spaces.get("nb201")
+    archs = space.all()
+    whole, rest = coset_blocks(archs)
+    assert len(whole) == 125 and rest == [] and all(len(b) == COSET for b in whole)
+    assert sorted(str(a) for b in whole for a in b) == sorted(str(a) for a in archs)
+    for b in whole:  # every op on every edge of exactly 25 networks: the same tensor shapes in every block
+        for e in range(6):
+            assert [sum(a.ops[e] == op for a in b) for op in _OPS] == [25] * 5
+    some = whole[7][:-1] + whole[3] + archs[:2]  # a coset missing one network is not whole
+    got, left = coset_blocks(some)
+    assert [str(a) for a in got[0]] == [str(a) for a in whole[3]]
+    assert len(got) == 1 and [str(a) for a in left] == [str(a) for a in some if a not in whole[3]]
+
+
+def test_compiled_pass_equals_the_stacked_pass_and_the_loop_in_float64():
+    """The compiled blocks (here with torch.compile's aot_eager backend: the same traced graphs, not
+    code-generated; inductor itself is measured on the GPU, see the README) on one whole coset."""
+    from gradsign_nas.proxies._gradsign_nb201 import coset_blocks
+
+    space = NB201Space(C=4, N=1)
+    block = coset_blocks(space.all())[0][5]
+    ops = [a.ops for a in block]
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(4, 3, 16, 16, generator=g), torch.randint(0, 10, (4,), generator=g)
+    kw = dict(seed=2, C=4, N=1, dtype=torch.float64)
+    compiled = finish(gradsign_nb201(ops, x, y, impl="compiled", compile_backend="aot_eager", **kw))
+    assert compiled == finish(gradsign_nb201(ops, x, y, impl="matmul", **kw))
+    for m in (0, 1, 2, 60):
+        torch.manual_seed(2)
+        assert compiled[m] == proxies.gradsign_reference(space.build(block[m], 10).double(), x.double(), y)
+    assert 0.0 in compiled and compiled == [
+        0.0 if not space.is_connected(a) else s for a, s in zip(block, compiled)
+    ]
+    means = finish(gradsign_nb201(ops, x, y, impl="compiled", compile_backend="aot_eager", reduction="mean", **kw))
+    assert means == finish(gradsign_nb201(ops, x, y, impl="matmul", reduction="mean", **kw))
+
+
+def test_engine_compile_scores_whole_cosets_compiled_and_the_others_as_usual(monkeypatch, data_path):
+    from gradsign_nas.proxies import _gradsign_nb201 as kernel
+
+    monkeypatch.setattr(kernel, "COMPILE_BACKEND", "aot_eager")
+    impls = []
+    real = kernel.gradsign_nb201
+    monkeypatch.setattr(kernel, "gradsign_nb201", lambda ops, *a, **kw: impls.append((len(ops), kw["impl"])) or
+                        real(ops, *a, **kw))
+    space = NB201Space(C=4, N=1)
+    whole, _ = kernel.coset_blocks(space.all())
+    archs = space.all()[:3] + whole[9]
+    kw = dict(batch_size=4, directory=data_path, workers=1, cache=False, progress=False)
+    plain = scoring.ScoringEngine(space, "gradsign", **kw)
+    want, _ = plain.score(archs)
+    impls.clear()
+    engine = scoring.ScoringEngine(space, "gradsign", compile=True, **kw)
+    got, seconds = engine.score(archs)
+    assert (125, "compiled") in impls and sorted(impls).count((125, "compiled")) == 1
+    assert sum(n for n, impl in impls if impl == "auto") >= 3
+    np.testing.assert_allclose(got, want, rtol=1e-3)  # float32: the same values up to rounding
+    assert engine.by_worker == {"cpu": 128} and (seconds > 0).all()
+
+
+def test_a_gpu_worker_sees_its_gpu_alone():
+    assert scoring.gpu_alone("cuda:1", None) == "1"
+    assert scoring.gpu_alone("cuda:1", "2,5") == "5"
+    with pytest.raises(scoring.InputError, match="visible"):
+        scoring.gpu_alone("cuda:2", "0,1")
