@@ -215,7 +215,8 @@ def _setup(ctx: tuple, device: Optional[str] = None, warm: Optional[Hashable] = 
     With ``warm``, the proxy runs once on that architecture and two images, so one-off start-up costs
     (torch.func's first call takes ~1.5 s) are not charged to the first architecture's seconds.
     """
-    token = (ctx[0] if isinstance(ctx[0], str) else ("object", ctx[0].name), *ctx[1:], device)
+    space_key = ctx[0] if isinstance(ctx[0], str) else ("object", ctx[0].name, repr(sorted(ctx[0].options().items())))
+    token = (space_key, *ctx[1:], device)  # a space object by its settings: NB201 C=4 is not C=16
     if _STATE.get("token") == token:
         return _STATE
     import torch

@@ -257,3 +257,18 @@ def test_a_gpu_worker_sees_its_gpu_alone():
     assert scoring.gpu_alone("cuda:1", "2,5") == "5"
     with pytest.raises(scoring.InputError, match="visible"):
         scoring.gpu_alone("cuda:2", "0,1")
+
+
+def test_a_space_object_is_told_apart_by_its_settings_not_only_its_name(data_path):
+    """The per-process state is reused between engines of the same setting; NB201 with N = 1 is not
+    NB201 with N = 2 (it was, by name, before)."""
+    from gradsign_nas.benchmarks import load_batch
+
+    arch = SMALL.parse(SPECIAL[3])
+    kw = dict(batch_size=4, directory=data_path, workers=1, cache=False, progress=False)
+    two, _ = scoring.ScoringEngine(NB201Space(C=4, N=2), "gradsign", **kw).score([arch])
+    one, _ = scoring.ScoringEngine(NB201Space(C=4, N=1), "gradsign", **kw).score([arch])
+    x, y = load_batch("cifar10", 4, 0, data_path)
+    want = finish(gradsign_nb201([arch.ops], x, y, seed=0, C=4, N=1, dtype=torch.float64))
+    np.testing.assert_allclose(one, want, rtol=1e-3)
+    assert one[0] != two[0]
