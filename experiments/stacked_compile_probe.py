@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import sys
 import time
 import traceback
@@ -52,7 +51,7 @@ import torch
 import torch._dynamo
 import torch.nn.functional as F
 
-from gradsign_nas.proxies._gradsign_nb201 import draw_weights, gradsign_nb201
+from gradsign_nas.proxies._gradsign_nb201 import _im2col, draw_weights, gradsign_nb201
 
 try:
     from gradsign_nas.proxies._gradsign_nb201 import _OPS as OPS
@@ -119,21 +118,8 @@ def im2col_unfold(t, k, pad, stride):
     return F.unfold(t.reshape(1, B * Cn, H, W), k, padding=pad, stride=stride).view(B, Cn * k * k, -1)
 
 
-def im2col_shift(t, k, pad, stride):
-    """The same values as ``F.unfold`` ([B, Cn*k*k, L], channel-major then kernel row, column) from
-    padded, shifted slices: pure copies (exact), and a plain pointwise gather for inductor (its backward
-    is a fused sum of shifted reads instead of col2im)."""
-    B, Cn, H, W = t.shape
-    if k == 1 and pad == 0 and stride == 1:
-        return t.reshape(B, Cn, H * W)
-    Ho, Wo = (H + 2 * pad - k) // stride + 1, (W + 2 * pad - k) // stride + 1
-    tp = F.pad(t, (pad, pad, pad, pad))
-    sl = [
-        tp[:, :, i : i + stride * (Ho - 1) + 1 : stride, j : j + stride * (Wo - 1) + 1 : stride]
-        for i in range(k)
-        for j in range(k)
-    ]
-    return torch.stack(sl, 2).reshape(B, Cn * k * k, Ho * Wo)
+# the values of F.unfold from padded, shifted slices: the package's compiled pass uses the same function
+im2col_shift = _im2col
 
 
 class SameConv3x3(torch.autograd.Function):
@@ -245,7 +231,6 @@ def red_fwd(cfg, h, wa, wb, wd, za, zb, zd):
 
 def stem_fwd(cfg, x, stem, z):
     B, cin, H, W = x.shape
-    M = stem.shape[0]
     stem_cols = cfg.cols(x, 3, 1, 1)  # [B, cin*9, L]
     so = torch.matmul(stem.reshape(-1, cin * 9), stem_cols) + z  # [B, M*C, L]
     return F.instance_norm(so.view(B, -1, H, W), eps=EPS), stem_cols
