@@ -340,31 +340,33 @@ def _score_stacked(
         if on_pass is not None:
             on_pass(group, [found[id(a)] for a in group])
 
-    with ThreadPoolExecutor(1) as pool:
-        ahead = pool.submit(draw, passes[0][0]) if passes else None
-        for i, (group, impl) in enumerate(passes):
-            assert ahead is not None  # one draw is always in flight for the pass at hand
-            weights = ahead.result()
-            ahead = pool.submit(draw, passes[i + 1][0]) if i + 1 < len(passes) else None
-            pending = gradsign_nb201(
-                [a.ops for a in group],
-                state["x"],
-                state["y"],
-                seed=state["seed"],
-                C=space.C,
-                N=space.N,
-                num_classes=state["num_classes"],
-                device=state["device"],
-                weights=weights,
-                impl=impl,
-            )
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            ahead = pool.submit(draw, passes[0][0]) if passes else None
+            for i, (group, impl) in enumerate(passes):
+                assert ahead is not None  # one draw is always in flight for the pass at hand
+                weights = ahead.result()
+                ahead = pool.submit(draw, passes[i + 1][0]) if i + 1 < len(passes) else None
+                pending = gradsign_nb201(
+                    [a.ops for a in group],
+                    state["x"],
+                    state["y"],
+                    seed=state["seed"],
+                    C=space.C,
+                    N=space.N,
+                    num_classes=state["num_classes"],
+                    device=state["device"],
+                    weights=weights,
+                    impl=impl,
+                )
+                if queued is not None:
+                    settle()
+                queued = (group, pending)
             if queued is not None:
                 settle()
-            queued = (group, pending)
-        if queued is not None:
-            settle()
-    if fill is not None:
-        fill.shutdown()
+    finally:
+        if fill is not None:
+            fill.shutdown(cancel_futures=True)
     return [found[id(a)] for a in archs]
 
 
