@@ -17,8 +17,6 @@ Variants (``--variants``, comma list; default: all):
     ref          the current ``gradsign_nb201`` (impl --ref-impl), uncompiled; its scores are the reference
     eager        this file's copy of the pass, uncompiled (checks the copy; per-layer output gradients are
                  taken with the "zero tap" trick: out = conv(...) + z, z a stride-0 zero leaf, dL/dz = dL/dout)
-    pieces       eager structure, small hot pieces compiled (dynamic=True): gather+relu+im2col -> columns,
-                 (matmul + z) -> instance norm -> index_add into the node, sign-sum of per-sample grads
     cell_dyn     one compiled function per block (stem, reduction, cell, head; dynamic=True, small graphs,
                  a cell graph is reused by all 3N cells), autograd.grad outside, compiled sign-sum
     fwd_dyn      the whole forward up to the loss as one compiled graph (dynamic=True), autograd.grad outside,
@@ -51,7 +49,18 @@ import torch
 import torch._dynamo
 import torch.nn.functional as F
 
-from gradsign_nas.proxies._gradsign_nb201 import _im2col, draw_weights, gradsign_nb201
+from gradsign_nas.proxies._gradsign_nb201 import (
+    _cell,
+    _head_block,
+    _im2col,
+    _instance_norm,
+    _reduction,
+    _SameConv3x3,
+    _sign_scores,
+    _unfold,
+    draw_weights,
+    gradsign_nb201,
+)
 
 try:
     from gradsign_nas.proxies._gradsign_nb201 import _OPS as OPS
@@ -59,7 +68,7 @@ except ImportError:  # pragma: no cover
     OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EPS = 1e-5
 
-RANDOM_VARIANTS = ["ref", "eager", "pieces", "cell_dyn", "fwd_dyn", "full_dyn"]
+RANDOM_VARIANTS = ["ref", "eager", "cell_dyn", "fwd_dyn", "full_dyn"]
 COSET_VARIANTS = ["ref_coset", "cell_static", "fwd_static", "full_static", "full_cg"]
 
 
@@ -113,41 +122,12 @@ def check_coset_partition(d: int) -> None:
 # ----------------------------------------------------------------------------------------------------
 # the pass, rewritten functionally (weights 5-D as drawn by draw_weights)
 # ----------------------------------------------------------------------------------------------------
-def im2col_unfold(t, k, pad, stride):
-    B, Cn, H, W = t.shape
-    return F.unfold(t.reshape(1, B * Cn, H, W), k, padding=pad, stride=stride).view(B, Cn * k * k, -1)
-
-
-# the values of F.unfold from padded, shifted slices: the package's compiled pass uses the same function
+# the package's im2col (F.unfold with the batch folded into the channels) and its 3x3 convolution
+# (an autograd.Function whose input gradient avoids col2im), and the shifted-slice im2col that its
+# compiled pass uses
+im2col_unfold = _unfold
+SameConv3x3 = _SameConv3x3
 im2col_shift = _im2col
-
-
-class SameConv3x3(torch.autograd.Function):
-    """Copy of the module's _SameConv3x3 in setup_context form (works with torch.func / dynamo)."""
-
-    @staticmethod
-    def forward(inp, w):
-        B, _, H, W = inp.shape
-        n = w.shape[0]
-        cols = im2col_unfold(inp, 3, 1, 1).view(B, n, -1, H * W)
-        out = torch.matmul(w.reshape(n, w.shape[1], -1), cols)
-        return out, cols
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        inp, w = inputs
-        ctx.save_for_backward(w)
-        ctx.hw = (inp.shape[2], inp.shape[3])
-        ctx.mark_non_differentiable(output[1])
-
-    @staticmethod
-    def backward(ctx, g, _unused):
-        (w,) = ctx.saved_tensors
-        H, W = ctx.hw
-        B, n, cout, _ = g.shape
-        gcols = im2col_unfold(g.reshape(B, n * cout, H, W), 3, 1, 1).view(B, n, cout * 9, H * W)
-        wt = w.transpose(1, 2).flip(3, 4).reshape(n, w.shape[2], cout * 9)
-        return torch.matmul(wt, gcols).view(B, -1, H, W), None
 
 
 class Cfg:
@@ -161,72 +141,35 @@ class Cfg:
         return (im2col_shift if self.im2col == "shift" else im2col_unfold)(t, k, pad, stride)
 
 
-def gather(src, who, B, M, c, H, W):
-    if who is None:
-        return src
-    return src.view(B, M, c, H, W).index_select(1, who).reshape(B, who.shape[0] * c, H, W)
+def tap_conv(cfg, zs, cols_out):
+    """The ``conv`` of the package's ``_cell``/``_reduction`` as this probe forms it (``cfg``): its output
+    plus the next zero tap of ``zs`` (the "zero tap" trick), its columns appended to ``cols_out``."""
+    it = iter(zs)
 
+    def conv(inp, w, n, k, stride, pad, who):
+        B, _, H, W = inp.shape
+        Ho, Wo = (H + 2 * pad - k) // stride + 1, (W + 2 * pad - k) // stride + 1
+        if k == 3 and stride == 1 and pad == 1 and cfg.conv3 == "func":
+            out, cols = SameConv3x3.apply(inp, w)
+        else:
+            cols = cfg.cols(inp, k, pad, stride).view(B, n, -1, Ho * Wo)
+            out = torch.matmul(w.reshape(n, w.shape[1], -1), cols)
+        cols_out.append(cols.detach())
+        return (out + next(it)).view(B, -1, Ho, Wo)
 
-def conv_rec(cfg, inp, w, k, stride, pad, z):
-    """relu(inp) -> conv of n networks as columns x matrix; returns (out + z [B, n, Cout, L], cols)."""
-    B, _, H, W = inp.shape
-    n = w.shape[0]
-    Ho, Wo = (H + 2 * pad - k) // stride + 1, (W + 2 * pad - k) // stride + 1
-    a = F.relu(inp)
-    if k == 3 and stride == 1 and pad == 1 and cfg.conv3 == "func":
-        out, cols = SameConv3x3.apply(a, w)
-    else:
-        cols = cfg.cols(a, k, pad, stride).view(B, n, -1, Ho * Wo)
-        out = torch.matmul(w.reshape(n, w.shape[1], -1), cols)
-    return out + z, cols
+    return conv
 
 
 def cell_fwd(cfg, h, slots, groups, zs, M, c):
-    """One cell; slots[e][g] the weight of group g of edge e (None for skip/pool); zs the cell's taps in
-    record order. Returns (new h, list of cols)."""
-    B, _, H, W = h.shape
-    nodes = [h]
-    e = 0
-    zi = iter(zs)
-    cols_out = []
-    for node in range(1, 4):
-        total = None
-        for j in range(node):
-            src = nodes[j]
-            for (op, who), w in zip(groups[e], slots[e]):
-                n = M if who is None else who.shape[0]
-                inp = gather(src, who, B, M, c, H, W)
-                if op == 1:
-                    out = inp
-                elif op == 4:
-                    out = F.avg_pool2d(inp, 3, stride=1, padding=1, count_include_pad=False)
-                else:
-                    k = 1 if op == 2 else 3
-                    o, cols = conv_rec(cfg, inp, w, k, 1, k // 2, next(zi))
-                    cols_out.append(cols.detach())
-                    out = F.instance_norm(o.view(B, n * c, H, W), eps=EPS)
-                if total is None:
-                    total = h.new_zeros(B, M, c, H, W)
-                if who is None:
-                    total = total + out.view(B, M, c, H, W)
-                else:
-                    total = total.index_add(1, who, out.view(B, n, c, H, W))
-            e += 1
-        nodes.append(total.view(B, M * c, H, W) if total is not None else h.new_zeros(B, M * c, H, W))
-    return nodes[-1], cols_out
+    """One cell (the package's ``_cell``); zs the cell's taps in record order. Returns (new h, cols)."""
+    cols: list = []
+    return _cell(h, slots, groups, c, M, tap_conv(cfg, zs, cols), _instance_norm), cols
 
 
 def red_fwd(cfg, h, wa, wb, wd, za, zb, zd):
-    B, Mc, H, W = h.shape
-    a, ca = conv_rec(cfg, h, wa, 3, 2, 1, za)
-    a = F.instance_norm(a.reshape(B, -1, H // 2, W // 2), eps=EPS)
-    b, cb = conv_rec(cfg, a, wb, 3, 1, 1, zb)
-    b = F.instance_norm(b.reshape(B, -1, H // 2, W // 2), eps=EPS)
-    p = F.avg_pool2d(h, 2, 2)
-    n = wd.shape[0]
-    cd = p.reshape(B, n, -1, (H // 2) * (W // 2))
-    d = torch.matmul(wd.reshape(n, wd.shape[1], -1), cd) + zd
-    return d.reshape(B, -1, H // 2, W // 2) + b, [ca.detach(), cb.detach(), cd.detach()]
+    """A reduction block (the package's ``_reduction``). Returns (new h, cols)."""
+    cols: list = []
+    return _reduction(h, wa, wb, wd, wa.shape[0], tap_conv(cfg, (za, zb, zd), cols), _instance_norm), cols
 
 
 def stem_fwd(cfg, x, stem, z):
@@ -236,18 +179,10 @@ def stem_fwd(cfg, x, stem, z):
     return F.instance_norm(so.view(B, -1, H, W), eps=EPS), stem_cols
 
 
-def head_fwd(h, fc_w, fc_b, y, z):
-    B = h.shape[0]
-    M = fc_w.shape[0]
-    h = F.relu(F.instance_norm(h, eps=EPS))
-    feat = F.adaptive_avg_pool2d(h, 1).flatten(1).view(B, M, -1).transpose(0, 1)  # [M, B, c]
-    logits = torch.baddbmm(fc_b.unsqueeze(1), feat, fc_w.transpose(1, 2)) + z
-    loss = F.cross_entropy(logits.reshape(M * B, -1), y.repeat(M), reduction="sum")
-    return loss, feat.detach()
-
+head_fwd = _head_block  # (loss, feat) from the last cell's output, with the logits' tap
 
 def forward_loss(cfg, x, y, W, groups, zs, fns=None):
-    """W: dict(stem, reds[(wa, wb, wd)], cells[[per edge [per group w or None]]], fc_w, fc_b);
+    """W: dict(stem, reds[(wa, wb, wd)], cells[{(edge, op): w} per cell, as drawn], fc_w, fc_b);
     zs: flat taps in record order (stem, per stage (reductions a, b, d, cells' convs), logits).
     Returns (loss, stem_cols, feat, flat cols of the conv records)."""
     stem_f, red_f, cell_f, head_f = fns or (stem_fwd, red_fwd, cell_fwd, head_fwd)
@@ -266,7 +201,7 @@ def forward_loss(cfg, x, y, W, groups, zs, fns=None):
             pos += 3
             cols += cc
         for _ in range(N):
-            k = sum(1 for e in range(6) for op, _w in groups[e] if op in (2, 3))
+            k = sum(1 for e in range(6) for op, _who, _n in groups[e] if op in (2, 3))
             h, cc = cell_f(cfg, h, W["cells"][cell], groups, zs[pos : pos + k], M, c)
             pos += k
             cols += cc
@@ -275,21 +210,7 @@ def forward_loss(cfg, x, y, W, groups, zs, fns=None):
     return loss, stem_cols, feat, cols
 
 
-def sign_scores(M, g_stem, stem_cols, g_logits, feat, gs, cols, whos):
-    """GradSign from the output gradients (taps) and the conv columns, as the module's ``add``."""
-    scores = torch.zeros(M, dtype=torch.float64, device=g_stem.device)
-    st = torch.sign(torch.matmul(g_stem, stem_cols.transpose(1, 2))).sum(0).view(M, -1)
-    scores = scores + st.abs().sum(1, dtype=torch.float64)
-    fc = torch.sign(g_logits.unsqueeze(-1) * feat.unsqueeze(-2)).sum(1)
-    scores = scores + fc.flatten(1).abs().sum(1, dtype=torch.float64)
-    for g, c, who in zip(gs, cols, whos):
-        per = torch.sign(torch.matmul(g, c.transpose(-1, -2))).sum(0).flatten(1).abs().sum(1, dtype=torch.float64)
-        scores = scores + per if who is None else scores.index_add(0, who, per)
-    return scores
-
-
-def signsum_one(g, c):
-    return torch.sign(torch.matmul(g, c.transpose(-1, -2))).sum(0).flatten(1).abs().sum(1, dtype=torch.float64)
+sign_scores = _sign_scores  # GradSign per network from the output gradients (taps) and the columns
 
 
 class Plan:
@@ -301,7 +222,7 @@ class Plan:
         self.M = M
         self.groups = [
             [
-                (op, None if len(ms) == M else torch.tensor(ms, device=device))
+                (op, None if len(ms) == M else torch.tensor(ms, device=device), len(ms))
                 for op, ms in st.users[e].items()
                 if ms and op != 0
             ]
@@ -310,7 +231,7 @@ class Plan:
         self.W = dict(
             stem=st.stem,
             reds=[tuple(r) for r in st.reductions],
-            cells=[[[slots.get((e, op)) for op, _ in self.groups[e]] for e in range(6)] for slots in st.cells],
+            cells=st.cells,
             fc_w=st.fc_w,
             fc_b=st.fc_b,
         )
@@ -326,9 +247,9 @@ class Plan:
                 whos += [None] * 3
             for _ in range(N):
                 for e in range(6):
-                    for op, who in self.groups[e]:
+                    for op, who, n in self.groups[e]:
                         if op in (2, 3):
-                            shapes.append((B, M if who is None else who.shape[0], c, h * w))
+                            shapes.append((B, n, c, h * w))
                             whos.append(who)
         shapes.append((M, B, K))
         self.shapes, self.whos = shapes, whos
@@ -410,85 +331,12 @@ def make_runner(kind, args, cfg, compile_kw):
 
         return run
 
-    if kind == "pieces":
-        dyn = dict(dynamic=True)
-
-        def conv_cols(src, who, B, M, c, H, W, k):
-            a = F.relu(gather(src, who, B, M, c, H, W))
-            n = M if who is None else who.shape[0]
-            return cfg.cols(a, k, k // 2, 1).view(B, n, -1, H * W)
-
-        def post(total, o, z, who, c, H, W):
-            B, n = o.shape[0], o.shape[1]
-            out = F.instance_norm((o + z).reshape(B, n * c, H, W), eps=EPS)
-            if who is None:
-                return total + out.view(B, n, c, H, W)
-            return total.index_add(1, who, out.view(B, n, c, H, W))
-
-        conv_cols_c = comp(conv_cols, **dyn)
-        post_c = comp(post, **dyn)
-        signsum_c = comp(signsum_one, **dyn)
-
-        def cell_p(cfg_, h, slots, groups, zs, M, c):
-            B, _, H, W = h.shape
-            nodes = [h]
-            e = 0
-            zi = iter(zs)
-            cols_out = []
-            for node in range(1, 4):
-                total = None
-                for j in range(node):
-                    src = nodes[j]
-                    for (op, who), w in zip(groups[e], slots[e]):
-                        if total is None:
-                            total = h.new_zeros(B, M, c, H, W)
-                        if op in (2, 3):
-                            k = 1 if op == 2 else 3
-                            cols = conv_cols_c(src, who, B, M, c, H, W, k)
-                            n = cols.shape[1]
-                            o = torch.matmul(w.reshape(n, w.shape[1], -1), cols)
-                            cols_out.append(cols.detach())
-                            total = post_c(total, o, next(zi), who, c, H, W)
-                            continue
-                        inp = gather(src, who, B, M, c, H, W)
-                        out = inp if op == 1 else F.avg_pool2d(inp, 3, 1, 1, count_include_pad=False)
-                        n = M if who is None else who.shape[0]
-                        if who is None:
-                            total = total + out.view(B, M, c, H, W)
-                        else:
-                            total = total.index_add(1, who, out.view(B, n, c, H, W))
-                    e += 1
-                nodes.append(total.view(B, M * c, H, W) if total is not None else h.new_zeros(B, M * c, H, W))
-            return nodes[-1], cols_out
-
-        def run(st, x, y):
-            p = Plan(st, x, y, dev, dtype)
-            zs = p.taps(True)
-            with torch.enable_grad():
-                loss, stem_cols, feat, cols = forward_loss(
-                    cfg, x, y, p.W, p.groups, zs, fns=(stem_fwd, red_fwd, cell_p, head_fwd)
-                )
-                gs = torch.autograd.grad(loss, zs)
-            gs = list(gs)
-            scores = torch.zeros(p.M, dtype=torch.float64, device=dev)
-            stc = torch.sign(torch.matmul(gs[0], stem_cols.transpose(1, 2))).sum(0).view(p.M, -1)
-            scores += stc.abs().sum(1, dtype=torch.float64)
-            fc = torch.sign(gs[-1].unsqueeze(-1) * feat.unsqueeze(-2)).sum(1)
-            scores += fc.flatten(1).abs().sum(1, dtype=torch.float64)
-            for g, c, who in zip(gs[1:-1], cols, p.whos):
-                per = signsum_c(g, c)
-                scores = scores + per if who is None else scores.index_add(0, who, per)
-            return scores
-
-        return run
-
     raise ValueError(kind)
 
 
 VARIANT_SPEC = {  # name: (stack set, kind, compile kwargs overrides)
     "ref": ("random", "ref", None),
     "eager": ("random", "eager", None),
-    "pieces": ("random", "pieces", {}),
     "cell_dyn": ("random", "cell", {"dynamic": True}),
     "fwd_dyn": ("random", "fwd", {"dynamic": True}),
     "full_dyn": ("random", "full", {"dynamic": True}),

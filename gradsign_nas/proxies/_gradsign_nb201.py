@@ -165,18 +165,22 @@ class _SameConv3x3(torch.autograd.Function):
     """A 3x3, stride 1, padding 1 convolution of n networks as ``unfold`` + matrix product, returning
     the columns too (the per-sample gradients need them). Its input gradient is the convolution of the
     output gradient with the flipped, transposed kernel, again as ``unfold`` + matrix product: CUDA's
-    ``col2im`` (``unfold``'s own backward) was the slowest kernel of a stacked pass."""
+    ``col2im`` (``unfold``'s own backward) was the slowest kernel of a stacked pass. (In the
+    ``setup_context`` form, so torch.func and torch.compile can trace it too.)"""
 
     @staticmethod
-    def forward(ctx, inp: torch.Tensor, w: torch.Tensor):  # type: ignore[override]
+    def forward(inp: torch.Tensor, w: torch.Tensor):  # type: ignore[override]
         B, _, H, W = inp.shape
         n = w.shape[0]
         cols = _unfold(inp, 3, 1, 1).view(B, n, -1, H * W)
-        out = torch.matmul(w.reshape(n, w.shape[1], -1), cols)  # [B, n, Cout, L]
+        return torch.matmul(w.reshape(n, w.shape[1], -1), cols), cols  # [B, n, Cout, L], the columns
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        inp, w = inputs
         ctx.save_for_backward(w)
-        ctx.hw = (H, W)
-        ctx.mark_non_differentiable(cols)
-        return out, cols
+        ctx.hw = (inp.shape[2], inp.shape[3])
+        ctx.mark_non_differentiable(output[1])
 
     @staticmethod
     def backward(ctx, g: torch.Tensor, _unused: torch.Tensor):  # type: ignore[override]
