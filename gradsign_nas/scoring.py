@@ -587,7 +587,7 @@ class ScoringEngine:
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         try:
-            items = _by_coset(list(todo.items())) if state["compile"] else list(todo.items())
+            items = list(todo.items())  # the stacked passes group whole cosets themselves
             name = {id(a): s for s, a in items}
             # one call, so the next stacked pass is always drawn and queued; results recorded per pass
             _score_chunk(

@@ -329,10 +329,9 @@ def gradsign_nb201(
         if impl == "conv":
             add(_per_sample_signs(x, g_stem, 1, 3, 1, 1).view(M, -1), None)
         else:
-            add(torch.sign(torch.matmul(g_stem, stem_cols.transpose(1, 2))).sum(0).view(M, -1), None)
+            add_per(_stem_abs_sign_sum(g_stem, stem_cols, M), None)
     g_logits = grads[1]
-    fc = torch.sign(g_logits.unsqueeze(-1) * feat.detach().unsqueeze(-2)).sum(1)  # [M, K, c]
-    add(fc, None)
+    add_per(_head_abs_sign_sum(g_logits, feat.detach()), None)
     for (inp, _out, n, k, stride, pad, who), g in zip(records, grads[2:]):
         if g is None:  # the layer cannot reach the loss
             continue
@@ -401,6 +400,20 @@ def _logits(h, fc_w, fc_b):
 def _loss(logits, y):
     M, B = logits.shape[:2]
     return F.cross_entropy(logits.reshape(M * B, -1), y.repeat(M), reduction="sum")
+
+
+def _stem_abs_sign_sum(g_stem: torch.Tensor, stem_cols: torch.Tensor, M: int) -> torch.Tensor:
+    """``_abs_sign_sum`` of the stem, whose columns ``[B, in*9, L]`` all M networks share (its output
+    gradient: ``[B, M*C, L]``)."""
+    signs = torch.sign(torch.matmul(g_stem, stem_cols.transpose(1, 2))).sum(0).view(M, -1)
+    return signs.abs().sum(1, dtype=torch.float64)
+
+
+def _head_abs_sign_sum(g_logits: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
+    """``_abs_sign_sum`` of the linear layer from the logits' gradient ``[M, B, K]`` and its input
+    ``[M, B, c]`` (per-sample gradients: outer products)."""
+    signs = torch.sign(g_logits.unsqueeze(-1) * feat.unsqueeze(-2)).sum(1)  # [M, K, c]
+    return signs.flatten(1).abs().sum(1, dtype=torch.float64)
 
 
 def _abs_sign_sum(g: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
@@ -501,10 +514,7 @@ def _head_block(h, fc_w, fc_b, y, tap):
 
 def _sign_scores(M, g_stem, stem_cols, g_logits, feat, gs, cols, whos):
     """The GradSign score per network from every output gradient and every conv's columns."""
-    first = torch.sign(torch.matmul(g_stem, stem_cols.transpose(1, 2))).sum(0).view(M, -1)
-    scores = first.abs().sum(1, dtype=torch.float64)
-    fc = torch.sign(g_logits.unsqueeze(-1) * feat.unsqueeze(-2)).sum(1)  # [M, K, c]
-    scores = scores + fc.flatten(1).abs().sum(1, dtype=torch.float64)
+    scores = _stem_abs_sign_sum(g_stem, stem_cols, M) + _head_abs_sign_sum(g_logits, feat)
     for g, c, who in zip(gs, cols, whos):
         per = _abs_sign_sum(g, c)
         scores = scores + per if who is None else scores.index_add(0, who, per)
