@@ -139,10 +139,6 @@ _STATE: dict[str, Any] = {}
 #: share every kernel launch; on the CPU one at a time is fastest (measured, benchmarks/stacked_speed.py)
 STACK = {"cuda": 64, "cpu": 1}
 
-#: CPU threads drawing the next stacks' weights while a GPU scores (drawing a network's weights
-#: takes about as long as the compiled pass scores one)
-DRAW_THREADS = 4
-
 
 def stacked_applies(space_obj, proxy: str, build=None, init_seed=None) -> bool:
     """Whether the stacked NB201 GradSign kernel scores these networks: the built-in ``gradsign`` on
@@ -316,15 +312,14 @@ def _score_stacked(
             seed, channels = state["seed"], space.in_channels
         else:  # the caller's build: a seed per network, the batch's channels
             seed, channels = [int(init_seed(a)) for a in group], int(state["x"].shape[1])
-        return draw_weights(
-            [a.ops for a in group], seed, space.C, space.N, channels, state["num_classes"], fill, fill is not None
-        )
+        gpu = state["device"] if state["device"].type == "cuda" else None  # made there, from the streams
+        ops = [a.ops for a in group]
+        return draw_weights(ops, seed, space.C, space.N, channels, state["num_classes"], gpu, gpu is not None)
 
     found: dict[int, tuple[float, float, Optional[str]]] = {}
-    # the next pass's weights are drawn by a thread while the device works, its networks side by side
-    # by DRAW_THREADS more on a GPU host (into pinned memory); a pass's scores are read after the next
-    # pass is queued, so the GPU does not wait for the CPU between passes
-    fill = ThreadPoolExecutor(DRAW_THREADS) if state["device"].type == "cuda" else None
+    # the next pass's weights are drawn by a thread while the device works (on a GPU: the generators'
+    # streams and the plan, the weights themselves are made there); a pass's scores are read after the
+    # next pass is queued, so the GPU does not wait for the CPU between passes
     last = time.perf_counter()
     queued: Optional[tuple[list[Any], Any]] = None
 
@@ -340,33 +335,29 @@ def _score_stacked(
         if on_pass is not None:
             on_pass(group, [found[id(a)] for a in group])
 
-    try:
-        with ThreadPoolExecutor(1) as pool:
-            ahead = pool.submit(draw, passes[0][0]) if passes else None
-            for i, (group, impl) in enumerate(passes):
-                assert ahead is not None  # one draw is always in flight for the pass at hand
-                weights = ahead.result()
-                ahead = pool.submit(draw, passes[i + 1][0]) if i + 1 < len(passes) else None
-                pending = gradsign_nb201(
-                    [a.ops for a in group],
-                    state["x"],
-                    state["y"],
-                    seed=state["seed"],
-                    C=space.C,
-                    N=space.N,
-                    num_classes=state["num_classes"],
-                    device=state["device"],
-                    weights=weights,
-                    impl=impl,
-                )
-                if queued is not None:
-                    settle()
-                queued = (group, pending)
+    with ThreadPoolExecutor(1) as pool:
+        ahead = pool.submit(draw, passes[0][0]) if passes else None
+        for i, (group, impl) in enumerate(passes):
+            assert ahead is not None  # one draw is always in flight for the pass at hand
+            weights = ahead.result()
+            ahead = pool.submit(draw, passes[i + 1][0]) if i + 1 < len(passes) else None
+            pending = gradsign_nb201(
+                [a.ops for a in group],
+                state["x"],
+                state["y"],
+                seed=state["seed"],
+                C=space.C,
+                N=space.N,
+                num_classes=state["num_classes"],
+                device=state["device"],
+                weights=weights,
+                impl=impl,
+            )
             if queued is not None:
                 settle()
-    finally:
-        if fill is not None:
-            fill.shutdown(cancel_futures=True)
+            queued = (group, pending)
+        if queued is not None:
+            settle()
     return [found[id(a)] for a in archs]
 
 

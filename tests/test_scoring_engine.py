@@ -57,6 +57,19 @@ def test_weights_are_the_seeded_builds_tensor_by_tensor(space):
         assert all(torch.equal(a, b) for a, b in zip(mine, built))
 
 
+@pytest.mark.parametrize("each", [False, True], ids=["one seed", "a seed each"])
+def test_weights_made_by_gather_equal_those_made_slice_by_slice(each):
+    # the GPU's way (a gather over all elements) and the CPU's (a slice per layer), both run here
+    archs = _archs(search_spaces.get("nb201"), 4, seed=2)
+    seeds = [3 + i % 3 for i in range(len(archs))] if each else 7
+    st = draw_weights([a.ops for a in archs], seeds)
+    lazy = draw_weights([a.ops for a in archs], seeds, device="cpu")
+    assert lazy.flat is None
+    flat = lazy._make(torch.device("cpu"), gather=True)
+    assert flat.dtype == torch.float32 and torch.equal(flat, st.flat)
+    assert torch.equal(lazy.to("cpu", torch.float64).flat, st.flat.double())
+
+
 @pytest.mark.parametrize("impl", ["conv", "matmul"])
 def test_stacked_scores_equal_the_per_sample_loop_in_float64(impl):
     archs = _archs(SMALL, 5, seed=1)
