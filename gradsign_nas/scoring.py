@@ -314,7 +314,7 @@ def _score_stacked(
             seed, channels = [int(init_seed(a)) for a in group], int(state["x"].shape[1])
         gpu = state["device"] if state["device"].type == "cuda" else None  # made there, from the streams
         ops = [a.ops for a in group]
-        return draw_weights(ops, seed, space.C, space.N, channels, state["num_classes"], gpu, gpu is not None)
+        return draw_weights(ops, seed, space.C, space.N, channels, state["num_classes"], gpu)
 
     found: dict[int, tuple[float, float, Optional[str]]] = {}
     # the next pass's weights are drawn by a thread while the device works (on a GPU: the generators'

@@ -51,14 +51,18 @@ def _kaiming_bound(fan_in: int) -> float:
 _STREAMS: dict = {}
 
 
-def _uniform_stream(seed: int, n: int, pin: bool = False) -> torch.Tensor:
-    """The first ``n`` (at least) values ``uniform_(0, 1)`` draws from a generator seeded ``seed``."""
-    key = (int(seed), "cpu", pin)
+def _uniform_stream(seed: int, n: int, device: "torch.device | None" = None) -> torch.Tensor:
+    """The first ``n`` (at least) values ``uniform_(0, 1)`` draws from a generator seeded ``seed``,
+    on ``device`` (default: the CPU); kept, as networks of one seed share them."""
+    key = (int(seed), str(device or "cpu"))
     if key not in _STREAMS or _STREAMS[key].numel() < n:
         if len(_STREAMS) > 8:
             _STREAMS.clear()
-        g = torch.Generator().manual_seed(int(seed))
-        _STREAMS[key] = torch.empty(n, pin_memory=pin).uniform_(0, 1, generator=g)
+        if device is None or device.type == "cpu":
+            g = torch.Generator().manual_seed(int(seed))
+            _STREAMS[key] = torch.empty(n).uniform_(0, 1, generator=g)
+        else:
+            _STREAMS[key] = _to(_uniform_stream(seed, n), device)
     return _STREAMS[key]
 
 
@@ -123,14 +127,16 @@ class _Stack:
         self.numel = [n - num_classes for n in self.length]  # weights GradSign sums over (no bias)
         self.flat: "torch.Tensor | None" = None
         self._stream: "torch.Tensor | None" = None
+        self._seed: "int | None" = None
         self._base: list[int] = []
 
-    def draw(self, seeds: Sequence[int], pin: bool = False) -> None:
+    def draw(self, seeds: Sequence[int]) -> None:
         """The streams of ``seeds`` (one per network); networks of one seed share theirs."""
         distinct = sorted(set(seeds))
         need = {s: max(n for n, t in zip(self.length, seeds) if t == s) for s in distinct}
-        if len(distinct) == 1:
-            self._stream, start = _uniform_stream(distinct[0], need[distinct[0]], pin), {distinct[0]: 0}
+        self._seed = distinct[0] if len(distinct) == 1 else None
+        if self._seed is not None:
+            self._stream, start = _uniform_stream(self._seed, need[self._seed]), {self._seed: 0}
         else:  # one stream per seed, end to end
             parts, start, at = [], {}, 0
             for s in distinct:
@@ -138,8 +144,6 @@ class _Stack:
                 parts.append(torch.empty(need[s]).uniform_(0, 1, generator=g))
                 start[s], at = at, at + need[s]
             self._stream = torch.cat(parts)
-            if pin:
-                self._stream = self._stream.pin_memory()
         self._base = [start[s] for s in seeds]
 
     def _plan(self) -> tuple[list[int], list[int], list[float]]:
@@ -181,7 +185,7 @@ class _Stack:
         device = torch.device(device)
         if self.flat is not None:
             if self.flat.device != device or self.flat.dtype != dtype:
-                self._view(_upload(self.flat, device).to(dtype))
+                self._view(_to(self.flat, device).to(dtype))
             return self
         assert self._stream is not None, "draw() first"
         self._view(self._make(device, gather=device.type != "cpu").to(dtype))
@@ -203,8 +207,9 @@ class _Stack:
         plan = torch.stack(
             [torch.tensor(lens, dtype=torch.float64), torch.tensor(shift, dtype=torch.float64), low, span]
         )
-        plan = _upload(plan.pin_memory() if device.type == "cuda" else plan, device)  # integers < 2**53: exact
-        stream = _on_device(self._stream, device)
+        plan = _to(plan, device)  # integers below 2**53: exact in float64
+        n = self._stream.numel()
+        stream = _uniform_stream(self._seed, n, device) if self._seed is not None else _to(self._stream, device)
         seg = torch.repeat_interleave(torch.arange(len(lens), device=device), plan[0].long(), output_size=sum(lens))
         idx = torch.arange(seg.numel(), device=device) + plan[1].long()[seg]
         return (stream[idx].double() * plan[3][seg] + plan[2][seg]).float()  # as uniform_ maps its draws
@@ -218,18 +223,17 @@ def draw_weights(
     in_channels: int = 3,
     num_classes: int = 10,
     device=None,
-    pin: bool = False,
 ):
     """The initial weights of NB201 networks with these edge ops (``_Stack``), each network's drawn
     as ``torch.manual_seed(seed); NB201Space(C, N, in_channels).build(arch, num_classes)`` draws them;
     ``seed`` is one seed for all or one per network. With ``device=None`` they are made here, on
-    the CPU; with a ``device``, only the generators' streams are drawn here (into pinned memory with
-    ``pin``), and the weights are made on that device by ``to`` (which ``gradsign_nb201`` calls)."""
+    the CPU; with a ``device``, only the generators' streams are drawn here, and the weights are made
+    on that device by ``to`` (which ``gradsign_nb201`` calls)."""
     stack = _Stack(ops_list, C, N, in_channels, num_classes)
     seeds = [seed] * stack.M if isinstance(seed, int) else [int(s) for s in seed]
     if len(seeds) != stack.M:
         raise InputError(f"expected one seed or {stack.M} seeds, one per network, but got {len(seeds)}")
-    stack.draw(seeds, pin)
+    stack.draw(seeds)
     if device is None:
         stack.to("cpu", torch.float32)
     return stack
@@ -246,36 +250,19 @@ def _copy_stream(device: torch.device):
     return _COPY_STREAMS[index]
 
 
-def _upload(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """``t`` on ``device``. From pinned memory to a GPU, on a copy stream of its own: the copy runs
-    while the GPU still works on what was queued before (on the compute stream it would wait for
-    that work, then hold the next up), and the work queued after waits for it."""
-    if device.type != "cuda" or t.device.type != "cpu" or not t.is_pinned():
+def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``t`` on ``device``. To a GPU through pinned memory, on a copy stream of its own: the copy runs
+    while the GPU still works on what was queued before (on the compute stream it would wait for that
+    work, then hold the next up), and the work queued after waits for it."""
+    if device.type != "cuda" or t.device.type != "cpu":
         return t.to(device)
     side, main = _copy_stream(device), torch.cuda.current_stream(device)
+    src = t if t.is_pinned() else t.pin_memory()
     with torch.cuda.stream(side):
-        out = t.to(device, non_blocking=True)
+        out = src.to(device, non_blocking=True)
     main.wait_stream(side)
     out.record_stream(main)  # made on the copy stream, used on the compute stream: freed after that use
     return out
-
-
-def _on_device(stream: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """A stream on ``device``: a shared seed's stream is copied there once."""
-    for key, t in list(_STREAMS.items()):
-        if t is stream:
-            dkey = (key[0], str(device), key[2])
-            if dkey not in _STREAMS or _STREAMS[dkey].numel() < stream.numel():
-                _STREAMS[dkey] = _upload(stream, device)
-            return _STREAMS[dkey]
-    return _upload(stream, device)
-
-
-def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """``t`` on ``device``; to a GPU through pinned memory, queued behind its work, not waiting for it."""
-    if device.type != "cuda":
-        return t.to(device)
-    return t.pin_memory().to(device, non_blocking=True)
 
 
 def _instance_norm(t: torch.Tensor) -> torch.Tensor:
