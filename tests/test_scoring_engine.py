@@ -57,6 +57,19 @@ def test_weights_are_the_seeded_builds_tensor_by_tensor(space):
         assert all(torch.equal(a, b) for a, b in zip(mine, built))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_pooling_from_shifted_slices_equals_avg_pool2d_bit_for_bit(dtype):
+    from gradsign_nas.proxies._gradsign_nb201 import _pool3, _pool3_shifts
+
+    g = torch.Generator().manual_seed(0)
+    for shape in [(2, 3, 8, 8), (1, 2, 1, 1), (2, 1, 2, 5), (1, 4, 7, 3)]:
+        t = torch.randn(shape, generator=g, dtype=dtype, requires_grad=True)
+        up = torch.randn(shape, generator=g, dtype=dtype)
+        a, b = _pool3(t), _pool3_shifts(t)
+        assert torch.equal(a, b)
+        assert torch.equal(*[torch.autograd.grad(out, t, up)[0] for out in (a, b)])
+
+
 @pytest.mark.parametrize("each", [False, True], ids=["one seed", "a seed each"])
 def test_weights_made_by_gather_equal_those_made_slice_by_slice(each):
     # the GPU's way (a gather over all elements) and the CPU's (a slice per layer), both run here
