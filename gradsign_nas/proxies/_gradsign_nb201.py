@@ -208,8 +208,8 @@ class _Stack:
             [torch.tensor(lens, dtype=torch.float64), torch.tensor(shift, dtype=torch.float64), low, span]
         )
         plan = _to(plan, device)  # integers below 2**53: exact in float64
-        n = self._stream.numel()
-        stream = _uniform_stream(self._seed, n, device) if self._seed is not None else _to(self._stream, device)
+        length = self._stream.numel()
+        stream = _uniform_stream(self._seed, length, device) if self._seed is not None else _to(self._stream, device)
         seg = torch.repeat_interleave(torch.arange(len(lens), device=device), plan[0].long(), output_size=sum(lens))
         idx = torch.arange(seg.numel(), device=device) + plan[1].long()[seg]
         return (stream[idx].double() * plan[3][seg] + plan[2][seg]).float()  # as uniform_ maps its draws
