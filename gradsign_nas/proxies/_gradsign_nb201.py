@@ -59,11 +59,15 @@ def _uniform_stream(seed: int, n: int, device: "torch.device | None" = None) -> 
         if len(_STREAMS) > 8:
             _STREAMS.clear()
         if device is None or device.type == "cpu":
-            g = torch.Generator().manual_seed(int(seed))
-            _STREAMS[key] = torch.empty(n).uniform_(0, 1, generator=g)
+            _STREAMS[key] = _draw_stream(seed, n)
         else:
             _STREAMS[key] = _to(_uniform_stream(seed, n), device)
     return _STREAMS[key]
+
+
+def _draw_stream(seed: int, n: int) -> torch.Tensor:
+    """The first ``n`` values ``uniform_(0, 1)`` draws from a generator seeded ``seed`` (not kept)."""
+    return torch.empty(n).uniform_(0, 1, generator=torch.Generator().manual_seed(int(seed)))
 
 
 class _Stack:
@@ -140,8 +144,7 @@ class _Stack:
         else:  # one stream per seed, end to end
             parts, start, at = [], {}, 0
             for s in distinct:
-                g = torch.Generator().manual_seed(int(s))
-                parts.append(torch.empty(need[s]).uniform_(0, 1, generator=g))
+                parts.append(_draw_stream(s, need[s]))
                 start[s], at = at, at + need[s]
             self._stream = torch.cat(parts)
         self._base = [start[s] for s in seeds]
@@ -687,7 +690,7 @@ def _compiled_scores(st: _Stack, x: torch.Tensor, y: torch.Tensor, groups: list,
     def taps(*shapes):
         return [zero.expand(s).requires_grad_(True) for s in shapes]
 
-    conv_users = [n for e in range(6) for op, _who, n in groups[e] if op in (2, 3)]
+    convs = [(n, who) for e in range(6) for op, who, n in groups[e] if op in (2, 3)]  # a cell's, in order
     whos: list = []
     all_taps: list = []
     cols: list = []
@@ -704,11 +707,11 @@ def _compiled_scores(st: _Stack, x: torch.Tensor, y: torch.Tensor, groups: list,
                 cols += cc
                 whos += [None] * 3
             for _ in range(st.N):
-                t = taps(*[(B, n, c, H * W) for n in conv_users])
+                t = taps(*[(B, n, c, H * W) for n, _who in convs])
                 h, cc = cell_f(h, st.cells[cell], groups, c, M, t)
                 all_taps += t
                 cols += cc
-                whos += [who for e in range(6) for op, who, _n in groups[e] if op in (2, 3)]
+                whos += [who for _n, who in convs]
                 cell += 1
         (t_head,) = taps((M, B, st.K))
         loss, feat = head_f(h, st.fc_w, st.fc_b, y, t_head)
