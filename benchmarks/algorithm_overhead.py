@@ -15,8 +15,8 @@ Usage: ``nice .venv/bin/python benchmarks/algorithm_overhead.py``
 
 from __future__ import annotations
 
-import os
 import argparse
+import os
 import time
 
 import numpy as np
@@ -46,7 +46,9 @@ def one_run(alg, reward, cost, index, budget=12000.0):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
+    ap.add_argument(
+        "--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)"
+    )
     ap.add_argument("--runs", type=int, default=50)
     args = ap.parse_args()
     bench = NB201Benchmark(args.data_dir)
@@ -58,8 +60,9 @@ def main() -> None:
 
     synthetic = rankdata(test) / len(test) + np.random.default_rng(0).normal(0, 0.25, len(test))
     table = TableScorer(synthetic, space=space)
-    print(f"NB201 protocol, 12,000 s, {args.runs} runs each; synthetic proxy Spearman "
-          f"{spearmanr(synthetic, test)[0]:.2f}")
+    print(
+        f"NB201 protocol, 12,000 s, {args.runs} runs each; synthetic proxy Spearman {spearmanr(synthetic, test)[0]:.2f}"
+    )
     print("| algorithm | variant | evaluations/run | ms/run | us per ask+tell | C10 test of best (%) |")
     print("|---|---|---|---|---|---|")
     for name in algorithms.available():
@@ -75,8 +78,11 @@ def main() -> None:
                 evals.append(n)
                 found.append(test[best])
             ms = float(np.median(times)) * 1e3
-            print(f"| {name} | {variant} | {np.mean(evals):.1f} | {ms:.2f} | {ms * 1e3 / np.mean(evals):.0f} "
-                  f"| {np.mean(found):.2f} +- {np.std(found):.2f} |", flush=True)
+            print(
+                f"| {name} | {variant} | {np.mean(evals):.1f} | {ms:.2f} | {ms * 1e3 / np.mean(evals):.0f} "
+                f"| {np.mean(found):.2f} +- {np.std(found):.2f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

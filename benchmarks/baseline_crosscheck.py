@@ -27,7 +27,19 @@ import numpy as np
 from scipy.stats import spearmanr
 
 FILE_NAME = {"jacob_cov": "jacov"}  # our name -> NAS-Bench-Suite-Zero's
-PROXIES = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot", "plain", "l2_norm", "params", "flops")
+PROXIES = (
+    "synflow",
+    "snip",
+    "grad_norm",
+    "fisher",
+    "grasp",
+    "jacob_cov",
+    "naswot",
+    "plain",
+    "l2_norm",
+    "params",
+    "flops",
+)
 
 
 def _rho(a, b) -> float:
@@ -40,6 +52,7 @@ def _rho(a, b) -> float:
 
 def _score(space, archs, x, y, seed, device, proxies):
     import torch
+
     from gradsign_nas.proxies import get
 
     out = {p: [] for p in proxies}
@@ -71,12 +84,15 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
+    ap.add_argument(
+        "--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)"
+    )
     ap.add_argument("--proxies", nargs="+", default=list(PROXIES))
     ap.add_argument("--out", default=None, help="write all results as JSON here")
     args = ap.parse_args(argv)
 
     import torch
+
     from gradsign_nas.benchmarks import load_batch
     from gradsign_nas.benchmarks.subsets import load_subset
     from gradsign_nas.search_spaces import get as get_space
@@ -98,19 +114,27 @@ def main(argv=None) -> int:
             archs = [space.parse(mintal[i]["arch_str"]) for i in pick]
             idx = [int(mintal[i]["nb201_index"]) for i in pick]
             assert all(space.index(a) == j for a, j in zip(archs, idx))
-            ref = {k: np.array([float(mintal[i][k]) for i in pick]) for k in
-                   ("grad_norm", "snip", "grasp", "fisher", "jacob_cov", "plain", "synflow")}
+            ref = {
+                k: np.array([float(mintal[i][k]) for i in pick])
+                for k in ("grad_norm", "snip", "grasp", "fisher", "jacob_cov", "plain", "synflow")
+            }
             naswot_v1 = np.array([float(rows[j]["naswot_v1"]) if rows[j]["naswot_v1"] else np.nan for j in idx])
             acc = np.array([float(test[j]["CIFAR10TestAccuracy200Epochs"]) for j in idx])
             # parameter counts over all 200 Mintal archs
-            counts = np.array([sum(p.numel() for p in space.build(space.from_index(int(m["nb201_index"]))).parameters()) / 1e6
-                               for m in mintal])
+            counts = np.array(
+                [
+                    sum(p.numel() for p in space.build(space.from_index(int(m["nb201_index"]))).parameters()) / 1e6
+                    for m in mintal
+                ]
+            )
             table = np.array([float(rows[int(m["nb201_index"])]["params"]) for m in mintal])
             res["params_exact"] = f"{int(np.sum(np.abs(counts - table) < 5e-7))}/{len(mintal)}"
         else:
             all_archs, all_acc, all_ref = load_subset(name, data)
             if name == "darts":
-                counts = np.array([sum(p.numel() for p in space.build(a, op_affine=False).parameters()) / 1e6 for a in all_archs])
+                counts = np.array(
+                    [sum(p.numel() for p in space.build(a, op_affine=False).parameters()) / 1e6 for a in all_archs]
+                )
                 res["params_note"] = "op_affine=False (NASLib's network); the default affine network has more"
             else:
                 counts = np.array([sum(p.numel() for p in space.build(a).parameters()) / 1e6 for a in all_archs])

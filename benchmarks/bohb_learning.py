@@ -17,8 +17,8 @@ Usage: ``nice .venv/bin/python benchmarks/bohb_learning.py``
 
 from __future__ import annotations
 
-import os
 import argparse
+import os
 import time
 
 import numpy as np
@@ -49,7 +49,9 @@ def summarise(stats, key=None):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
+    ap.add_argument(
+        "--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)"
+    )
     ap.add_argument("--evals", type=int, default=100)
     ap.add_argument("--seeds", type=int, default=20)
     args = ap.parse_args()
@@ -58,22 +60,26 @@ def main() -> None:
     print("| setting | fidelity | model-proposed mean (n) | random mean (n) | s/run |")
     print("|---|---|---|---|---|")
     ours = {"preset": "ours"}
-    configs = [("ours, max_bandwidth 0.5 (its default)", (12,), ours),
-               ("ours, max_bandwidth 0.25", (12,), {**ours, "max_bandwidth": 0.25}),
-               ("ours, max_bandwidth 0.75", (12,), {**ours, "max_bandwidth": 0.75}),
-               ("ours, max_bandwidth 1.0 (uniform kernel)", (12,), {**ours, "max_bandwidth": 1.0}),
-               ("ours with hpbandster's get_config, uncapped", (12,), {**ours, "sampler": "hpbandster"}),
-               ("NB201's BOHB (the default preset)", (12,), {}),
-               ("ours, Hyperband over 12 and 200 epochs", (12, 200), ours)]
+    configs = [
+        ("ours, max_bandwidth 0.5 (its default)", (12,), ours),
+        ("ours, max_bandwidth 0.25", (12,), {**ours, "max_bandwidth": 0.25}),
+        ("ours, max_bandwidth 0.75", (12,), {**ours, "max_bandwidth": 0.75}),
+        ("ours, max_bandwidth 1.0 (uniform kernel)", (12,), {**ours, "max_bandwidth": 1.0}),
+        ("ours with hpbandster's get_config, uncapped", (12,), {**ours, "sampler": "hpbandster"}),
+        ("NB201's BOHB (the default preset)", (12,), {}),
+        ("ours, Hyperband over 12 and 200 epochs", (12, 200), ours),
+    ]
     for label, fids, opts in configs:
         t = time.perf_counter()
         stats = [run(bench, seed, args.evals, fids, **opts) for seed in range(args.seeds)]
         per_run = (time.perf_counter() - t) / args.seeds
-        for key in ([None] if len(fids) == 1 else [str(f) for f in fids]):
+        for key in [None] if len(fids) == 1 else [str(f) for f in fids]:
             s = summarise(stats, key)
             fid = key or str(fids[0])
-            print(f"| {label} | {fid} | {s['model'][0]:.2f} ({s['model'][1]}) | {s['random'][0]:.2f} ({s['random'][1]}) "
-                  f"| {per_run:.3f} |")
+            print(
+                f"| {label} | {fid} | {s['model'][0]:.2f} ({s['model'][1]}) | {s['random'][0]:.2f} ({s['random'][1]}) "
+                f"| {per_run:.3f} |"
+            )
 
 
 if __name__ == "__main__":

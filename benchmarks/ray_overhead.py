@@ -59,15 +59,22 @@ def main(argv=None) -> int:
     # per trial: seconds between the searcher's suggestion and the result, minus the training itself;
     # the first trial on each slot also pays for starting its worker process (torch import, data)
     extra = [(r["wall_time"] - r["wall_start"]) - r["cost_s"] for r in done]
-    first, rest = extra[:args.cpus], extra[args.cpus:]
-    print(f"trials {len(train)} on {args.cpus} CPUs, {args.epochs} epochs each; train s per trial: "
-          + ", ".join(f"{t:.1f}" for t in train))
-    print("per-trial time outside training: first trial per slot (worker start-up) "
-          + ", ".join(f"{t:.2f}" for t in first) + " s; later trials median "
-          + (f"{sorted(rest)[len(rest) // 2]:.2f} s (max {max(rest):.2f} s)" if rest else "n/a"))
-    print(f"ray.init {init_s:.1f} s; search wall {wall:.1f} s; overhead-free FIFO makespan {ideal:.1f} s "
-          f"(sum/parallelism {sum(train) / args.cpus:.1f} s); "
-          f"overhead {100 * overhead:.1f}% (with ray.init: {100 * (wall + init_s - ideal) / (wall + init_s):.1f}%)")
+    first, rest = extra[: args.cpus], extra[args.cpus :]
+    print(
+        f"trials {len(train)} on {args.cpus} CPUs, {args.epochs} epochs each; train s per trial: "
+        + ", ".join(f"{t:.1f}" for t in train)
+    )
+    print(
+        "per-trial time outside training: first trial per slot (worker start-up) "
+        + ", ".join(f"{t:.2f}" for t in first)
+        + " s; later trials median "
+        + (f"{sorted(rest)[len(rest) // 2]:.2f} s (max {max(rest):.2f} s)" if rest else "n/a")
+    )
+    print(
+        f"ray.init {init_s:.1f} s; search wall {wall:.1f} s; overhead-free FIFO makespan {ideal:.1f} s "
+        f"(sum/parallelism {sum(train) / args.cpus:.1f} s); "
+        f"overhead {100 * overhead:.1f}% (with ray.init: {100 * (wall + init_s - ideal) / (wall + init_s):.1f}%)"
+    )
     return 0
 
 

@@ -113,15 +113,20 @@ def timed(fn, runs):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
+    p.add_argument(
+        "--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)"
+    )
     p.add_argument("--runs", type=int, default=200)
     p.add_argument("--budget", type=float, default=12000.0)
     p.add_argument("--compare", action="store_true", help="also time the full comparison (all 8 variants)")
     p.add_argument("--compare-runs", type=int, default=500)
     p.add_argument("--workers", type=int, default=None, help="processes for --compare (default all cores)")
-    p.add_argument("--stand-in-scores", action="store_true",
-                   help="time the assisted variants with a stand-in table (the 12-epoch rewards as scores) "
-                        "when the packaged GradSign table is missing; timing only, not a result")
+    p.add_argument(
+        "--stand-in-scores",
+        action="store_true",
+        help="time the assisted variants with a stand-in table (the 12-epoch rewards as scores) "
+        "when the packaged GradSign table is missing; timing only, not a result",
+    )
     args = p.parse_args(argv)
 
     from gradsign_nas.benchmarks import NB201Benchmark
@@ -130,16 +135,20 @@ def main(argv=None) -> int:
     bench = NB201Benchmark(args.data_dir)
     ev = NB201TabularEvaluator(bench)
     plain = Plain(bench)
-    print(f"{args.runs} runs of {args.budget:,.0f} simulated s each; ms per run (median / mean); "
-          f"mean CIFAR-10 test acc of the best found")
+    print(
+        f"{args.runs} runs of {args.budget:,.0f} simulated s each; ms per run (median / mean); "
+        f"mean CIFAR-10 test acc of the best found"
+    )
     print("| search | median ms | mean ms | C10 test |")
     print("|---|---|---|---|")
     archs = ev.space.all()
-    rows = [("executor + evaluator only (fixed proposals)", lambda s: executor_only_run(ev, archs, s, args.budget)),
-            ("plain numpy RS", lambda s: plain.rs(s, args.budget)),
-            ("library RS", lambda s: library_run("rs", ev, s, args.budget)),
-            ("plain numpy REA", lambda s: plain.rea(s, args.budget)),
-            ("library REA", lambda s: library_run("rea", ev, s, args.budget))]
+    rows = [
+        ("executor + evaluator only (fixed proposals)", lambda s: executor_only_run(ev, archs, s, args.budget)),
+        ("plain numpy RS", lambda s: plain.rs(s, args.budget)),
+        ("library RS", lambda s: library_run("rs", ev, s, args.budget)),
+        ("plain numpy REA", lambda s: plain.rea(s, args.budget)),
+        ("library REA", lambda s: library_run("rea", ev, s, args.budget)),
+    ]
     for name, fn in rows:
         med, mean, acc = timed(fn, args.runs)
         print(f"| {name} | {med:.2f} | {mean:.2f} | {acc:.2f} |", flush=True)

@@ -25,7 +25,9 @@ SETTINGS = {"seed": "0", "runs": "500", "budget": "12000", "k": "10"}
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Reproduce the README's NB201 comparison table.")
-    p.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
+    p.add_argument(
+        "--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)"
+    )
     p.add_argument("--out", default="experiments/results/nb201")
     p.add_argument("--runs", default=SETTINGS["runs"])
     p.add_argument("--variants", default="vanilla,assisted")
@@ -40,9 +42,29 @@ def main(argv=None) -> int:
         jobs.append(("bohb_fidelity12_200", "bohb", "12,200"))
     for name, algos, fids in jobs:
         out = Path(args.out) / name
-        argv_ = ["compare", "--space", "nb201", "--algorithms", algos, "--variants", args.variants,
-                 "--runs", str(args.runs), "--budget", SETTINGS["budget"], "--seed", SETTINGS["seed"],
-                 "--k", SETTINGS["k"], "--fidelities", fids, "--data-dir", args.data_dir, "--out", str(out)]
+        argv_ = [
+            "compare",
+            "--space",
+            "nb201",
+            "--algorithms",
+            algos,
+            "--variants",
+            args.variants,
+            "--runs",
+            str(args.runs),
+            "--budget",
+            SETTINGS["budget"],
+            "--seed",
+            SETTINGS["seed"],
+            "--k",
+            SETTINGS["k"],
+            "--fidelities",
+            fids,
+            "--data-dir",
+            args.data_dir,
+            "--out",
+            str(out),
+        ]
         if args.workers:
             argv_ += ["--workers", str(args.workers)]
         print(f"$ gradsign-nas {' '.join(argv_)}", flush=True)

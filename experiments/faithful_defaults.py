@@ -28,8 +28,12 @@ CASES = [  # (label, algorithm, variant, options)
     ("REA, uniform edge mutation", "rea", "vanilla", {"mutation": "uniform"}),
     ("G-REA, random initial population (default)", "rea", "assisted", {}),
     ("G-REA, assisted initial population", "rea", "assisted", {"assist_initial": True}),
-    ("G-REA, uniform mutation + assisted initial (before)", "rea", "assisted",
-     {"mutation": "uniform", "assist_initial": True}),
+    (
+        "G-REA, uniform mutation + assisted initial (before)",
+        "rea",
+        "assisted",
+        {"mutation": "uniform", "assist_initial": True},
+    ),
     ("REINFORCE, lr 0.001 (default)", "reinforce", "vanilla", {}),
     ("REINFORCE, lr 0.5", "reinforce", "vanilla", {"learning_rate": 0.5}),
     ("BOHB, NB201's BOHB (default)", "bohb", "vanilla", {}),
@@ -42,7 +46,9 @@ CASES = [  # (label, algorithm, variant, options)
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
+    p.add_argument(
+        "--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)"
+    )
     p.add_argument("--runs", type=int, default=500, help="runs per case (default 500)")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
     p.add_argument("--out", default="experiments/results/faithful", help="output folder")
@@ -69,9 +75,14 @@ def main(argv=None) -> int:
         uniq = [r["stats"].get("unique_new_configs") for r in rows if "unique_new_configs" in (r.get("stats") or {})]
         cell["unique"] = sum(uniq) / len(uniq) if uniq else None
         rows_out.append(cell)
-        print(f"| {label} | " + " | ".join(f"{cell[d][0]:.2f} +- {cell[d][1]:.2f}" for d in DATASETS)
-              + f" | {100 * cell['found']:.1f} % | {cell['evaluations']:.1f}"
-              + (f" ({cell['unique']:.1f} unique)" if cell["unique"] is not None else "") + " |", flush=True)
+        print(
+            f"| {label} | "
+            + " | ".join(f"{cell[d][0]:.2f} +- {cell[d][1]:.2f}" for d in DATASETS)
+            + f" | {100 * cell['found']:.1f} % | {cell['evaluations']:.1f}"
+            + (f" ({cell['unique']:.1f} unique)" if cell["unique"] is not None else "")
+            + " |",
+            flush=True,
+        )
     print(f"({len(CASES)} x {args.runs} runs in {time.perf_counter() - t0:.1f} s)")
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "faithful.json").write_text(json.dumps({"ceiling": ceiling, "cases": rows_out}, indent=2))

@@ -4,9 +4,9 @@ benchmark's own architecture list (vtao_nats_bench.csv, rows in official index o
     python experiments/make_nb201_order.py
 """
 
-import os
 import argparse
 import csv
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +17,9 @@ from search_spaces.nb201 import parse_arch_string  # noqa: E402
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
+    ap.add_argument(
+        "--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)"
+    )
     args = ap.parse_args()
     with open(Path(args.data_dir) / "nb201" / "vtao_nats_bench.csv", newline="") as f:
         codes = [parse_arch_string(r["ArchitectureString"]).code for r in csv.DictReader(f)]

@@ -31,25 +31,59 @@ from pathlib import Path
 
 import numpy as np
 
-BASELINES = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot", "plain", "l2_norm", "params",
-             "flops")
+BASELINES = (
+    "synflow",
+    "snip",
+    "grad_norm",
+    "fisher",
+    "grasp",
+    "jacob_cov",
+    "naswot",
+    "plain",
+    "l2_norm",
+    "params",
+    "flops",
+)
 
 
 def score(args) -> int:
     from gradsign_nas.space_scoring import score_space
 
-    res = score_space(range(args.start, args.end), args.datasets.split(","), 64, 0, args.data_dir, args.gpu_procs,
-                      args.cpu_procs, proxies=args.proxies.split(","))
+    res = score_space(
+        range(args.start, args.end),
+        args.datasets.split(","),
+        64,
+        0,
+        args.data_dir,
+        args.gpu_procs,
+        args.cpu_procs,
+        proxies=args.proxies.split(","),
+    )
     arrays = {"indices": res["indices"]}
     for q, by_d in res["scores"].items():
         for d, arr in by_d.items():
             arrays[f"{q}__scores_{d}"] = arr
             arrays[f"{q}__seconds_{d}"] = res["seconds"][q][d]
-    arrays["meta"] = np.asarray(json.dumps({"wall_s": res["wall_s"], "by_worker": res["by_worker"],
-                                            "gpu_procs": args.gpu_procs, "cpu_procs": args.cpu_procs}))
+    arrays["meta"] = np.asarray(
+        json.dumps(
+            {
+                "wall_s": res["wall_s"],
+                "by_worker": res["by_worker"],
+                "gpu_procs": args.gpu_procs,
+                "cpu_procs": args.cpu_procs,
+            }
+        )
+    )
     np.savez_compressed(args.out, **arrays)
-    print(json.dumps({"n": len(res["indices"]), "wall_s": round(res["wall_s"], 1),
-                      "archs_per_s": round(len(res["indices"]) / res["wall_s"], 2)}))
+    print(
+        json.dumps(
+            {
+                "n": len(res["indices"]),
+                "wall_s": round(res["wall_s"], 1),
+                "archs_per_s": round(len(res["indices"]) / res["wall_s"], 2),
+            }
+        )
+    )
     return 0
 
 
@@ -107,12 +141,12 @@ def _read_part(path) -> dict[tuple[str, str], dict[int, tuple[float, float]]]:
     for k in z.files:
         if k.endswith("__indices"):  # plan parts: <proxy>__<dataset>__indices / __scores / __seconds
             q, d, _ = k.split("__")
-            got[(q, d)] = {int(i): (float(a), float(b)) for i, a, b in
-                           zip(z[k], z[f"{q}__{d}__scores"], z[f"{q}__{d}__seconds"])}
+            got[(q, d)] = {
+                int(i): (float(a), float(b)) for i, a, b in zip(z[k], z[f"{q}__{d}__scores"], z[f"{q}__{d}__seconds"])
+            }
         elif "__scores_" in k:  # score parts: indices, <proxy>__scores_<dataset>, <proxy>__seconds_<dataset>
             q, d = k.split("__scores_")
-            got[(q, d)] = {int(i): (float(a), float(b)) for i, a, b in
-                           zip(z["indices"], z[k], z[f"{q}__seconds_{d}"])}
+            got[(q, d)] = {int(i): (float(a), float(b)) for i, a, b in zip(z["indices"], z[k], z[f"{q}__seconds_{d}"])}
     return got
 
 
@@ -150,7 +184,7 @@ def plan(args) -> int:
     tasks_list = []
     for d, names in plan_items:  # in priority order
         todo = [i for i in indices if not all(i in skip.get((q, d), ()) for q in names)]
-        tasks_list += [(d, names, todo[k:k + args.chunk]) for k in range(0, len(todo), args.chunk)]
+        tasks_list += [(d, names, todo[k : k + args.chunk]) for k in range(0, len(todo), args.chunk)]
     n_gpu = torch.cuda.device_count()
     devices = [f"cuda:{g}" for g in range(n_gpu) for _ in range(args.gpu_procs)] + ["cpu"] * args.cpu_procs
     if not devices:
@@ -163,22 +197,37 @@ def plan(args) -> int:
         tasks.put(None)
     datasets = sorted({d for d, _ in plan_items})
     dd = str(resolve(args.data_dir))
-    procs = [ctx.Process(target=_plan_worker, args=(dev, tasks, results, datasets, 64, args.seed, dd), daemon=True)
-             for dev in devices]
+    procs = [
+        ctx.Process(target=_plan_worker, args=(dev, tasks, results, datasets, 64, args.seed, dd), daemon=True)
+        for dev in devices
+    ]
     t0 = time.perf_counter()
     for p in procs:
         p.start()
     done: dict[tuple[str, str], dict[int, tuple[float, float]]] = {}
     by_task = {d: 0 for d, _ in plan_items}
     n_done, last_save, stopped = 0, time.perf_counter(), False
-    meta = {"plan": args.plan, "gpus": n_gpu, "gpu_procs": args.gpu_procs, "cpu_procs": args.cpu_procs,
-            "seed": args.seed, "batch_size": 64, "torch": torch.__version__,
-            "device": torch.cuda.get_device_name(0) if n_gpu else "cpu"}
+    meta = {
+        "plan": args.plan,
+        "gpus": n_gpu,
+        "gpu_procs": args.gpu_procs,
+        "cpu_procs": args.cpu_procs,
+        "seed": args.seed,
+        "batch_size": 64,
+        "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(0) if n_gpu else "cpu",
+    }
 
     def save(final: bool) -> None:
         wall = time.perf_counter() - t0
-        meta.update(wall_s=round(wall, 1), chunks_done=n_done, chunks=len(tasks_list), final=final,
-                    stopped_at_deadline=stopped, archs_by_dataset=by_task)
+        meta.update(
+            wall_s=round(wall, 1),
+            chunks_done=n_done,
+            chunks=len(tasks_list),
+            final=final,
+            stopped_at_deadline=stopped,
+            archs_by_dataset=by_task,
+        )
         _write_plan_part(args.out, done, meta)
 
     try:
@@ -208,9 +257,18 @@ def plan(args) -> int:
                 p.kill()
         save(True)
     wall = time.perf_counter() - t0
-    print(json.dumps({"chunks_done": n_done, "chunks": len(tasks_list), "wall_s": round(wall, 1),
-                      "archs_by_dataset": by_task, "stopped_at_deadline": stopped,
-                      "archs_per_s": round(sum(by_task.values()) / wall, 2)}))
+    print(
+        json.dumps(
+            {
+                "chunks_done": n_done,
+                "chunks": len(tasks_list),
+                "wall_s": round(wall, 1),
+                "archs_by_dataset": by_task,
+                "stopped_at_deadline": stopped,
+                "archs_per_s": round(sum(by_task.values()) / wall, 2),
+            }
+        )
+    )
     return 0
 
 
@@ -266,8 +324,15 @@ def merge(args) -> int:
         ref = arrays.get(f"scores_{old[0]}") if old else None
         arrays[f"scores_{d}"] = scores.astype(ref.dtype if ref is not None else np.float64)
         arrays[f"seconds_{d}"] = seconds
-        meta = {"proxy": q, "batch_size": 64, "batch_seed": 0, "init": "torch.manual_seed(0) before each build",
-                "index": "NB201 official index", **meta, "datasets": old + ([d] if d not in old else [])}
+        meta = {
+            "proxy": q,
+            "batch_size": 64,
+            "batch_seed": 0,
+            "init": "torch.manual_seed(0) before each build",
+            "index": "NB201 official index",
+            **meta,
+            "datasets": old + ([d] if d not in old else []),
+        }
         meta["wall_s"] = {**meta.get("wall_s", {}), d: round(wall[(q, d)], 1)}
         meta["workers"] = {**meta.get("workers", {}), d: args.workers}
         if (q, d) in patched:
@@ -290,30 +355,52 @@ def main(argv=None) -> int:
     s.add_argument("--datasets", default="cifar10", help="comma-separated (default cifar10)")
     s.add_argument("--gpu-procs", type=int, default=12, help="processes per GPU (default 12)")
     s.add_argument("--cpu-procs", type=int, default=0, help="CPU processes (default 0)")
-    s.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
+    s.add_argument(
+        "--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)"
+    )
     s.add_argument("--out", required=True, help="the part's npz")
-    q = sub.add_parser("plan", help="score (dataset, proxies) entries in priority order, one build per "
-                                     "architecture and dataset, until done or a deadline")
-    q.add_argument("--plan", action="append", required=True, metavar="DATASET=P1,P2",
-                   help="a dataset and the proxies to score on it; repeat, highest priority first")
+    q = sub.add_parser(
+        "plan",
+        help="score (dataset, proxies) entries in priority order, one build per "
+        "architecture and dataset, until done or a deadline",
+    )
+    q.add_argument(
+        "--plan",
+        action="append",
+        required=True,
+        metavar="DATASET=P1,P2",
+        help="a dataset and the proxies to score on it; repeat, highest priority first",
+    )
     q.add_argument("--start", type=int, default=0, help="first index (default 0)")
     q.add_argument("--end", type=int, default=15625, help="one past the last index (default 15625)")
-    q.add_argument("--indices-file", default=None, metavar="NPY", help="only these indices (an npy array) within the range")
+    q.add_argument(
+        "--indices-file", default=None, metavar="NPY", help="only these indices (an npy array) within the range"
+    )
     q.add_argument("--exclude", action="append", metavar="PART", help="skip what this part already holds; repeatable")
-    q.add_argument("--deadline", type=float, default=0, help="stop after this many seconds and save what is done (0: none)")
+    q.add_argument(
+        "--deadline", type=float, default=0, help="stop after this many seconds and save what is done (0: none)"
+    )
     q.add_argument("--chunk", type=int, default=8, help="architectures per task (default 8)")
     q.add_argument("--seed", type=int, default=0, help="batch and init seed (default 0)")
     q.add_argument("--gpu-procs", type=int, default=12, help="processes per GPU (default 12)")
     q.add_argument("--cpu-procs", type=int, default=0, help="CPU processes (default 0)")
-    q.add_argument("--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)")
+    q.add_argument(
+        "--data-dir", default=os.environ.get("GRADSIGN_NAS_DATA"), help="data directory (default: $GRADSIGN_NAS_DATA)"
+    )
     q.add_argument("--out", required=True, help="the part's npz (rewritten every 30 s)")
     m = sub.add_parser("merge", help="merge parts into one table per proxy, adding datasets to existing tables")
     m.add_argument("parts", nargs="+", help="the parts' npz files (from score or plan)")
     m.add_argument("--out-dir", required=True, help="folder for nb201_<proxy>.npz")
-    m.add_argument("--proxies", default=None, help="comma-separated: merge only these proxies (default: all in the parts)")
+    m.add_argument(
+        "--proxies", default=None, help="comma-separated: merge only these proxies (default: all in the parts)"
+    )
     m.add_argument("--replace", action="store_true", help="overwrite a dataset a table already has")
-    m.add_argument("--patch", action="append", metavar="PART", help="a part whose scores replace the parts' for its "
-                   "architectures (a rescore after a fix); repeatable")
+    m.add_argument(
+        "--patch",
+        action="append",
+        metavar="PART",
+        help="a part whose scores replace the parts' for its architectures (a rescore after a fix); repeatable",
+    )
     m.add_argument("--patch-note", default="", help="what the patch was, for the meta")
     m.add_argument("--workers", default="2 H200 x 12 processes under MPS", help="how the parts were made, for the meta")
     args = p.parse_args(argv)

@@ -181,6 +181,7 @@ def stem_fwd(cfg, x, stem, z):
 
 head_fwd = _head_block  # (loss, feat) from the last cell's output, with the logits' tap
 
+
 def forward_loss(cfg, x, y, W, groups, zs, fns=None):
     """W: dict(stem, reds[(wa, wb, wd)], cells[{(edge, op): w} per cell, as drawn], fc_w, fc_b);
     zs: flat taps in record order (stem, per stage (reductions a, b, d, cells' convs), logits).

@@ -284,7 +284,7 @@ class OnDemandScorer(ProxyScorer):
         self.num_classes = num_classes if num_classes is not None else NUM_CLASSES.get(dataset)
         if self.num_classes is None:
             raise InputError(f"expected num_classes for dataset {dataset!r}, but got None")
-        self._engine = None  # made on first use (the batch loads then)
+        self._engine: Any = None  # made on first use (the batch loads then)
 
     def _get_batch(self):
         from gradsign_nas.benchmarks import load_batch

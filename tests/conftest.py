@@ -17,7 +17,9 @@ def reference_file(relative: str) -> Path:
     `gradsign-nas data download` does not fetch: a test that needs one is skipped without it."""
     p = data_dir() / "reference" / relative
     if not p.is_file():
-        pytest.skip(f"cross-check file reference/{relative} is not in the data directory (data download does not fetch it)")
+        pytest.skip(
+            f"cross-check file reference/{relative} is not in the data directory (data download does not fetch it)"
+        )
     return p
 
 

@@ -27,8 +27,13 @@ class ToyArch:
 class ToySpace(SearchSpace):
     name = "toy"
     arch_type = ToyArch
-    _decisions = (Decision("a", (0, 1, 2)), Decision("b", ("x", "y")), Decision("c", (0, 1, 2, 3, 4)),
-                  Decision("d", ("only",)), Decision("e", (0, 1, 2, 3)))
+    _decisions = (
+        Decision("a", (0, 1, 2)),
+        Decision("b", ("x", "y")),
+        Decision("c", (0, 1, 2, 3, 4)),
+        Decision("d", ("only",)),
+        Decision("e", (0, 1, 2, 3)),
+    )
 
     @property
     def decisions(self):
@@ -278,8 +283,13 @@ def test_bohb_nb201_preset_is_nb201s_hpbandster_bohb():
     assert NB201_BUDGETS == pytest.approx((200 / 9, 200 / 3, 200))
     assert hyperband_budgets(1, 27, 3) == pytest.approx((1, 3, 9, 27))
     alg = make("bohb", "nb201", 0, "vanilla")
-    assert (alg.preset, alg.num_samples, alg.random_fraction, alg.dedupe, alg.model.sampler) == \
-        ("nb201", 4, 0.0, False, "hpbandster")
+    assert (alg.preset, alg.num_samples, alg.random_fraction, alg.dedupe, alg.model.sampler) == (
+        "nb201",
+        4,
+        0.0,
+        False,
+        "hpbandster",
+    )
     budgets, sources, rung0, last = [], [], {}, None
     for _ in range(2 * (9 + 3 + 1 + 3 + 1 + 3)):
         p = alg.ask()
@@ -313,8 +323,9 @@ def test_bohb_nb201_best_is_the_best_at_the_largest_budget(data_path, tmp_path):
     checked = 0
     for seed in range(6):
         out = tmp_path / str(seed)
-        r = SimulatedExecutor(algs.get("bohb", "nb201", seed, fidelities=(12,)), ev, 12000,
-                              history=History(out, {"seed": seed})).run()
+        r = SimulatedExecutor(
+            algs.get("bohb", "nb201", seed, fidelities=(12,)), ev, 12000, history=History(out, {"seed": seed})
+        ).run()
         done = [x for x in read_history(out) if x["status"] == "completed"]
         top = [x["metric"] for x in done if x["extra"]["budget"] == 200]
         assert r.best_metric == max(top)
@@ -362,8 +373,11 @@ def test_assistant_picks_argmax_earliest_tie_and_charges_first_scoring_only():
 def test_assisted_search_proposes_better_architectures():
     means = {}
     for variant in ("vanilla", "assisted"):
-        rewards = [r for seed in range(3) for r in
-                   (reward(ToySpace().parse(t[0])) for t in trajectory(make("rs", "toy", seed, variant), 40))]
+        rewards = [
+            r
+            for seed in range(3)
+            for r in (reward(ToySpace().parse(t[0])) for t in trajectory(make("rs", "toy", seed, variant), 40))
+        ]
         means[variant] = np.mean(rewards)
     assert means["assisted"] > means["vanilla"]
 
@@ -404,7 +418,8 @@ def test_nb201_mutation_picks_a_node_then_one_of_its_edges():
     REA's mutation="uniform" changes each of the six edges with p = 1/6."""
     import numpy as np
 
-    from gradsign_nas import algorithms as algs, search_spaces
+    from gradsign_nas import algorithms as algs
+    from gradsign_nas import search_spaces
     from gradsign_nas.search_spaces.base import SearchSpace
 
     space = search_spaces.get("nb201")
@@ -501,8 +516,9 @@ def test_reinforce_warm_up_pretrains_the_policy_on_the_proxy_top():
     from gradsign_nas.assist import Assistant, TableScorer
 
     table = TableScorer.nb201("cifar10")
-    alg = algs.get("reinforce", "nb201", 0, assistant=Assistant(table, k=2), fidelities=(12,), warmup=400,
-                   warmup_top=0.05)
+    alg = algs.get(
+        "reinforce", "nb201", 0, assistant=Assistant(table, k=2), fidelities=(12,), warmup=400, warmup_top=0.05
+    )
     plain = algs.get("reinforce", "nb201", 0, assistant=Assistant(table, k=2), fidelities=(12,))
     first = alg.ask()
     assert first.meta["proxy_cost_s"] > 0 and first.meta["warmup"] == 400
@@ -521,8 +537,7 @@ def test_bohb_warm_up_starts_the_first_design_from_the_proxy_top():
 
     table = TableScorer.nb201("cifar10")
     for preset, n in (("nb201", 9), ("ours", 8)):
-        alg = algs.get("bohb", "nb201", 0, assistant=Assistant(table, k=5), fidelities=(12,), preset=preset,
-                       warmup=300)
+        alg = algs.get("bohb", "nb201", 0, assistant=Assistant(table, k=5), fidelities=(12,), preset=preset, warmup=300)
         first = []
         while len(first) < n:
             p = alg.ask()

@@ -39,8 +39,13 @@ def test_table_from_file_round_trip(tmp_path, space):
     rng = np.random.default_rng(0)
     scores = rng.normal(size=15625)
     path = tmp_path / "t.npz"
-    np.savez(path, scores_cifar10=scores, seconds_cifar10=np.full(15625, 0.05),
-             scores_cifar100=-scores, meta=np.array(json.dumps({"proxy": "gradsign", "batch": 64})))
+    np.savez(
+        path,
+        scores_cifar10=scores,
+        seconds_cifar10=np.full(15625, 0.05),
+        scores_cifar100=-scores,
+        meta=np.array(json.dumps({"proxy": "gradsign", "batch": 64})),
+    )
     t10 = TableScorer.from_file(path, "cifar10")
     t100 = TableScorer.from_file(path, "cifar100")
     arch = space.from_index(42)
@@ -96,5 +101,6 @@ def test_on_demand_scorer_computes_caches_and_times(data_path):
     torch.manual_seed(0)
     assert s == gradsign(small.build(arch, 10), x, y)
     other = small.from_index(0)
-    assert Assistant(scorer, k=2).pick([other, arch]) == max([(other, scorer.score(other)), (arch, s)],
-                                                            key=lambda t: t[1])
+    assert Assistant(scorer, k=2).pick([other, arch]) == max(
+        [(other, scorer.score(other)), (arch, s)], key=lambda t: t[1]
+    )

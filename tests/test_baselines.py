@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import reference_file
 from scipy.stats import spearmanr
 from torch import nn
-
-from conftest import reference_file
 
 from gradsign_nas import proxies
 from gradsign_nas.proxies._baselines import PROXIES
@@ -39,7 +38,9 @@ def batch():
     return torch.randn(6, 3, 16, 16, generator=g), torch.arange(6) % 10
 
 
-def _model(space, arch_str="|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"):
+def _model(
+    space, arch_str="|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+):
     torch.manual_seed(0)
     return space.build(space.parse(arch_str))
 
@@ -103,7 +104,9 @@ def test_jacob_cov_needs_two_samples(small_space, batch):
 
 
 def test_params_and_flops_by_hand():
-    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10)
+    )
     x = torch.randn(2, 3, 8, 8)
     assert PROXIES["params"](net, x, None) == pytest.approx((3 * 4 * 9 + 4 + 4 * 10 + 10) / 1e6)
     assert PROXIES["flops"](net, x, None) == pytest.approx((8 * 8 * 4 * 27 + 40) / 1e6)
@@ -111,7 +114,9 @@ def test_params_and_flops_by_hand():
 
 def test_params_equal_nb201_for_6111():
     space = NB201Space()
-    assert PROXIES["params"](space.build(space.from_index(6111)), torch.zeros(1, 3, 32, 32), None) == pytest.approx(1.073466, abs=1e-9)
+    assert PROXIES["params"](space.build(space.from_index(6111)), torch.zeros(1, 3, 32, 32), None) == pytest.approx(
+        1.073466, abs=1e-9
+    )
 
 
 def test_synflow_ignores_pixel_values(small_space, batch):
@@ -221,6 +226,8 @@ def test_zen_rejects_bad_alpha_and_models_without_pooling(small_space, batch):
     x, y = batch
     with pytest.raises(ValueError, match="alpha"):
         PROXIES["zen"](_model(small_space), x, y, alpha=0.0)
-    flat = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 16 * 16, 10))
+    flat = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 16 * 16, 10)
+    )
     with pytest.raises(ValueError, match="global average pooling"):
         PROXIES["zen"](flat, x, y)

@@ -65,8 +65,7 @@ def evaluator(space, **kw):
 
 def test_trials_spread_over_both_nodes_and_all_are_recorded(cluster, space, tmp_path):
     alg = algorithms.get("rs", space, 0, fidelities=(2,))
-    run = run_live_search(alg, evaluator(space), trials=4, out_dir=tmp_path, address=cluster.address,
-                          progress=False)
+    run = run_live_search(alg, evaluator(space), trials=4, out_dir=tmp_path, address=cluster.address, progress=False)
     assert run.n_evaluations == 4 and run.n_failed == 0
     records = read_history(tmp_path)
     assert sorted(r["ask"] for r in records) == [0, 1, 2, 3]
@@ -75,11 +74,13 @@ def test_trials_spread_over_both_nodes_and_all_are_recorded(cluster, space, tmp_
 
 
 def test_a_killed_worker_is_retried_from_its_checkpoint_and_loses_nothing(cluster, space, tmp_path):
-    ev = CrashOnceEvaluator(space, "digits", fidelities=(2,), device="cpu", seed=0, limit=150,
-                            marker=tmp_path / "crashed")
+    ev = CrashOnceEvaluator(
+        space, "digits", fidelities=(2,), device="cpu", seed=0, limit=150, marker=tmp_path / "crashed"
+    )
     alg = algorithms.get("rs", space, 0, fidelities=(2,))
-    run = run_live_search(alg, ev, trials=4, out_dir=tmp_path / "run", address=cluster.address, max_failures=2,
-                          progress=False)
+    run = run_live_search(
+        alg, ev, trials=4, out_dir=tmp_path / "run", address=cluster.address, max_failures=2, progress=False
+    )
     assert (tmp_path / "crashed").is_file()  # a worker did die
     assert run.n_evaluations == 4 and run.n_failed == 0
     crashed = (tmp_path / "crashed").read_text()
@@ -97,12 +98,14 @@ def test_an_interrupted_search_resumes_without_rerunning_finished_trials(cluster
     def alg():
         return algorithms.get("rea", space, 0, fidelities=(2,), population_size=2)
 
-    first = run_live_search(alg(), evaluator(space), trials=2, out_dir=tmp_path, address=cluster.address,
-                            progress=False)
+    first = run_live_search(
+        alg(), evaluator(space), trials=2, out_dir=tmp_path, address=cluster.address, progress=False
+    )
     assert first.n_evaluations == 2
     done = {r["ask"]: r for r in read_history(tmp_path)}
-    resumed = run_live_search(alg(), evaluator(space), trials=4, out_dir=tmp_path, address=cluster.address,
-                              progress=False)
+    resumed = run_live_search(
+        alg(), evaluator(space), trials=4, out_dir=tmp_path, address=cluster.address, progress=False
+    )
     assert resumed.n_replayed == 2 and resumed.n_evaluations == 4
     records = read_history(tmp_path)
     assert len(records) == 4 and sorted(r["ask"] for r in records) == [0, 1, 2, 3]
@@ -119,9 +122,33 @@ def test_a_live_comparison_survives_a_worker_node_killed_mid_run(cluster, tmp_pa
     from gradsign_nas.cli import main
 
     out = tmp_path / "live"
-    argv = ["compare", "--live", "--algorithms", "rs", "--runs", "2", "--trials", "3", "--epochs", "1",
-            "--C", "4", "--N", "1", "--limit", "150", "--device", "cpu", "--max-failures", "3",
-            "--address", cluster.address, "--no-progress", "--out", str(out)]
+    argv = [
+        "compare",
+        "--live",
+        "--algorithms",
+        "rs",
+        "--runs",
+        "2",
+        "--trials",
+        "3",
+        "--epochs",
+        "1",
+        "--C",
+        "4",
+        "--N",
+        "1",
+        "--limit",
+        "150",
+        "--device",
+        "cpu",
+        "--max-failures",
+        "3",
+        "--address",
+        cluster.address,
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
     workers = list(cluster.worker_nodes)
     assert len(workers) == 1 and len({n["NodeID"] for n in ray.nodes() if n["Alive"]}) == 2
     seen = {}

@@ -21,9 +21,29 @@ def table(data_path, tmp_path_factory):
 
 
 def compare(data_path, out, *extra):
-    return main(["compare", "--space", "nb201", "--algorithms", "rs,rea", "--runs", "4", "--budget", "3000",
-                 "--seed", "3", "--data-dir", str(data_path), "--out", str(out), "--workers", "1",
-                 "--no-progress", *extra])
+    return main(
+        [
+            "compare",
+            "--space",
+            "nb201",
+            "--algorithms",
+            "rs,rea",
+            "--runs",
+            "4",
+            "--budget",
+            "3000",
+            "--seed",
+            "3",
+            "--data-dir",
+            str(data_path),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--no-progress",
+            *extra,
+        ]
+    )
 
 
 def test_compare_json_line_and_files(data_path, table, tmp_path, capsys):
@@ -44,8 +64,15 @@ def test_compare_json_line_and_files(data_path, table, tmp_path, capsys):
         assert set(line["p_values"][algo]) == set(DATASETS)
         assert all(0 <= p <= 1 for p in line["p_values"][algo].values())
     out = tmp_path / "out"
-    assert {p.name for p in out.iterdir()} == {"results.md", "results.csv", "runs.csv", "runs.json", "summary.json",
-                                               "curves.png", "report.html"}
+    assert {p.name for p in out.iterdir()} == {
+        "results.md",
+        "results.csv",
+        "runs.csv",
+        "runs.json",
+        "summary.json",
+        "curves.png",
+        "report.html",
+    }
     runs = json.loads((out / "runs.json").read_text())["runs"]
     assert len(runs) == 2 * 2 * 4
     rs_van = [r["cifar10"] for r in runs if r["algorithm"] == "rs" and r["variant"] == "vanilla"]
@@ -57,8 +84,23 @@ def test_compare_json_line_and_files(data_path, table, tmp_path, capsys):
 
 def test_search_prints_records_and_resumes(data_path, table, tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["table-search", "--data-dir", str(data_path), "--algorithm", "rea", "--variant", "assisted",
-            "--score-table", str(table), "--budget", "4000", "--seed", "2", "--out", str(out)]
+    args = [
+        "table-search",
+        "--data-dir",
+        str(data_path),
+        "--algorithm",
+        "rea",
+        "--variant",
+        "assisted",
+        "--score-table",
+        str(table),
+        "--budget",
+        "4000",
+        "--seed",
+        "2",
+        "--out",
+        str(out),
+    ]
     assert main(args + ["--json"]) == 0
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     best = json.loads((out / "best.json").read_text())
@@ -68,8 +110,9 @@ def test_search_prints_records_and_resumes(data_path, table, tmp_path, capsys):
     assert main(args + ["--json"]) == 0
     again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert again["resumed_records"] == 5
-    assert {k: v for k, v in again.items() if k != "resumed_records"} == \
-        {k: v for k, v in first.items() if k != "resumed_records"}
+    assert {k: v for k, v in again.items() if k != "resumed_records"} == {
+        k: v for k, v in first.items() if k != "resumed_records"
+    }
     assert json.loads((out / "best.json").read_text()) == best
     assert main(args) == 0
     printed = capsys.readouterr().out
@@ -102,10 +145,29 @@ def _bad_cases(data_path, table, tmp_path):
     }
 
 
-@pytest.mark.parametrize("case", ["unknown algorithm", "budget", "negative budget", "nan budget", "space without a table",
-                                  "data-dir without cifar10", "C on another space", "ray option with --no-ray",
-                                  "nan lr", "negative lr", "k 0 in a live search", "unknown proxy", "variants", "k",
-                                  "missing score table", "arch from another space", "fidelities", "missing data"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown algorithm",
+        "budget",
+        "negative budget",
+        "nan budget",
+        "space without a table",
+        "data-dir without cifar10",
+        "C on another space",
+        "ray option with --no-ray",
+        "nan lr",
+        "negative lr",
+        "k 0 in a live search",
+        "unknown proxy",
+        "variants",
+        "k",
+        "missing score table",
+        "arch from another space",
+        "fidelities",
+        "missing data",
+    ],
+)
 def test_bad_input_one_sentence_exit_2_nothing_written(data_path, table, tmp_path, capsys, case):
     out = tmp_path / "out"
     argv = _bad_cases(data_path, table, tmp_path)[case] + ["--out", str(out)]
@@ -171,9 +233,32 @@ def test_search_validates_before_writing(capsys, tmp_path):
 def test_compare_strategies_all_keys_each_strategy_as_a_variant(data_path, tmp_path, capsys):
     from gradsign_nas import strategies
 
-    assert main(["compare", "--algorithms", "rs,reinforce,bohb", "--runs", "3", "--budget", "3000", "--seed", "1",
-                 "--data-dir", str(data_path), "--out", str(tmp_path / "s"), "--workers", "1", "--no-progress",
-                 "--strategies", "all", "--json"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--algorithms",
+                "rs,reinforce,bohb",
+                "--runs",
+                "3",
+                "--budget",
+                "3000",
+                "--seed",
+                "1",
+                "--data-dir",
+                str(data_path),
+                "--out",
+                str(tmp_path / "s"),
+                "--workers",
+                "1",
+                "--no-progress",
+                "--strategies",
+                "all",
+                "--json",
+            ]
+        )
+        == 0
+    )
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     names = {"vanilla", "assisted", *strategies.available()}
     for algo in ("rs", "reinforce", "bohb"):
@@ -187,6 +272,20 @@ def test_compare_strategies_all_keys_each_strategy_as_a_variant(data_path, tmp_p
     md = (tmp_path / "s" / "results.md").read_text()
     assert "p (warmup > assisted)" in md and "p (adaptive > vanilla)" in md
     # a bad strategy name: one sentence, exit 2, nothing written
-    assert main(["compare", "--runs", "2", "--data-dir", str(data_path), "--out", str(tmp_path / "bad"),
-                 "--strategies", "warmup,sideways"]) == 2
+    assert (
+        main(
+            [
+                "compare",
+                "--runs",
+                "2",
+                "--data-dir",
+                str(data_path),
+                "--out",
+                str(tmp_path / "bad"),
+                "--strategies",
+                "warmup,sideways",
+            ]
+        )
+        == 2
+    )
     assert "sideways" in capsys.readouterr().err and not (tmp_path / "bad").exists()

@@ -12,8 +12,21 @@ import pytest
 
 pytest.importorskip("ray")
 
-LIVE = ["compare", "--live", "--algorithms", "rs", "--runs", "3", "--trials", "4", "--epochs", "1",
-        "--num-cpus", "2", "--no-progress"]
+LIVE = [
+    "compare",
+    "--live",
+    "--algorithms",
+    "rs",
+    "--runs",
+    "3",
+    "--trials",
+    "4",
+    "--epochs",
+    "1",
+    "--num-cpus",
+    "2",
+    "--no-progress",
+]
 
 
 def _env(data_path):
@@ -21,8 +34,14 @@ def _env(data_path):
 
 
 def _cli(argv, data_path, **kw):
-    return subprocess.run([sys.executable, "-m", "gradsign_nas", *argv], env=_env(data_path), capture_output=True,
-                          text=True, timeout=900, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "gradsign_nas", *argv],
+        env=_env(data_path),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        **kw,
+    )
 
 
 def _histories(out):
@@ -34,8 +53,24 @@ def test_live_comparison_table_json_shape_and_resume(data_path, tmp_path):
     r = _cli([*LIVE, "--out", str(out), "--json"], data_path)
     assert r.returncode == 0, r.stderr[-3000:]
     line = json.loads(r.stdout.strip().splitlines()[-1])
-    tabular = _cli(["compare", "--algorithms", "rs", "--runs", "2", "--budget", "1500", "--workers", "1",
-                    "--no-progress", "--out", str(tmp_path / "tab"), "--json"], data_path)
+    tabular = _cli(
+        [
+            "compare",
+            "--algorithms",
+            "rs",
+            "--runs",
+            "2",
+            "--budget",
+            "1500",
+            "--workers",
+            "1",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "tab"),
+            "--json",
+        ],
+        data_path,
+    )
     assert tabular.returncode == 0, tabular.stderr[-3000:]
     tab = json.loads(tabular.stdout.strip().splitlines()[-1])
     assert set(tab) <= set(line)  # the same keys (and proxy_time beside them)
@@ -48,8 +83,15 @@ def test_live_comparison_table_json_shape_and_resume(data_path, tmp_path):
     assert line["proxy_time"]["rs"]["assisted"]["proxy_s"] > 0
     hist = _histories(out)
     assert len(hist) == 6 and all(len(h.read_text().splitlines()) == 4 for h in hist)
-    assert {"results.md", "results.csv", "runs.json", "summary.json", "curves_trials.png", "curves_wall.png",
-            "report.html"} <= {p.name for p in out.iterdir()}
+    assert {
+        "results.md",
+        "results.csv",
+        "runs.json",
+        "summary.json",
+        "curves_trials.png",
+        "curves_wall.png",
+        "report.html",
+    } <= {p.name for p in out.iterdir()}
     runs = json.loads((out / "runs.json").read_text())["runs"]
     assert len({x["seed"] for x in runs}) == 3  # three seeds, shared by the two variants
     before = [h.read_text() for h in hist]
@@ -63,8 +105,9 @@ def test_live_comparison_table_json_shape_and_resume(data_path, tmp_path):
 def test_a_comparison_killed_mid_run_resumes_without_rerunning_finished_trials(data_path, tmp_path):
     out = tmp_path / "killed"
     argv = [sys.executable, "-m", "gradsign_nas", *LIVE, "--out", str(out)]
-    proc = subprocess.Popen(argv, env=_env(data_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        argv, env=_env(data_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 600
     try:
         while time.time() < deadline and proc.poll() is None:  # kill once a few trials are recorded
@@ -89,8 +132,23 @@ def test_a_comparison_killed_mid_run_resumes_without_rerunning_finished_trials(d
 
 def test_no_ray_runs_every_trial_in_this_process_and_refuses_ray_options(data_path, tmp_path):
     out = tmp_path / "noray"
-    argv = ["compare", "--live", "--no-ray", "--algorithms", "rs", "--runs", "2", "--trials", "2", "--epochs", "1",
-            "--no-progress", "--out", str(out), "--json"]
+    argv = [
+        "compare",
+        "--live",
+        "--no-ray",
+        "--algorithms",
+        "rs",
+        "--runs",
+        "2",
+        "--trials",
+        "2",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--out",
+        str(out),
+        "--json",
+    ]
     r = _cli(argv, data_path)
     assert r.returncode == 0, r.stderr[-3000:]
     line = json.loads(r.stdout.strip().splitlines()[-1])
@@ -116,9 +174,29 @@ def test_strategies_run_as_further_live_variants(data_path, tmp_path):
     """--strategies with --live: each strategy is a variant of its own searches, with its p-values
     against vanilla (and assisted, where run); warm-up scores are counted in proxy_scores."""
     out = tmp_path / "strat"
-    argv = ["compare", "--live", "--no-ray", "--algorithms", "rs", "--variants", "vanilla", "--strategies",
-            "warmup,adaptive", "--k", "2", "--runs", "2", "--trials", "2", "--epochs", "1", "--no-progress",
-            "--out", str(out), "--json"]
+    argv = [
+        "compare",
+        "--live",
+        "--no-ray",
+        "--algorithms",
+        "rs",
+        "--variants",
+        "vanilla",
+        "--strategies",
+        "warmup,adaptive",
+        "--k",
+        "2",
+        "--runs",
+        "2",
+        "--trials",
+        "2",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--out",
+        str(out),
+        "--json",
+    ]
     r = _cli(argv, data_path)
     assert r.returncode == 0, r.stderr[-3000:]
     line = json.loads(r.stdout.strip().splitlines()[-1])

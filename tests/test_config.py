@@ -19,8 +19,10 @@ def _same(a, b):
 
 def test_toml_config_with_command_line_override(data_path, tmp_path, capsys):
     cfg = tmp_path / "compare.toml"
-    cfg.write_text(f'algorithms = "rs,rea"\nruns = 3\nbudget = 2000\nworkers = 1\nno-progress = true\n'
-                   f'data_dir = "{data_path}"\nout = "{tmp_path / "c"}"\n')
+    cfg.write_text(
+        f'algorithms = "rs,rea"\nruns = 3\nbudget = 2000\nworkers = 1\nno-progress = true\n'
+        f'data_dir = "{data_path}"\nout = "{tmp_path / "c"}"\n'
+    )
     assert main(["compare", "--config", str(cfg), "--runs", "2", "--json"]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["runs"] == 2 and line["budget"] == 2000 and set(line["results"]) == {"rs", "rea"}
@@ -32,8 +34,7 @@ def test_toml_config_with_command_line_override(data_path, tmp_path, capsys):
 
 def test_bad_config_files_end_in_one_sentence(data_path, tmp_path, capsys):
     bad = tmp_path / "bad.toml"
-    for text, says in (('runz = 3\nout = "x"\n', "unknown setting 'runz'"), ("runs = [\n", "TOML"),
-                       ("[1, 2]", None)):
+    for text, says in (('runz = 3\nout = "x"\n', "unknown setting 'runz'"), ("runs = [\n", "TOML"), ("[1, 2]", None)):
         bad.write_text(text)
         path = bad if says != None else tmp_path / "bad.json"  # noqa: E711
         path.write_text(text)
@@ -46,8 +47,26 @@ def test_bad_config_files_end_in_one_sentence(data_path, tmp_path, capsys):
 
 def test_live_search_rerun_from_its_run_json(tmp_path):
     out = tmp_path / "first"
-    assert main(["search", "--variants", "vanilla", "--trials", "3", "--epochs", "1", "--no-ray", "--no-progress",
-                 "--seed", "4", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--variants",
+                "vanilla",
+                "--trials",
+                "3",
+                "--epochs",
+                "1",
+                "--no-ray",
+                "--no-progress",
+                "--seed",
+                "4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     run_json = out / "rea-vanilla" / "run.json"
     info = json.loads(run_json.read_text())
     assert info["request"]["trials"] == 3 and info["environment"]["packages"]["torch"]
@@ -62,11 +81,29 @@ def test_live_search_rerun_from_its_run_json(tmp_path):
 
 def test_table_search_rerun_from_its_run_json(data_path, tmp_path):
     out = tmp_path / "t"
-    assert main(["table-search", "--algorithm", "bohb", "--budget", "3000", "--seed", "2", "--data-dir", str(data_path),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "table-search",
+                "--algorithm",
+                "bohb",
+                "--budget",
+                "3000",
+                "--seed",
+                "2",
+                "--data-dir",
+                str(data_path),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     again = tmp_path / "t2"
-    assert main(["table-search", "--config", str(out / "run.json"), "--data-dir", str(data_path),
-                 "--out", str(again)]) == 0
+    assert (
+        main(["table-search", "--config", str(out / "run.json"), "--data-dir", str(data_path), "--out", str(again)])
+        == 0
+    )
     assert _same(_history(out), _history(again)) and len(_history(out)) > 5
     assert json.loads((again / "run.json").read_text())["algorithm"] == "bohb"
 
@@ -87,8 +124,25 @@ def test_live_search_minimising_valid_loss_keeps_tune_logs(tmp_path):
     """--metric valid_loss: the best is the lowest loss, the algorithm learns from -loss, and Tune's
     CSV / JSON / TensorBoard files of every trial stay in <run>/tune/trial-<ask>/."""
     out = tmp_path / "loss"
-    assert main(["search", "--variants", "vanilla", "--trials", "3", "--epochs", "2", "--metric", "valid_loss",
-                 "--no-progress", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--variants",
+                "vanilla",
+                "--trials",
+                "3",
+                "--epochs",
+                "2",
+                "--metric",
+                "valid_loss",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     run = out / "rea-vanilla"
     recs = [r for r in _history(run) if r["status"] == "completed"]
     assert len(recs) == 3 and all(r["metric"] == r["extra"]["valid_loss"] for r in recs)

@@ -13,9 +13,30 @@ JSON_KEYS = {"space", "dataset", "proxy", "n", "spearman", "kendall", "seconds"}
 
 
 def _argv(data_path, out, *extra):
-    return ["correlate", "--space", "nb201", "--dataset", "cifar10", "--proxy", "gradsign", "--sample", "6",
-            "--seed", "2", "--batch-size", "8", "--data-dir", str(data_path), "--out", str(out), "--json",
-            "--workers", "1", "--no-progress", *extra]
+    return [
+        "correlate",
+        "--space",
+        "nb201",
+        "--dataset",
+        "cifar10",
+        "--proxy",
+        "gradsign",
+        "--sample",
+        "6",
+        "--seed",
+        "2",
+        "--batch-size",
+        "8",
+        "--data-dir",
+        str(data_path),
+        "--out",
+        str(out),
+        "--json",
+        "--workers",
+        "1",
+        "--no-progress",
+        *extra,
+    ]
 
 
 def test_correlate_writes_outputs_and_second_run_hits_the_cache(data_path, tmp_path, capsys, monkeypatch):
@@ -48,16 +69,19 @@ def test_sample_is_seeded_and_without_replacement():
     assert np.array_equal(sample_indices(10, None, 0), np.arange(10))
 
 
-@pytest.mark.parametrize("change", [
-    ["--proxy", "no_such_proxy"],
-    ["--space", "no_such_space"],
-    ["--dataset", "svhn"],
-    ["--sample", "1"],
-    ["--sample", "20000"],
-    ["--data-dir", "{missing}"],
-    ["--space", "nb101", "--dataset", "cifar100"],
-    ["--dataset", "cifar100", "--batch-size", "101"],
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        ["--proxy", "no_such_proxy"],
+        ["--space", "no_such_space"],
+        ["--dataset", "svhn"],
+        ["--sample", "1"],
+        ["--sample", "20000"],
+        ["--data-dir", "{missing}"],
+        ["--space", "nb101", "--dataset", "cifar100"],
+        ["--dataset", "cifar100", "--batch-size", "101"],
+    ],
+)
 def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(data_path, tmp_path, capsys, change):
     out = tmp_path / "out"
     argv = _argv(data_path, out)

@@ -94,8 +94,11 @@ def test_missing_and_corrupt_files_name_the_file(data_path, tmp_path):
 
 
 def test_cli_reports_missing_data_in_one_sentence(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "gradsign_nas", "data", "check", "--data-dir", str(tmp_path)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "gradsign_nas", "data", "check", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2
     assert "was not found" in r.stdout and "Traceback" not in r.stdout + r.stderr
 

@@ -46,8 +46,9 @@ def mirror(tmp_path_factory, data_path):
     return root
 
 
-def test_download_fetches_every_file_and_refuses_a_cifar10_build_with_another_checksum(mirror, tmp_path, capsys,
-                                                                                      data_path):
+def test_download_fetches_every_file_and_refuses_a_cifar10_build_with_another_checksum(
+    mirror, tmp_path, capsys, data_path
+):
     d = tmp_path / "data"
     argv = ["data", "download", "--data-dir", str(d), "--mirror", mirror.as_uri(), "--no-progress"]
     assert cli.main(argv) == 2  # our re-encoded JPEGs decode to other pixels: refused
@@ -64,8 +65,7 @@ def test_download_fetches_every_file_and_refuses_a_cifar10_build_with_another_ch
     assert "7 files present and verified" in capsys.readouterr().out
 
 
-def test_cifar10_is_decoded_from_the_jpegs_in_class_order_and_cifar100_joined(mirror, tmp_path, monkeypatch,
-                                                                              data_path):
+def test_cifar10_is_decoded_from_the_jpegs_in_class_order_and_cifar100_joined(mirror, tmp_path, monkeypatch, data_path):
     f = _files.FILES["cifar10_images"]
     base = mirror / f.repo / f.commit
     names = [f"train/{c}/{i:04d}.jpg" for c in _files.CIFAR10_CLASSES for i in range(1000)]
@@ -75,8 +75,9 @@ def test_cifar10_is_decoded_from_the_jpegs_in_class_order_and_cifar100_joined(mi
     import hashlib
 
     expected = hashlib.sha256(buf.getvalue()).hexdigest()
-    monkeypatch.setitem(_files.FILES, "cifar10_images", _files.DataFile(f.key, f.path, expected, f.repo, f.commit,
-                                                                          f.source_path))
+    monkeypatch.setitem(
+        _files.FILES, "cifar10_images", _files.DataFile(f.key, f.path, expected, f.repo, f.commit, f.source_path)
+    )
     d = tmp_path / "data"
     got = _files.download(d, keys=["cifar10_images", "cifar100_images"], progress=False, mirror=mirror.as_uri())
     assert [p.name for p in got] == [p.rsplit("/", 1)[1] for p in (f.path, _files.FILES["cifar100_images"].path)]

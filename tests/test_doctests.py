@@ -31,6 +31,7 @@ def test_the_walk_finds_the_mapped_packages():
 def test_docstring_examples(name, data_path, monkeypatch):
     monkeypatch.setenv("GRADSIGN_NAS_DATA", str(data_path))
     module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False,
-                             report=True)
+    result = doctest.testmod(
+        module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False, report=True
+    )
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"

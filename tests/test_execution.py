@@ -155,8 +155,9 @@ def test_parallel_workers_overlap_on_the_simulated_clock(evaluator, tmp_path):
 
 def test_charged_proxy_time_shrinks_the_search(evaluator):
     free = SimulatedExecutor(TinyRS("nb201", 0, meta={"proxy_cost_s": 50.0}, fidelities=(12,)), evaluator, 6000).run()
-    charged = SimulatedExecutor(TinyRS("nb201", 0, meta={"proxy_cost_s": 50.0}, fidelities=(12,)), evaluator, 6000,
-                                charge_proxy_time=True).run()
+    charged = SimulatedExecutor(
+        TinyRS("nb201", 0, meta={"proxy_cost_s": 50.0}, fidelities=(12,)), evaluator, 6000, charge_proxy_time=True
+    ).run()
     assert charged.n_evaluations < free.n_evaluations
 
 

@@ -28,8 +28,9 @@ def _loop_sign_sums(model, x, y):
     total = [torch.zeros_like(w) for w in weights]
     model.train()
     for i in range(len(x)):
-        grads = torch.autograd.grad(torch.nn.functional.cross_entropy(model(x[i:i + 1]), y[i:i + 1]), weights,
-                                    allow_unused=True)
+        grads = torch.autograd.grad(
+            torch.nn.functional.cross_entropy(model(x[i : i + 1]), y[i : i + 1]), weights, allow_unused=True
+        )
         for t, g in zip(total, grads):
             if g is not None:
                 t += torch.sign(g)
@@ -100,15 +101,18 @@ def test_depends_on_samples_and_seed(space, batch):
     assert a == proxies.gradsign(_net(space, 6111, seed=0), x, y)
 
 
-@pytest.mark.parametrize("make_bad, match", [
-    (lambda x, y: (x[:0], y[:0]), "empty"),
-    (lambda x, y: (x[0], y), r"\[B, C, H, W\]"),
-    (lambda x, y: (x[:, :1], y), "3-channel"),
-    (lambda x, y: (x, y[:3]), "targets"),
-    (lambda x, y: (x, y.float()), "integer"),
-    (lambda x, y: (x.numpy(), y), "torch.Tensor"),
-    (lambda x, y: (x * float("nan"), y), "NaN"),
-])
+@pytest.mark.parametrize(
+    "make_bad, match",
+    [
+        (lambda x, y: (x[:0], y[:0]), "empty"),
+        (lambda x, y: (x[0], y), r"\[B, C, H, W\]"),
+        (lambda x, y: (x[:, :1], y), "3-channel"),
+        (lambda x, y: (x, y[:3]), "targets"),
+        (lambda x, y: (x, y.float()), "integer"),
+        (lambda x, y: (x.numpy(), y), "torch.Tensor"),
+        (lambda x, y: (x * float("nan"), y), "NaN"),
+    ],
+)
 def test_bad_input_is_a_clear_error(space, batch, make_bad, match):
     x, y = batch
     bx, by = make_bad(x, y)

@@ -20,7 +20,8 @@ def test_hooks_equal_the_loop_in_float64_and_leave_the_model_unchanged(index, da
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.requires_grad and p.grad is None for p in model.parameters())
     assert gradsign_hooks(model, x.double(), y, reduction="mean") == pytest.approx(
-        proxies.gradsign(model, x.double(), y, reduction="mean"), rel=0, abs=0)
+        proxies.gradsign(model, x.double(), y, reduction="mean"), rel=0, abs=0
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")

@@ -16,40 +16,57 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, data_dir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gradsign_nas.cli import main
 from gradsign_nas.errors import DataError, InputError
 
-from conftest import ROOT, data_dir
-
 # -- the command line: every invalid option value is one sentence, exit 2, nothing written ---------
 BAD_INT = st.one_of(st.integers(max_value=-1), st.integers(min_value=10**7, max_value=10**12))
-BAD_FLOAT = st.one_of(st.sampled_from(["nan", "inf", "-inf", "-1", "0", "1e300", "1e9"]),
-                      st.floats(max_value=-1e-9, allow_nan=False, allow_infinity=False).map(repr))
+BAD_FLOAT = st.one_of(
+    st.sampled_from(["nan", "inf", "-inf", "-1", "0", "1e300", "1e9"]),
+    st.floats(max_value=-1e-9, allow_nan=False, allow_infinity=False).map(repr),
+)
 BAD_WORD = st.text(alphabet="abcxyz,;!-_ ", min_size=1, max_size=8).filter(lambda s: s.strip(", ") != "")
 
 # (command, option, strategy of invalid values, extra arguments)
 CASES = [
-    ("search", "--trials", BAD_INT, []), ("search", "--epochs", BAD_INT, []), ("search", "--k", BAD_INT, []),
-    ("search", "--batch-size", BAD_INT, []), ("search", "--limit", st.integers(max_value=1), []),
-    ("search", "--lr", BAD_FLOAT, []), ("search", "--cpus-per-trial", BAD_FLOAT, []),
+    ("search", "--trials", BAD_INT, []),
+    ("search", "--epochs", BAD_INT, []),
+    ("search", "--k", BAD_INT, []),
+    ("search", "--batch-size", BAD_INT, []),
+    ("search", "--limit", st.integers(max_value=1), []),
+    ("search", "--lr", BAD_FLOAT, []),
+    ("search", "--cpus-per-trial", BAD_FLOAT, []),
     ("search", "--gpus-per-trial", st.sampled_from(["nan", "-1", "inf", "64"]), []),
-    ("search", "--max-failures", st.integers(max_value=-1), []), ("search", "--num-cpus", BAD_INT, []),
-    ("search", "--variants", BAD_WORD, []), ("search", "--algorithm", BAD_WORD, []),
-    ("search", "--space", BAD_WORD, []), ("search", "--proxy", BAD_WORD, []),
-    ("search", "--device", BAD_WORD, []), ("search", "--seed", st.integers(max_value=-1), []),
-    ("table-search", "--budget", BAD_FLOAT, []), ("table-search", "--k", BAD_INT, []),
-    ("table-search", "--sim-workers", BAD_INT, []), ("table-search", "--fidelities", BAD_WORD, []),
-    ("table-search", "--algorithm", BAD_WORD, []), ("table-search", "--space", BAD_WORD, []),
-    ("compare", "--runs", BAD_INT, []), ("compare", "--workers", BAD_INT, []),
-    ("compare", "--budget", BAD_FLOAT, []), ("compare", "--algorithms", BAD_WORD, []),
+    ("search", "--max-failures", st.integers(max_value=-1), []),
+    ("search", "--num-cpus", BAD_INT, []),
+    ("search", "--variants", BAD_WORD, []),
+    ("search", "--algorithm", BAD_WORD, []),
+    ("search", "--space", BAD_WORD, []),
+    ("search", "--proxy", BAD_WORD, []),
+    ("search", "--device", BAD_WORD, []),
+    ("search", "--seed", st.integers(max_value=-1), []),
+    ("table-search", "--budget", BAD_FLOAT, []),
+    ("table-search", "--k", BAD_INT, []),
+    ("table-search", "--sim-workers", BAD_INT, []),
+    ("table-search", "--fidelities", BAD_WORD, []),
+    ("table-search", "--algorithm", BAD_WORD, []),
+    ("table-search", "--space", BAD_WORD, []),
+    ("compare", "--runs", BAD_INT, []),
+    ("compare", "--workers", BAD_INT, []),
+    ("compare", "--budget", BAD_FLOAT, []),
+    ("compare", "--algorithms", BAD_WORD, []),
     ("compare", "--variants", BAD_WORD, []),
-    ("correlate", "--sample", st.integers(max_value=1), []), ("correlate", "--batch-size", BAD_INT, []),
-    ("correlate", "--workers", BAD_INT, []), ("correlate", "--proxy", BAD_WORD, []),
+    ("correlate", "--sample", st.integers(max_value=1), []),
+    ("correlate", "--batch-size", BAD_INT, []),
+    ("correlate", "--workers", BAD_INT, []),
+    ("correlate", "--proxy", BAD_WORD, []),
     ("correlate", "--space", BAD_WORD, []),
-    ("score-space", "--chunk", st.integers(max_value=0), []), ("score-space", "--datasets", BAD_WORD, []),
+    ("score-space", "--chunk", st.integers(max_value=0), []),
+    ("score-space", "--datasets", BAD_WORD, []),
     ("score-space", "--batch-size", st.integers(max_value=0), []),
     ("score-space", "--limit", st.one_of(st.integers(max_value=0), st.integers(min_value=15626)), []),
 ]
@@ -65,8 +82,9 @@ def _run(argv: list[str]) -> int:
 def _refused(argv: list[str], out: Path, capsys) -> None:
     code = _run(argv)
     captured = capsys.readouterr()
-    err = [line for line in captured.err.strip().splitlines() if not line.startswith("usage:")
-           and not line.startswith(" ")]
+    err = [
+        line for line in captured.err.strip().splitlines() if not line.startswith("usage:") and not line.startswith(" ")
+    ]
     assert code == 2, (argv, captured.err)
     assert len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in captured.err, (argv, captured.err)
     assert not out.exists() or not any(out.iterdir()), (argv, sorted(p.name for p in out.iterdir()))
@@ -116,24 +134,48 @@ def test_file_system_errors_are_one_sentence_before_any_work(tmp_path, capsys):
 @pytest.fixture
 def recorded_run(tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["table-search", "--variant", "vanilla", "--budget", "2000", "--out", str(out),
-            "--data-dir", str(data_dir())]
+    argv = [
+        "table-search",
+        "--variant",
+        "vanilla",
+        "--budget",
+        "2000",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir()),
+    ]
     assert main(argv) == 0
     capsys.readouterr()
     return out, argv
 
 
-@pytest.mark.parametrize("corruption", ["no metric", "metric as text", "nan cost", "negative cost", "bad json inside",
-                                        "binary bytes", "not an object", "unknown status"])
+@pytest.mark.parametrize(
+    "corruption",
+    [
+        "no metric",
+        "metric as text",
+        "nan cost",
+        "negative cost",
+        "bad json inside",
+        "binary bytes",
+        "not an object",
+        "unknown status",
+    ],
+)
 def test_corrupt_history_lines_name_the_file(recorded_run, corruption, capsys):
     out, argv = recorded_run
     path = out / "history.jsonl"
     lines = path.read_text().splitlines()
     rec = json.loads(lines[1])
-    bad = {"no metric": lambda r: {k: v for k, v in r.items() if k != "metric"},
-           "metric as text": lambda r: dict(r, metric="high"), "nan cost": lambda r: dict(r, cost_s=float("nan")),
-           "negative cost": lambda r: dict(r, cost_s=-5.0), "unknown status": lambda r: dict(r, status="maybe"),
-           "not an object": lambda r: [r]}
+    bad = {
+        "no metric": lambda r: {k: v for k, v in r.items() if k != "metric"},
+        "metric as text": lambda r: dict(r, metric="high"),
+        "nan cost": lambda r: dict(r, cost_s=float("nan")),
+        "negative cost": lambda r: dict(r, cost_s=-5.0),
+        "unknown status": lambda r: dict(r, status="maybe"),
+        "not an object": lambda r: [r],
+    }
     if corruption in bad:
         lines[1] = json.dumps(bad[corruption](rec))
         path.write_text("\n".join(lines) + "\n")
@@ -176,8 +218,16 @@ def test_corrupt_score_tables_are_one_sentence(table, tmp_path, capsys):
         value = {"null": None, "list": [1.0], "string": "high"}[table]
         path.write_text(json.dumps({a: (value if i == 0 else 1.0) for i, a in enumerate(archs)}))
     out = tmp_path / "out"
-    argv = ["table-search", "--score-table", str(path), "--charge-proxy-time", "--out", str(out),
-            "--data-dir", str(data_dir())]
+    argv = [
+        "table-search",
+        "--score-table",
+        str(path),
+        "--charge-proxy-time",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir()),
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and str(path) in err[0], err
@@ -185,7 +235,7 @@ def test_corrupt_score_tables_are_one_sentence(table, tmp_path, capsys):
 
 
 # -- the unpickler: crafted pickles never crash the process ------------------------------------------
-FUZZ_PICKLES = r'''
+FUZZ_PICKLES = r"""
 import pickle, random, sys
 import numpy as np
 from gradsign_nas.benchmarks import restricted_loads
@@ -216,7 +266,7 @@ for i in range(int(sys.argv[2])):
     except UnsafePickleError:
         refused += 1
 print(ok, refused)
-'''
+"""
 
 
 def test_the_unpickler_survives_crafted_pickles():
@@ -228,8 +278,9 @@ def test_the_unpickler_survives_crafted_pickles():
 
     with pytest.raises(UnsafePickleError):
         restricted_loads(pickle.dumps(np.float64(1.0), protocol=4).replace(b"f8", b"O8"))
-    r = subprocess.run([sys.executable, "-c", FUZZ_PICKLES, "0", "3000"], capture_output=True, text=True,
-                       timeout=300, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-c", FUZZ_PICKLES, "0", "3000"], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
     assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
     ok, refused = map(int, r.stdout.split())
     assert ok + refused == 3000 and refused > 500 and ok > 100
@@ -288,14 +339,31 @@ def test_a_second_writer_is_refused_and_a_killed_writers_lock_does_not_block(tmp
     from gradsign_nas.results import History
 
     out = tmp_path / "run"
-    argv = ["table-search", "--variant", "vanilla", "--budget", "2000", "--out", str(out),
-            "--data-dir", str(data_dir())]
+    argv = [
+        "table-search",
+        "--variant",
+        "vanilla",
+        "--budget",
+        "2000",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir()),
+    ]
     with History(out, None):
         assert main(argv) == 2
         assert "another run holds it" in capsys.readouterr().err
-    holder = subprocess.Popen([sys.executable, "-c", f"from gradsign_nas.results import History; "
-                               f"h = History({str(out)!r}); print('locked', flush=True); import time; time.sleep(60)"],
-                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from gradsign_nas.results import History; "
+            f"h = History({str(out)!r}); print('locked', flush=True); import time; time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     assert holder.stdout.readline().strip() == "locked"
     assert main(argv) == 2
     capsys.readouterr()
@@ -306,9 +374,23 @@ def test_a_second_writer_is_refused_and_a_killed_writers_lock_does_not_block(tmp
 
 def test_two_processes_on_one_run_directory_record_nothing_twice(tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "gradsign_nas", "table-search", "--variant", "vanilla", "--budget", "200000",
-           "--out", str(out), "--data-dir", str(data_dir())]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(2)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gradsign_nas",
+        "table-search",
+        "--variant",
+        "vanilla",
+        "--budget",
+        "200000",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir()),
+    ]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(2)
+    ]
     results = [p.communicate(timeout=300) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 2], results
@@ -317,8 +399,25 @@ def test_two_processes_on_one_run_directory_record_nothing_twice(tmp_path):
 
 
 # -- live searches: killed at random moments, resumed to the same history and best ------------------
-LIVE = ["search", "--no-ray", "--variants", "assisted", "--trials", "5", "--epochs", "1", "--limit", "200",
-        "--C", "4", "--k", "3", "--no-progress", "--device", "cpu"]
+LIVE = [
+    "search",
+    "--no-ray",
+    "--variants",
+    "assisted",
+    "--trials",
+    "5",
+    "--epochs",
+    "1",
+    "--limit",
+    "200",
+    "--C",
+    "4",
+    "--k",
+    "3",
+    "--no-progress",
+    "--device",
+    "cpu",
+]
 STABLE = ("ask", "told_before", "arch", "index", "fidelity", "status", "metric", "proxy")
 
 
@@ -359,8 +458,25 @@ def test_ctrl_c_stops_a_ray_live_search_keeps_what_finished_and_exits_130(tmp_pa
     from gradsign_nas.results import read_history
 
     env = dict(os.environ, RAY_AUTH_MODE="disabled")
-    argv = [sys.executable, "-m", "gradsign_nas", "search", "--trials", "30", "--epochs", "2", "--limit", "300",
-            "--C", "4", "--no-progress", "--num-cpus", "2", "--out", str(tmp_path / "live")]
+    argv = [
+        sys.executable,
+        "-m",
+        "gradsign_nas",
+        "search",
+        "--trials",
+        "30",
+        "--epochs",
+        "2",
+        "--limit",
+        "300",
+        "--C",
+        "4",
+        "--no-progress",
+        "--num-cpus",
+        "2",
+        "--out",
+        str(tmp_path / "live"),
+    ]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     hist = tmp_path / "live" / "rea-vanilla" / "history.jsonl"
     deadline = time.time() + 240
@@ -402,9 +518,11 @@ def test_proxies_refuse_bad_batches_with_one_sentence(proxy):
     net = space.build(space.from_index(6111), 10)
     x, y = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3])
     fn = proxies.get(proxy)
-    for bad_x, bad_y, what in [(x, torch.tensor([0, 1, 2, 10]), "class indices"),
-                               (torch.randn(4, 3, 1, 1), y, "forward pass"),
-                               (torch.randn(4, 3, 16, 16, device="meta"), y, "meta")]:
+    for bad_x, bad_y, what in [
+        (x, torch.tensor([0, 1, 2, 10]), "class indices"),
+        (torch.randn(4, 3, 1, 1), y, "forward pass"),
+        (torch.randn(4, 3, 16, 16, device="meta"), y, "meta"),
+    ]:
         with pytest.raises(InputError, match=what):
             fn(net, bad_x, bad_y)
     assert np.isfinite(float(proxies.get("jacob_cov")(net, x.clone().requires_grad_(True) * 1.0, y)))

@@ -60,8 +60,9 @@ def test_training_learns(space):
 
 
 def test_evaluate_resumes_from_the_checkpoint_store(space, tmp_path):
-    ev = LiveTrainingEvaluator(space, "digits", fidelities=(1, 2), device="cpu", seed=0, limit=200,
-                               checkpoint_dir=tmp_path)
+    ev = LiveTrainingEvaluator(
+        space, "digits", fidelities=(1, 2), device="cpu", seed=0, limit=200, checkpoint_dir=tmp_path
+    )
     arch = space.from_index(1)
     low = ev.evaluate(arch, 1)
     high = ev.evaluate(arch, 2)
@@ -84,7 +85,9 @@ def test_other_data_sources(tmp_path, data_path):
     for c in range(2):
         (tmp_path / "imgs" / f"class{c}").mkdir(parents=True)
         for i in range(5):
-            Image.fromarray((rng.random((6, 6)) * 255).astype(np.uint8)).save(tmp_path / "imgs" / f"class{c}" / f"{i}.png")
+            Image.fromarray((rng.random((6, 6)) * 255).astype(np.uint8)).save(
+                tmp_path / "imgs" / f"class{c}" / f"{i}.png"
+            )
     s = load_data(tmp_path / "imgs", seed=0)
     assert tuple(s.x_train.shape[1:]) == (1, 6, 6) and sorted(set(s.y_train.tolist())) == [0, 1]
     if (data_path / "images").is_dir():
@@ -107,7 +110,7 @@ def test_bad_options(space):
 
 def test_nats_size_space_is_nb201_with_one_cell_per_stage_at_C_2C_2C_4C_4C():
     nats = search_spaces.get("nats_size")
-    assert nats.size == 8 ** 5
+    assert nats.size == 8**5
     for C in (8, 16):
         arch = nats.parse(f"{C}:{2 * C}:{2 * C}:{4 * C}:{4 * C}")
         torch.manual_seed(0)
@@ -130,8 +133,14 @@ def test_sequential_search_records_best_weights_and_resumes(space, tmp_path):
     ev = LiveTrainingEvaluator(space, "digits", fidelities=(1,), device="cpu", seed=0, limit=200)
 
     def alg():
-        return algorithms.get("rea", space, 0, assistant=Assistant(TrainingBatchScorer(ev, batch_size=16), 3),
-                              fidelities=(1,), population_size=3)
+        return algorithms.get(
+            "rea",
+            space,
+            0,
+            assistant=Assistant(TrainingBatchScorer(ev, batch_size=16), 3),
+            fidelities=(1,),
+            population_size=3,
+        )
 
     full = sequential_search(alg(), ev, trials=5, out_dir=tmp_path / "full", progress=False)
     full_records = read_history(tmp_path / "full")
@@ -158,8 +167,7 @@ def test_ray_search_hyperband_pauses_and_resumes_from_checkpoints(space, tmp_pat
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ev = LiveTrainingEvaluator(space, "digits", fidelities=(1, 3, 9), device="cpu", seed=0, limit=120, batch_size=32)
     alg = algorithms.get("rs", space, 0, fidelities=(9,))
-    run = run_live_search(alg, ev, trials=9, out_dir=tmp_path / "hb", scheduler="hyperband", num_cpus=2,
-                          progress=False)
+    run = run_live_search(alg, ev, trials=9, out_dir=tmp_path / "hb", scheduler="hyperband", num_cpus=2, progress=False)
     records = read_history(tmp_path / "hb")
     assert run.n_evaluations == 9 and len(records) == 9 and all(r["status"] == "completed" for r in records)
     for r in records:

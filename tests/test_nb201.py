@@ -2,7 +2,6 @@ import csv
 
 import numpy as np
 import pytest
-
 from conftest import reference_file
 
 from gradsign_nas import search_spaces
@@ -65,11 +64,18 @@ def test_count_really_depends_only_on_conv_counts(space):
     assert n(a) == n(b)
 
 
-@pytest.mark.parametrize("bad", [
-    "", "|nor_conv_3x3~0|", "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-    "|none~1|+|none~0|none~1|+|none~0|none~1|none~2|", "nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-    "|none~0|+|none~0|+|none~0|none~1|none~2|", 42,
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "|nor_conv_3x3~0|",
+        "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "|none~1|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "|none~0|+|none~0|+|none~0|none~1|none~2|",
+        42,
+    ],
+)
 def test_malformed_strings_raise_one_sentence(space, bad):
     with pytest.raises(ValueError) as e:
         space.parse(bad)
@@ -124,7 +130,9 @@ def test_build_forward_and_shapes(space):
 
 def test_connectivity(space):
     assert not space.is_connected(parse_arch_string("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"))
-    assert space.is_connected(parse_arch_string("|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|"))
+    assert space.is_connected(
+        parse_arch_string("|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|")
+    )
     assert not space.is_connected(parse_arch_string("|skip_connect~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|"))
 
 

@@ -54,8 +54,11 @@ class TinyConvSpace(SearchSpace):
     def build(self, arch, num_classes=10, in_channels=3):
         layers, c = [], in_channels
         for _ in range(arch.depth):
-            layers += [nn.Conv2d(c, arch.width, arch.kernel, padding=arch.kernel // 2),
-                       nn.BatchNorm2d(arch.width), nn.ReLU()]
+            layers += [
+                nn.Conv2d(c, arch.width, arch.kernel, padding=arch.kernel // 2),
+                nn.BatchNorm2d(arch.width),
+                nn.ReLU(),
+            ]
             c = arch.width
         return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
 
@@ -74,8 +77,10 @@ def space():
 def all_archs(space):
     import itertools
 
-    return [space.decode(dict(zip([d.name for d in space.decisions], c)))
-            for c in itertools.product(*[d.choices for d in space.decisions])]
+    return [
+        space.decode(dict(zip([d.name for d in space.decisions], c)))
+        for c in itertools.product(*[d.choices for d in space.decisions])
+    ]
 
 
 def run(alg, n=12):
@@ -106,15 +111,18 @@ def test_every_algorithm_runs_on_a_user_space_vanilla_and_assisted(space, name):
     assisted.tell(first, algorithms.Result(metric=toy_reward(first.arch), cost_s=1.0))
     run(assisted, 6)
     # same seed, same trajectory
-    a, b = algorithms.get(name, space, 3, fidelities=fids, **opts), algorithms.get(name, space, 3, fidelities=fids, **opts)
+    a, b = (
+        algorithms.get(name, space, 3, fidelities=fids, **opts),
+        algorithms.get(name, space, 3, fidelities=fids, **opts),
+    )
     assert [a.ask().arch for _ in range(4)] == [b.ask().arch for _ in range(4)]
 
 
 def test_gradsign_on_demand_on_the_user_space_and_live_training(space, tmp_path):
     """GradSign scores the user's networks on real digits and a live search trains them."""
-    from gradsign_nas.benchmarks.live import LiveTrainingEvaluator
     from gradsign_nas import load_best
     from gradsign_nas.assist import TrainingBatchScorer
+    from gradsign_nas.benchmarks.live import LiveTrainingEvaluator
     from gradsign_nas.execution import sequential_search
     from gradsign_nas.results import read_history
 
@@ -122,8 +130,9 @@ def test_gradsign_on_demand_on_the_user_space_and_live_training(space, tmp_path)
     scorer = TrainingBatchScorer(ev, batch_size=16)
     score = scorer.score(space.parse("2-8-3"))
     assert np.isfinite(score) and score > 0
-    alg = algorithms.get("rea", space, 0, assistant=Assistant(scorer, 3), fidelities=(1,), population_size=2,
-                         assist_initial=True)
+    alg = algorithms.get(
+        "rea", space, 0, assistant=Assistant(scorer, 3), fidelities=(1,), population_size=2, assist_initial=True
+    )
     r = sequential_search(alg, ev, trials=3, out_dir=tmp_path, progress=False)
     assert r.n_evaluations == 3 and all(rec["proxy"] is not None for rec in read_history(tmp_path))
     arch, model = load_best(tmp_path, space)  # not registered under its name: the space object is passed

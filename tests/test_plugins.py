@@ -70,8 +70,28 @@ def test_registered_names_are_listed_and_options_introspected():
 
 def test_user_algorithm_and_proxy_in_a_live_search_vanilla_and_assisted(tmp_path, capsys):
     out = tmp_path / "live"
-    assert main(["search", "--algorithm", "hill", "--proxy", "weight_energy", "--trials", "3", "--epochs", "1",
-                 "--no-ray", "--no-progress", "--k", "3", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--algorithm",
+                "hill",
+                "--proxy",
+                "weight_energy",
+                "--trials",
+                "3",
+                "--epochs",
+                "1",
+                "--no-ray",
+                "--no-progress",
+                "--k",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     for variant in ("vanilla", "assisted"):
         recs = [json.loads(x) for x in (out / f"hill-{variant}" / "history.jsonl").read_text().splitlines()]
         assert len(recs) == 3 and all(r["status"] == "completed" for r in recs)
@@ -80,21 +100,80 @@ def test_user_algorithm_and_proxy_in_a_live_search_vanilla_and_assisted(tmp_path
 
 def test_user_algorithm_and_proxy_in_compare_and_table_search(data_path, tmp_path, capsys):
     d = ["--data-dir", str(data_path), "--no-progress"]
-    assert main(["compare", "--algorithms", "hill,rs", "--runs", "2", "--budget", "600", "--workers", "1",
-                 "--scores", "on-demand", "--proxy", "weight_energy", "--k", "2", "--out", str(tmp_path / "c"),
-                 "--json", *d]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--algorithms",
+                "hill,rs",
+                "--runs",
+                "2",
+                "--budget",
+                "600",
+                "--workers",
+                "1",
+                "--scores",
+                "on-demand",
+                "--proxy",
+                "weight_energy",
+                "--k",
+                "2",
+                "--out",
+                str(tmp_path / "c"),
+                "--json",
+                *d,
+            ]
+        )
+        == 0
+    )
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(line["results"]["hill"]) == {"vanilla", "assisted"} and "hill" in line["p_values"]
     assert line["proxy_scores"]["hill"]["assisted"] >= 2
-    assert main(["table-search", "--algorithm", "hill", "--variant", "vanilla", "--budget", "1000",
-                 "--out", str(tmp_path / "t"), "--json", *d]) == 0
+    assert (
+        main(
+            [
+                "table-search",
+                "--algorithm",
+                "hill",
+                "--variant",
+                "vanilla",
+                "--budget",
+                "1000",
+                "--out",
+                str(tmp_path / "t"),
+                "--json",
+                *d,
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["evaluations"] >= 1
 
 
 def test_user_proxy_in_correlate(data_path, tmp_path, capsys):
-    assert main(["correlate", "--proxy", "weight_energy", "--sample", "5", "--batch-size", "8", "--workers", "1",
-                 "--data-dir", str(data_path), "--out", str(tmp_path / "r"), "--no-cache", "--no-progress",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "correlate",
+                "--proxy",
+                "weight_energy",
+                "--sample",
+                "5",
+                "--batch-size",
+                "8",
+                "--workers",
+                "1",
+                "--data-dir",
+                str(data_path),
+                "--out",
+                str(tmp_path / "r"),
+                "--no-cache",
+                "--no-progress",
+                "--json",
+            ]
+        )
+        == 0
+    )
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["proxy"] == "weight_energy" and res["n"] == 5 and np.isfinite(res["spearman"])
 
@@ -103,8 +182,10 @@ def test_entry_point_plugins_are_found(monkeypatch):
     """An installed package's entry points (groups gradsign_nas.algorithms / gradsign_nas.proxies)."""
     import importlib.metadata as md
 
-    eps = {"gradsign_nas.algorithms": [md.EntryPoint("hill2", f"{__name__}:HillClimb", "gradsign_nas.algorithms")],
-           "gradsign_nas.proxies": [md.EntryPoint("energy2", f"{__name__}:weight_energy", "gradsign_nas.proxies")]}
+    eps = {
+        "gradsign_nas.algorithms": [md.EntryPoint("hill2", f"{__name__}:HillClimb", "gradsign_nas.algorithms")],
+        "gradsign_nas.proxies": [md.EntryPoint("energy2", f"{__name__}:weight_energy", "gradsign_nas.proxies")],
+    }
     monkeypatch.setattr(md, "entry_points", lambda group=None: eps.get(group, []))
     try:
         assert "hill2" in algorithms.available() and "energy2" in proxies.available()

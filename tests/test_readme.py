@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, data_dir
 
 README = ROOT / "README.md"
@@ -32,10 +31,12 @@ SMALL = {
     "score-space": ["--gpu-procs", "0", "--cpu-procs", "1", "--limit", "2"],  # and no --out (a whole-space table)
     "data": [],
 }
-NOT_RUN_HERE = ("python3 -m venv",  # the set-up: .ci/run performs it before this suite runs
-                "GRADSIGN_NAS_DATA=../shared/data .venv/bin/python -m pytest",  # this suite itself
-                ".venv/bin/python -m pytest",  # the same suite, on data that `data download` fetched
-                "export ")
+NOT_RUN_HERE = (
+    "python3 -m venv",  # the set-up: .ci/run performs it before this suite runs
+    "GRADSIGN_NAS_DATA=../shared/data .venv/bin/python -m pytest",  # this suite itself
+    ".venv/bin/python -m pytest",  # the same suite, on data that `data download` fetched
+    "export ",
+)
 
 
 def _blocks() -> tuple[list[str], list[str]]:
@@ -92,14 +93,15 @@ def _env() -> dict:
 
 
 def run_cli(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gradsign_nas", *argv], cwd=cwd, env=_env(), capture_output=True,
-                          text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "gradsign_nas", *argv], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=900
+    )
 
 
 def small(argv: list[str]) -> list[str]:
     if argv[0] == "score-space" and "--out" in argv:
         i = argv.index("--out")
-        argv = argv[:i] + argv[i + 2:]
+        argv = argv[:i] + argv[i + 2 :]
     extra = SMALL[argv[0]]
     if argv[0] == "compare" and "--live" in argv:  # live searches: 2 seeds x 2 trials x 1 epoch here
         extra = ["--runs", "2", "--trials", "2", "--epochs", "1", "--no-progress"]
@@ -126,8 +128,9 @@ def test_every_readme_command_is_covered():
             assert argv and argv[0] in SMALL, f"README command not under test: {c}"
         else:
             script = re.sub(r"^(\w+=\S+\s+)+", "", c)  # without leading VAR=value settings
-            assert c.startswith(NOT_RUN_HERE) or c in _scripts() or script.startswith("bash experiments/"), \
+            assert c.startswith(NOT_RUN_HERE) or c in _scripts() or script.startswith("bash experiments/"), (
                 f"README command not under test: {c}"
+            )
     assert len(PYTHON) >= 3  # load_best, the tour, your own search space
 
 
@@ -142,14 +145,17 @@ def test_main_command_resume_and_load_best(workdir):
         run_dir = workdir / "live-search" / f"rea-{variant}"
         assert len((run_dir / "history.jsonl").read_text().splitlines()) == 2
         assert {"run.json", "best.json", "best_model.pt"} <= {p.name for p in run_dir.iterdir()}
-        assert not [p for p in run_dir.iterdir() if p.name.startswith(".") and p.name != ".lock"]  # no Tune or temp files
+        assert not [
+            p for p in run_dir.iterdir() if p.name.startswith(".") and p.name != ".lock"
+        ]  # no Tune or temp files
     again = run_cli(main, workdir)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "2 recorded trials replayed" in again.stderr
     assert len((workdir / "live-search" / "rea-vanilla" / "history.jsonl").read_text().splitlines()) == 2
     load = next(b for b in PYTHON if "live-search/" in b)
-    r = subprocess.run([sys.executable, "-c", load], cwd=workdir, env=_env(), capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", load], cwd=workdir, env=_env(), capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "parameters" in r.stdout
 
@@ -173,8 +179,9 @@ def test_readme_python_block(i, workdir):
     block = PYTHON[i]
     if "live-search/" in block:
         pytest.skip("run on the main command's output in test_main_command_resume_and_load_best")
-    r = subprocess.run([sys.executable, "-c", block], cwd=workdir, env=_env(), capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-c", block], cwd=workdir, env=_env(), capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 0, r.stderr[-3000:]
 
 
@@ -182,8 +189,9 @@ def test_readme_python_block(i, workdir):
 def test_readme_script_parses_its_options(cmd):
     """The scripts behind the README's tables take minutes to hours; here they must at least start."""
     script = shlex.split(cmd)[1]
-    r = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, env=_env(), capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, script, "--help"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr[-2000:]
 
 
@@ -199,9 +207,29 @@ def test_gpu_live_compare_script_runs_small_on_the_cpu(tmp_path):
     (fake / "nvidia-smi").chmod(0o755)
     env = dict(_env(), DEVICE="cpu", PYTHON=sys.executable, PATH=f"{fake}:{os.environ['PATH']}")
     out = tmp_path / "out"
-    r = subprocess.run(["bash", str(ROOT / "experiments" / "gpu_live_compare.sh"), "0", "1", "2", str(out),
-                        "--C", "4", "--trials", "2", "--epochs", "1", "--limit", "300"], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            "bash",
+            str(ROOT / "experiments" / "gpu_live_compare.sh"),
+            "0",
+            "1",
+            "2",
+            str(out),
+            "--C",
+            "4",
+            "--trials",
+            "2",
+            "--epochs",
+            "1",
+            "--limit",
+            "300",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     last = json.loads(r.stdout.strip().splitlines()[-1])
     assert last["searches"] == 4 and last["trials"] == 8 and last["gpu_util_mean"] == {"0": 50.0}
@@ -210,6 +238,12 @@ def test_gpu_live_compare_script_runs_small_on_the_cpu(tmp_path):
 
 def test_gpu_script_fails_loudly_without_its_data(tmp_path):
     env = {k: v for k, v in _env().items() if k != "GRADSIGN_NAS_DATA"}
-    r = subprocess.run(["bash", str(ROOT / "experiments" / "gpu_score_space.sh"), "probe"], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        ["bash", str(ROOT / "experiments" / "gpu_score_space.sh"), "probe"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode != 0 and "GRADSIGN_NAS_DATA" in r.stderr

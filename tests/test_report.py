@@ -30,11 +30,31 @@ HOSTILE = '<script>alert("x")</script>'
 
 # -- fixtures: one small compare and one tiny live search --------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def compare_out(data_path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report") / "compare"
-    assert main(["compare", "--algorithms", "rs,rea", "--runs", "3", "--budget", "2000", "--workers", "1",
-                 "--no-progress", "--data-dir", str(data_path), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--algorithms",
+                "rs,rea",
+                "--runs",
+                "3",
+                "--budget",
+                "2000",
+                "--workers",
+                "1",
+                "--no-progress",
+                "--data-dir",
+                str(data_path),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -46,6 +66,7 @@ def search_out(tmp_path_factory) -> Path:
 
 
 # -- plain HTML checks (no browser) ------------------------------------------------------------------
+
 
 class _Page(HTMLParser):
     """Tags, attributes and text of a page; fails on an end tag that closes nothing open."""
@@ -101,27 +122,49 @@ def embedded_images(page: _Page) -> list[bytes]:
 def test_hostile_text_is_escaped_and_the_page_parses(tmp_path, compare_out):
     png = compare_out / "curves.png"
     summary = {
-        "runs": 2, "budget": 100.0,
-        "results": {HOSTILE: {"vanilla": {"cifar10": {"mean": 93.456, "std": 0.1}},
-                              "assisted": {"cifar10": {"mean": 94.0, "std": 0.25}}}},
+        "runs": 2,
+        "budget": 100.0,
+        "results": {
+            HOSTILE: {
+                "vanilla": {"cifar10": {"mean": 93.456, "std": 0.1}},
+                "assisted": {"cifar10": {"mean": 94.0, "std": 0.25}},
+            }
+        },
         "p_values": {HOSTILE: {"cifar10": 0.0004}},
         "strategy_p_values": {"rea": {"warmup": {"vs_vanilla": {"cifar10": 0.25}, "vs_assisted": {"cifar10": 0.5}}}},
         "ceiling": {"index": 7, "test": {"cifar10": 94.37}, "found": {HOSTILE: {"vanilla": 0.5}}},
         "config": {"proxy": '"><img src=x onerror=alert(1)>', "algorithms": [HOSTILE, "rea & co"]},
         "settings": {"data": "</td></tr></table><b>bold</b>"},
-        "variants": {"vanilla": {"best_valid_acc": 61.234, "mean_valid_acc": 60.0, "curve": [59.0, 61.0],
-                                 "trials": 2, "failed": 0, "best_arch": "|nor_conv_3x3~0|<&>|"}},
+        "variants": {
+            "vanilla": {
+                "best_valid_acc": 61.234,
+                "mean_valid_acc": 60.0,
+                "curve": [59.0, 61.0],
+                "trials": 2,
+                "failed": 0,
+                "best_arch": "|nor_conv_3x3~0|<&>|",
+            }
+        },
         "environment": {"packages": {"x": "1.0 <b>"}, "git_commit": "'quoted'"},
     }
-    path = write_report(tmp_path, f"title {HOSTILE}", [png, tmp_path / "never.png"], summary=summary,
-                        subtitle="a < b")
+    path = write_report(tmp_path, f"title {HOSTILE}", [png, tmp_path / "never.png"], summary=summary, subtitle="a < b")
     assert path == tmp_path / REPORT_NAME
     raw = path.read_text(encoding="utf-8")
     page = parse(raw)
     assert "<script" not in raw.lower() and "<b>" not in raw and "<img src=x" not in raw
     text = "".join(page.text)
-    for s in (HOSTILE, '"><img src=x onerror=alert(1)>', "</td></tr></table><b>bold</b>", "|nor_conv_3x3~0|<&>|",
-              "1.0 <b>", "'quoted'", "title " + HOSTILE, "a < b", "rea & co", "never.png"):
+    for s in (
+        HOSTILE,
+        '"><img src=x onerror=alert(1)>',
+        "</td></tr></table><b>bold</b>",
+        "|nor_conv_3x3~0|<&>|",
+        "1.0 <b>",
+        "'quoted'",
+        "title " + HOSTILE,
+        "a < b",
+        "rea & co",
+        "never.png",
+    ):
         assert s in text, s  # shown as text, exactly
     assert "93.46 ± 0.10" in text and "94.00 ± 0.25" in text and "4.0e-04" in text and "94.37" in text
     assert "warmup > vanilla" in text and "warmup > assisted" in text and "0.250" in text
@@ -141,6 +184,7 @@ def test_compare_and_search_write_a_report_with_their_plot(compare_out, search_o
 
 # -- in a real browser -------------------------------------------------------------------------------
 
+
 def _ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
@@ -156,8 +200,9 @@ def browser():
         from selenium.webdriver.chrome.service import Service
     except ImportError:
         webdriver = None
-    missing = [name for name, ok in (("chromium", chromium), ("chromedriver", driver_path),
-                                     ("selenium", webdriver)) if not ok]
+    missing = [
+        name for name, ok in (("chromium", chromium), ("chromedriver", driver_path), ("selenium", webdriver)) if not ok
+    ]
     if missing:
         why = f"the browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver; pip install selenium)"
         if _ci():
@@ -200,13 +245,15 @@ def _png_size(data: bytes) -> tuple[int, int]:
 def _check_images(driver, plots: list[Path]) -> None:
     state = driver.execute_script(
         "return Array.from(document.images).map(i => { i.scrollIntoView(); const r = i.getBoundingClientRect();"
-        " return [i.complete, i.naturalWidth, i.naturalHeight, r.width, r.height]; });")
+        " return [i.complete, i.naturalWidth, i.naturalHeight, r.width, r.height]; });"
+    )
     assert len(state) == len(plots)
     for (complete, nw, nh, w, h), plot in zip(state, plots):
         assert complete and nw > 0 and nh > 0 and w > 0 and h > 0, (plot.name, complete, nw, nh, w, h)
         assert (nw, nh) == _png_size(plot.read_bytes())  # the plot's own pixels, decoded
     external = driver.execute_script(
-        "return performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith('data:'));")
+        "return performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith('data:'));"
+    )
     assert external == [] and driver.execute_script("return document.scripts.length") == 0
 
 

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import CountingEvaluator
 
 from gradsign_nas import algorithms
 from gradsign_nas.benchmarks import NB201Benchmark
@@ -13,8 +14,6 @@ from gradsign_nas.execution import SimulatedExecutor
 from gradsign_nas.plots import plot_curves
 from gradsign_nas.results import History, read_best, read_history
 from gradsign_nas.stats import markdown_table, p_values, summarize, table_csv
-
-from conftest import CountingEvaluator
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +39,20 @@ def test_history_records_every_evaluation_and_the_best(tmp_path, evaluator):
     recs = read_history(tmp_path)
     done = [x for x in recs if x["status"] == "completed"]
     assert len(done) == r.n_evaluations and [x["ask"] for x in recs] == list(range(len(recs)))
-    assert {"trial_id", "arch", "index", "fidelity", "metric", "cost_s", "sim_time", "wall_time", "proxy",
-            "proxy_cost_s", "worker", "extra"} <= set(done[0])
+    assert {
+        "trial_id",
+        "arch",
+        "index",
+        "fidelity",
+        "metric",
+        "cost_s",
+        "sim_time",
+        "wall_time",
+        "proxy",
+        "proxy_cost_s",
+        "worker",
+        "extra",
+    } <= set(done[0])
     best = read_best(tmp_path)
     top = max(done, key=lambda x: x["metric"])
     assert best["arch"] == r.best_arch == top["arch"] and best["index"] == evaluator.index(top["arch"])
@@ -86,7 +97,7 @@ def test_replay_checks_the_proposals_match(tmp_path, evaluator):
 
 def test_broken_line_inside_a_history_is_an_error(tmp_path):
     ok = json.dumps({"ask": 0, "arch": "a", "status": "completed", "metric": 1.0, "cost_s": 1.0})
-    (tmp_path / "history.jsonl").write_text(ok + '\nnot json\n' + ok + '\n')
+    (tmp_path / "history.jsonl").write_text(ok + "\nnot json\n" + ok + "\n")
     with pytest.raises(DataError, match="line 2"):
         History(tmp_path)
 
@@ -99,10 +110,22 @@ def fake_rows(shift, n=40, seed=0):
         for r in range(n):
             acc = 93.5 + d + rng.normal(0, 0.3)
             t = [100.0, 2000.0, 9000.0]
-            rows.append({"algorithm": "rs", "variant": variant, "run": r, "cifar10": acc, "cifar100": acc - 22,
-                         "ImageNet16-120": acc - 48,
-                         "trajectory": {"time": t, "cifar10": [acc - 2, acc - 1, acc], "cifar100": [None, acc - 23, acc - 22],
-                                        "ImageNet16-120": [acc - 50, acc - 49, acc - 48]}})
+            rows.append(
+                {
+                    "algorithm": "rs",
+                    "variant": variant,
+                    "run": r,
+                    "cifar10": acc,
+                    "cifar100": acc - 22,
+                    "ImageNet16-120": acc - 48,
+                    "trajectory": {
+                        "time": t,
+                        "cifar10": [acc - 2, acc - 1, acc],
+                        "cifar100": [None, acc - 23, acc - 22],
+                        "ImageNet16-120": [acc - 50, acc - 49, acc - 48],
+                    },
+                }
+            )
     return rows
 
 

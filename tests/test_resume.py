@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 import torch
+from conftest import CountingEvaluator
 
 from gradsign_nas import algorithms, load_best, search_spaces
 from gradsign_nas.benchmarks import NB201Benchmark
@@ -16,8 +17,6 @@ from gradsign_nas.benchmarks.live import LiveTrainingEvaluator
 from gradsign_nas.benchmarks.nb201_evaluator import NB201TabularEvaluator
 from gradsign_nas.execution import RayTuneExecutor, SimulatedExecutor, run_live_search, sequential_search
 from gradsign_nas.results import History, read_best, read_history
-
-from conftest import CountingEvaluator
 
 EXECUTORS = ["simulated", "ray-table", "live-sequential", "live-ray"]
 # fields that legitimately differ between two runs: wall-clock times, measured training seconds (and
@@ -63,13 +62,13 @@ def search(kind, out, table, live_evaluator, live_space, counter=None):
     alg = algorithms.get("rea", live_space, 0, fidelities=(1,), population_size=2)
     if kind == "live-sequential":
         return sequential_search(alg, live_evaluator, trials=5, out_dir=out, progress=False, run_info={"kind": kind})
-    return run_live_search(alg, live_evaluator, trials=5, out_dir=out, progress=False, run_info={"kind": kind},
-                           workers=1, num_cpus=1)
+    return run_live_search(
+        alg, live_evaluator, trials=5, out_dir=out, progress=False, run_info={"kind": kind}, workers=1, num_cpus=1
+    )
 
 
 @pytest.mark.parametrize("kind", EXECUTORS)
-def test_a_resumed_search_records_what_an_uninterrupted_one_records(kind, tmp_path, table, live_evaluator,
-                                                                    live_space):
+def test_a_resumed_search_records_what_an_uninterrupted_one_records(kind, tmp_path, table, live_evaluator, live_space):
     full_dir = tmp_path / "full"
     full = search(kind, full_dir, table, live_evaluator, live_space)
     lines = (full_dir / "history.jsonl").read_text().splitlines(keepends=True)

@@ -64,8 +64,23 @@ def test_scorer_reads_the_packaged_table(table):
 
 
 def test_score_space_cli_small_run_and_bad_input(data_path, tmp_path):
-    cmd = [sys.executable, "-m", "gradsign_nas", "score-space", "--data-dir", str(data_path), "--limit", "2",
-           "--cpu-procs", "1", "--datasets", "cifar10", "--batch-size", "8", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gradsign_nas",
+        "score-space",
+        "--data-dir",
+        str(data_path),
+        "--limit",
+        "2",
+        "--cpu-procs",
+        "1",
+        "--datasets",
+        "cifar10",
+        "--batch-size",
+        "8",
+        "--json",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.strip().splitlines()[-1])
@@ -81,8 +96,19 @@ def test_score_space_cli_small_run_and_bad_input(data_path, tmp_path):
 
 
 # -- the baseline tables and ensembles ----------------------------------------------------------------
-BASELINES = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot", "plain", "l2_norm", "params",
-             "flops")
+BASELINES = (
+    "synflow",
+    "snip",
+    "grad_norm",
+    "fisher",
+    "grasp",
+    "jacob_cov",
+    "naswot",
+    "plain",
+    "l2_norm",
+    "params",
+    "flops",
+)
 
 
 @pytest.mark.parametrize("proxy", BASELINES)
@@ -122,9 +148,41 @@ def test_correlate_reads_tables_instantly(data_path, tmp_path):
     from gradsign_nas.cli import main
 
     out = tmp_path / "c"
-    assert main(["correlate", "--scores", "table", "--all", "--proxy", "gradsign+jacob_cov", "--data-dir",
-                 str(data_path), "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "correlate",
+                "--scores",
+                "table",
+                "--all",
+                "--proxy",
+                "gradsign+jacob_cov",
+                "--data-dir",
+                str(data_path),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n"] == 15625 and summary["spearman"] > 0.85
-    assert main(["correlate", "--scores", "table", "--space", "nb101", "--proxy", "synflow", "--data-dir",
-                 str(data_path), "--out", str(tmp_path / "d")]) == 2
+    assert (
+        main(
+            [
+                "correlate",
+                "--scores",
+                "table",
+                "--space",
+                "nb101",
+                "--proxy",
+                "synflow",
+                "--data-dir",
+                str(data_path),
+                "--out",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 2
+    )

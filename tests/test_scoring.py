@@ -39,7 +39,11 @@ def test_cache_round_trip_and_no_recomputation(archs, data_path, tmp_path, monke
 
     calls = []
     real = scoring._score_chunk
-    monkeypatch.setattr(scoring, "_score_chunk", lambda state, archs, on_pass=None: calls.extend(map(str, archs)) or real(state, archs, on_pass))
+    monkeypatch.setattr(
+        scoring,
+        "_score_chunk",
+        lambda state, archs, on_pass=None: calls.extend(map(str, archs)) or real(state, archs, on_pass),
+    )
     again, sec_again = scoring.score_archs("nb201", archs[:3], **kw)  # two cached, one new
     assert calls == [str(archs[2])]
     assert np.array_equal(again[:2], first) and np.array_equal(sec_again[:2], sec)
@@ -82,12 +86,15 @@ def test_nan_scores_are_kept_cached_and_excluded_from_correlation(archs, data_pa
     assert c.n_nan == int(np.isnan(scores).sum()) and c.n == len(scores) - c.n_nan
 
 
-@pytest.mark.parametrize("bad, message", [
-    (dict(proxy="no_such_proxy"), "unknown proxy"),
-    (dict(dataset="svhn"), "dataset"),
-    (dict(batch_size=0), "batch size"),
-    (dict(workers=0), "workers"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(proxy="no_such_proxy"), "unknown proxy"),
+        (dict(dataset="svhn"), "dataset"),
+        (dict(batch_size=0), "batch size"),
+        (dict(workers=0), "workers"),
+    ],
+)
 def test_bad_input_is_a_value_error(archs, data_path, bad, message):
     kw = dict(directory=data_path, cache=False, progress=False, workers=1)
     kw.update(bad)

@@ -95,8 +95,9 @@ def test_stacked_scores_equal_the_per_sample_loop_in_float64(impl):
         want.append(proxies.gradsign_reference(SMALL.build(a, 10).double(), x.double(), y))
     assert got == want
     assert [s == 0.0 for s in got] == [not SMALL.is_connected(a) for a in archs]
-    means = finish(gradsign_nb201([a.ops for a in archs], x, y, seed=3, C=4, N=2, dtype=torch.float64,
-                                  reduction="mean", impl=impl))
+    means = finish(
+        gradsign_nb201([a.ops for a in archs], x, y, seed=3, C=4, N=2, dtype=torch.float64, reduction="mean", impl=impl)
+    )
     for a, mean in zip(archs, means):
         torch.manual_seed(3)
         assert mean == proxies.gradsign(SMALL.build(a, 10).double(), x.double(), y, reduction="mean")
@@ -104,8 +105,9 @@ def test_stacked_scores_equal_the_per_sample_loop_in_float64(impl):
 
 def test_stacked_float32_agrees_with_the_general_path(data_path):
     archs = _archs(SMALL, 4, seed=2)
-    general = scoring.ScoringEngine(SMALL, "gradsign", batch_size=8, directory=data_path, workers=1, cache=False,
-                                    progress=False)
+    general = scoring.ScoringEngine(
+        SMALL, "gradsign", batch_size=8, directory=data_path, workers=1, cache=False, progress=False
+    )
     stacked, _ = general.score(archs)
     plain = []
     from gradsign_nas.benchmarks import load_batch
@@ -120,7 +122,11 @@ def test_stacked_float32_agrees_with_the_general_path(data_path):
 def test_engine_takes_the_stacked_path_only_where_it_applies(monkeypatch, data_path):
     calls = []
     real = scoring._score_stacked
-    monkeypatch.setattr(scoring, "_score_stacked", lambda state, archs, on_pass=None: calls.append(len(archs)) or real(state, archs, on_pass))
+    monkeypatch.setattr(
+        scoring,
+        "_score_stacked",
+        lambda state, archs, on_pass=None: calls.append(len(archs)) or real(state, archs, on_pass),
+    )
     archs = _archs(SMALL, 2)
     kw = dict(batch_size=4, directory=data_path, workers=1, cache=False, progress=False)
     scoring.score_archs(SMALL, archs, **kw)
@@ -143,7 +149,11 @@ def test_a_live_evaluators_candidates_take_the_stacked_path_with_its_per_network
     scorer = TrainingBatchScorer(ev, batch_size=16, seed=1)
     calls = []
     real = scoring._score_stacked
-    monkeypatch.setattr(scoring, "_score_stacked", lambda state, archs, on_pass=None: calls.append(len(archs)) or real(state, archs, on_pass))
+    monkeypatch.setattr(
+        scoring,
+        "_score_stacked",
+        lambda state, archs, on_pass=None: calls.append(len(archs)) or real(state, archs, on_pass),
+    )
     archs = _archs(space, 5, seed=4)
     got = scorer.score_many(archs)
     assert sum(calls) == len(archs) and scorer.engine._state["stack"] > 0
@@ -158,8 +168,12 @@ def test_a_live_evaluators_candidates_take_the_stacked_path_with_its_per_network
         built = [mod.weight for mod in net.modules() if isinstance(mod, (nn.Conv2d, nn.Linear))]
         assert all(torch.equal(p, q) for p, q in zip(_stack_order(st, m), [*built, net.classifier.bias]))
     # a build with options of its own takes the general path
-    other = TrainingBatchScorer(LiveTrainingEvaluator(space, "digits", fidelities=(1,), device="cpu", seed=5,
-                                                      limit=200, build_options={"C": 2}), batch_size=16)
+    other = TrainingBatchScorer(
+        LiveTrainingEvaluator(
+            space, "digits", fidelities=(1,), device="cpu", seed=5, limit=200, build_options={"C": 2}
+        ),
+        batch_size=16,
+    )
     assert other._init_seed() is None
     with pytest.raises(ValueError, match="init_seed without build"):
         scoring.ScoringEngine(space, batch=(x, y), num_classes=10, init_seed=ev.init_seed)
@@ -248,9 +262,7 @@ def test_compiled_pass_equals_the_stacked_pass_and_the_loop_in_float64():
     for m in (0, 1, 2, 60):
         torch.manual_seed(2)
         assert compiled[m] == proxies.gradsign_reference(space.build(block[m], 10).double(), x.double(), y)
-    assert 0.0 in compiled and compiled == [
-        0.0 if not space.is_connected(a) else s for a, s in zip(block, compiled)
-    ]
+    assert 0.0 in compiled and compiled == [0.0 if not space.is_connected(a) else s for a, s in zip(block, compiled)]
     means = finish(gradsign_nb201(ops, x, y, impl="compiled", compile_backend="aot_eager", reduction="mean", **kw))
     assert means == finish(gradsign_nb201(ops, x, y, impl="matmul", reduction="mean", **kw))
 
@@ -261,8 +273,9 @@ def test_engine_compile_scores_whole_cosets_compiled_and_the_others_as_usual(mon
     monkeypatch.setattr(kernel, "COMPILE_BACKEND", "aot_eager")
     impls = []
     real = kernel.gradsign_nb201
-    monkeypatch.setattr(kernel, "gradsign_nb201", lambda ops, *a, **kw: impls.append((len(ops), kw["impl"])) or
-                        real(ops, *a, **kw))
+    monkeypatch.setattr(
+        kernel, "gradsign_nb201", lambda ops, *a, **kw: impls.append((len(ops), kw["impl"])) or real(ops, *a, **kw)
+    )
     space = NB201Space(C=4, N=1)
     whole, _ = kernel.coset_blocks(space.all())
     archs = space.all()[:3] + whole[9]

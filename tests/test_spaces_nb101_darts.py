@@ -77,8 +77,13 @@ def test_nb101_validity_and_pruning():
     dense = tuple(tuple(1 if j > i else 0 for j in range(7)) for i in range(7))
     with pytest.raises(ValueError, match="at most 9 edges"):
         NB101Arch(dense, chain.ops)
-    for bad in ("", CHAIN.replace("conv1x1-bn-relu", "conv5x5"), CHAIN.replace("0100000/", "1100000/"),
-                CHAIN.split("|")[0], "0100000/0010000|conv3x3-bn-relu"):
+    for bad in (
+        "",
+        CHAIN.replace("conv1x1-bn-relu", "conv5x5"),
+        CHAIN.replace("0100000/", "1100000/"),
+        CHAIN.split("|")[0],
+        "0100000/0010000|conv3x3-bn-relu",
+    ):
         with pytest.raises(ValueError):
             space.parse(bad)
 
@@ -94,8 +99,13 @@ def test_darts_validity_and_canonical_order():
     with pytest.raises(ValueError, match="takes inputs"):
         DartsArch(arch.normal[:2] + ((3, "skip_connect"), (0, "sep_conv_3x3")) + arch.normal[4:], arch.reduce)
     text = str(arch)
-    for bad in (text.replace("normal:", "nrml:"), text.replace("~0", "~9", 1), text.split(";")[0],
-                text.replace("sep_conv_3x3", "conv_7x7").replace("skip_connect", "conv_7x7"), "junk"):
+    for bad in (
+        text.replace("normal:", "nrml:"),
+        text.replace("~0", "~9", 1),
+        text.split(";")[0],
+        text.replace("sep_conv_3x3", "conv_7x7").replace("skip_connect", "conv_7x7"),
+        "junk",
+    ):
         if bad != text:
             with pytest.raises(ValueError):
                 space.parse(bad)

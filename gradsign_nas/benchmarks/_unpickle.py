@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import pickle
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,8 @@ class _DtypeSpec:
 def _numpy_scalar(spec, data=None):
     if not isinstance(spec, _DtypeSpec):
         raise UnsafePickleError("pickle holds a numpy scalar without a numeric dtype.")
-    dtype = spec.dtype.newbyteorder(spec.byteorder) if spec.byteorder in "<>" else spec.dtype
+    order: Any = spec.byteorder
+    dtype = spec.dtype.newbyteorder(order) if order in "<>" else spec.dtype
     if not isinstance(data, bytes) or len(data) != dtype.itemsize:
         raise UnsafePickleError("pickle holds a malformed numpy scalar.")
     return np.frombuffer(data, dtype=dtype)[0]

@@ -299,7 +299,7 @@ class LiveTrainingEvaluator(Evaluator):
         self.in_channels = int(self.data.x_train.shape[1])
         self._repeat_channels = 1  # set by build() if the space cannot take in_channels
         self._build_opts: Optional[dict] = None
-        self._on_device = None
+        self._on_device: Optional[tuple] = None
 
     # -- networks ---------------------------------------------------------------------------------
     def build(self, arch: Hashable):
