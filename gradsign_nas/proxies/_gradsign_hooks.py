@@ -26,7 +26,7 @@ from torch import nn
 from gradsign_nas.errors import InputError
 
 from ._common import check_batch, weight_layers
-from ._gradsign import REDUCTIONS, gradsign, reduce_sign_sums
+from ._gradsign_vmap import REDUCTIONS, gradsign_vmap, reduce_sign_sums
 
 __all__ = ["gradsign_hooks"]
 
@@ -119,7 +119,7 @@ def gradsign_hooks(
     ) or any(
         isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, nn.BatchNorm2d) for m in model.modules()
     ):
-        return gradsign(model, inputs, targets, reduction=reduction, chunk_size=chunk_size, method="vmap")
+        return gradsign_vmap(model, inputs, targets, reduction, chunk_size)
     x, y = check_batch(model, inputs, targets)
     assert y is not None  # targets is required; check_batch returns None only without it
     totals = {id(m): torch.zeros_like(m.weight) for _, m in layers}
