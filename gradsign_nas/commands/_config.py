@@ -22,7 +22,10 @@ from typing import Any, Optional
 from gradsign_nas.errors import InputError
 
 #: run.json keys that describe a run but are no option of any command
-RECORD_ONLY = ("environment", "command", "model")
+RECORD_ONLY = ("environment", "command", "model", "comparison", "strategy")
+#: the longest text a config value may hold, and how much of a bad one an error shows
+MAX_TEXT = 10_000
+SHOWN = 60
 
 
 def read_config(path: str) -> dict[str, Any]:
@@ -57,7 +60,9 @@ def _from_record(command: str, data: dict[str, Any], path: str) -> dict[str, Any
     out = {k: v for k, v in data.items() if k not in RECORD_ONLY and k != "request"}
     out.update(data.get("request") or {})
     if "variant" in out:
-        out["variants" if command == "search" else "variant"] = out.pop("variant")
+        out["variants"] = out.pop("variant")
+    if command == "search" and "batch_size" in out:
+        out["train_batch_size"] = out.pop("batch_size")
     if "budget_s" in out:
         out["budget"] = out.pop("budget_s")
     if "fidelities" in out:
@@ -92,12 +97,58 @@ def apply_config(parser: argparse.ArgumentParser, command: str, path: str) -> No
         dest = str(key).replace("-", "_")
         if dest not in actions:
             raise InputError(
-                f"unknown setting {key!r} in {path}; expected options of '{command}': {', '.join(sorted(actions))}"
+                f"unknown setting {_short(key)} in {path}; expected options of '{command}': "
+                f"{', '.join(sorted(actions))}"
             )
-        defaults[dest] = value
+        defaults[dest] = _checked(actions[dest], dest, value, path)
     for dest, value in defaults.items():
         actions[dest].required = False
         actions[dest].default = value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[: SHOWN - 3] + "..."
+
+
+def _checked(action: argparse.Action, key: str, value: Any, path: str) -> Any:
+    """A config value checked as the command line checks its option: a switch takes true/false, a
+    number a number, text a string (converted by the option's type), a choice one of its choices;
+    ``algorithm_options`` may also be a table."""
+
+    def bad(expected: str) -> InputError:
+        return InputError(f"expected {key} in {path} to be {expected}, but got {_short(value)}")
+
+    if isinstance(action, argparse._StoreTrueAction):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if key == "algorithm_options" and isinstance(value, dict):
+        return value
+    kind = action.type
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise bad(f"a text of at most {MAX_TEXT:,} characters")
+        if callable(kind) and kind is not str:
+            try:
+                value = kind(value)
+            except (TypeError, ValueError):
+                raise bad(f"a {getattr(kind, '__name__', 'value')}") from None
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        value = float(value)
+    elif key in ("variants", "algorithms", "strategies", "proxies", "datasets") and isinstance(value, list):
+        if not all(isinstance(x, str) for x in value):
+            raise bad("a list of names")
+    else:
+        raise bad("a text")
+    if action.choices is not None and value not in action.choices:
+        raise bad(f"one of {', '.join(map(str, action.choices))}")
+    return value
 
 
 def add_config(p: argparse.ArgumentParser) -> None:

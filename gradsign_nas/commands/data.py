@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import argparse
 
+from ._options import add_option
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "action", choices=["check", "download"], help="check: verify what is present; download: fetch what is missing"
     )
-    p.add_argument(
-        "--data-dir", default=None, help="data directory (default: $GRADSIGN_NAS_DATA or ~/.cache/gradsign-nas/data)"
-    )
+    add_option(p, "data_dir")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each download")
     p.add_argument(
         "--mirror",
         default=None,
         help="fetch from MIRROR/<repo>/<commit>/<path> instead of https://raw.githubusercontent.com (file:// works)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_option(p, "no_progress")
 
 
 def run(args: argparse.Namespace) -> int:

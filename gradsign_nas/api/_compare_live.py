@@ -1,0 +1,253 @@
+"""``compare(live=True)``: vanilla against assisted in live searches that really train networks.
+
+S seeds x variants x algorithms of live searches (each ``gradsign_nas.search``'s own run, one run
+directory each under ``<out>/searches/seed-<r>/<algorithm>-<variant>``), every trial a Ray Tune trial,
+all searches on one Ray (local by default, ``address`` for a cluster; GPUs shared with fractional
+``gpus_per_trial``), or with ``no_ray`` every trial in this process (or ``workers`` local processes).
+Each search keeps its own history, so the comparison resumes after an interruption without
+re-running a finished trial. Run r of every algorithm and variant shares one seed (``run_seed``).
+
+The statistics are the tabular compare's, on the best validation accuracy each search found: mean
++- std per algorithm and variant, and the one-sided Mann-Whitney p-value of assisted > vanilla. The
+curves are the best-so-far validation accuracy against trials and against wall-clock seconds; the
+wall clock includes the time spent on the proxy, because in a live search that is real time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+from ..errors import InputError
+from ._checks import MAX_PROCS, MAX_RUNS, check_out_dir, positive_int, refuse_unused
+from ._compare import check_lists, mean_proxy_scores, write_report_for
+from ._results import CompareResult
+from .configs import TABULAR_ONLY, CompareConfig, SearchConfig
+
+_log = logging.getLogger("gradsign_nas.compare")
+
+LIVE_DEFAULT_RUNS = 3
+DEFAULT_OUT = "live-compare"
+
+
+def search_config(cfg: CompareConfig, algorithm: str, variants: list, run: int, seed: int) -> SearchConfig:
+    """The ``SearchConfig`` of one search of the comparison (its variants: those of ``variants`` and
+    ``strategies``); every shared option carries over by name."""
+    shared = {f.name for f in dataclasses.fields(SearchConfig)} & {f.name for f in dataclasses.fields(CompareConfig)}
+    values = {n: getattr(cfg, n) for n in shared if n not in ("variants", "out", "seed", "algorithm_options")}
+    own = _own_options(cfg, algorithm)
+    return SearchConfig(
+        **values,
+        algorithm=algorithm,
+        algorithm_options=own,
+        variants=",".join(variants),
+        seed=seed,
+        out=str(Path(cfg.out or DEFAULT_OUT) / "searches" / f"seed-{run}"),
+    )
+
+
+def _own_options(cfg: CompareConfig, algorithm: str):
+    from ._options import algorithm_options
+
+    algos, _ = check_lists(cfg)
+    own = algorithm_options(cfg.algorithm_options, algos)[algorithm]
+    return ",".join(f"{k}={v}" for k, v in own.items()) or None
+
+
+def comparison(cfg: CompareConfig, run: int, runs: int) -> dict:
+    """What a search's run.json records of the comparison it belongs to."""
+    return {"run": run, "seed": cfg.seed, "runs": runs}
+
+
+def _row(algorithm: str, variant: str, run: int, seed: int, run_dir: Path, metric: str) -> dict:
+    """One search's compact result, in the tabular compare's row shape (``metric`` as its one
+    "dataset"; ``trajectory`` by trials, ``wall_trajectory`` by wall-clock seconds)."""
+    from ._live_report import summarise
+
+    s = summarise({variant: run_dir}, 0.0, metric)["variants"][variant]
+    curve, wall = s["curve"], s["wall"]
+    pick = min if metric.endswith("loss") else max
+    best = [pick(curve[: i + 1]) for i in range(len(curve))]
+    return {
+        "algorithm": algorithm,
+        "variant": variant,
+        "run": run,
+        "seed": seed,
+        "best_arch": s["best_arch"],
+        metric: s[f"best_{metric}"],
+        "trials": s["trials"],
+        "failed": s["failed"],
+        "train_s": s["train_s"],
+        "proxy_s": s["proxy_s"],
+        "wall_s": round(max(wall), 2) if wall else 0.0,
+        "trajectory": {"time": list(range(1, len(best) + 1)), metric: best},
+        "wall_trajectory": {"time": wall, metric: best},
+    }
+
+
+def compare_live(cfg: CompareConfig) -> CompareResult:
+    """The live comparison ``cfg`` (with ``live=True``) describes; see ``gradsign_nas.compare``."""
+    from .. import stats
+    from ..execution.fanout import run_seed
+    from ._search import data_label, open_search, run_search, session, validate
+
+    refuse_unused(cfg, TABULAR_ONLY, "is an option of table searches, not of live comparisons (--live)")
+    runs = cfg.runs if cfg.runs is not None else LIVE_DEFAULT_RUNS
+    metric = cfg.metric
+    # 1. every search's options, data and any record to resume checked before the first trial
+    algos, variants = check_lists(cfg)
+    if cfg.workers is not None and not cfg.no_ray:
+        raise InputError(
+            "expected --workers with the tabular compare or with --live --no-ray; with Ray use --num-cpus or --address"
+        )
+    positive_int("--runs", runs, 1, MAX_RUNS)
+    if cfg.workers is not None:
+        positive_int("--workers", cfg.workers, 1, MAX_PROCS)
+    out = check_out_dir(cfg.out or DEFAULT_OUT)
+    assert out is not None
+    searches = []
+    for r in range(runs):
+        seed = run_seed(cfg.seed, r)
+        for a in algos:
+            scfg = search_config(cfg, a, variants, r, seed)
+            validate(scfg)
+            for v in variants:
+                searches.append((a, v, r, seed, scfg, *open_search(scfg, v, comparison(cfg, r, runs))))
+
+    # 2. the searches: one after another on one Ray (each search's trials concurrently on the cluster),
+    # or with no_ray in this process, or in local processes (workers; one per GPU on CUDA)
+    from tqdm.auto import tqdm
+
+    from ._live_processes import run_in_processes, search_devices
+
+    progress = not cfg.no_progress
+    devices = search_devices(cfg) if cfg.no_ray else []
+    t0 = time.perf_counter()
+    rows, replayed = [], 0
+    bar = tqdm(total=len(searches), desc="live searches", unit="search", disable=not progress)
+    try:
+        if len(devices) > 1:
+            for s in searches:  # each search's process opens (and locks) its own history
+                s[-1].close()
+            jobs = [(s[0], s[1], s[2], s[4]) for s in searches]
+            done = run_in_processes(jobs, [comparison(cfg, r, runs) for _a, _v, r, _s in jobs], devices, bar)
+            for (a, v, r, seed, _scfg, _alg, _ev, run_dir, _h), (n_replayed, scores) in zip(searches, done):
+                replayed += n_replayed
+                rows.append(dict(_row(a, v, r, seed, run_dir, metric), proxy_scores=scores))
+        else:
+            with session(cfg):  # one Ray for every search
+                for a, v, r, seed, scfg, alg, ev, run_dir, history in searches:
+                    res = run_search(scfg, alg, ev, run_dir, f"seed {r} {a} {v}", history, progress)
+                    replayed += res.n_replayed
+                    row = _row(a, v, r, seed, run_dir, metric)
+                    rows.append(dict(row, proxy_scores=getattr(alg, "proxy_scores", 0)))
+                    bar.update(1)
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t0
+    if replayed:
+        _log.info("resumed: %d recorded trials replayed, not re-run", replayed)
+
+    # 3. statistics and files, as the tabular compare writes them
+    datasets = [metric]
+    summary = stats.summarize(rows, datasets)
+    pvals = stats.p_values(rows, datasets)
+    results = {
+        a: {v: {d: {"mean": c["mean"], "std": c["std"]} for d, c in cells.items()} for v, cells in vs.items()}
+        for a, vs in summary.items()
+    }
+    proxy_time = {
+        a: {
+            v: _share([x for x in rows if x["algorithm"] == a and x["variant"] == v])
+            for v in dict.fromkeys(x["variant"] for x in rows if x["algorithm"] == a)
+        }
+        for a in algos
+    }
+    line = {
+        "runs": runs,
+        "budget": {"trials": cfg.trials, "epochs": cfg.epochs},
+        "results": results,
+        "p_values": pvals,
+        "ceiling": None,  # no table: the best possible network of a live search is unknown
+        "proxy_scores": mean_proxy_scores(rows),
+        "proxy_time": proxy_time,
+    }
+    spvals = stats.strategy_p_values(rows, datasets)
+    if spvals:
+        line["strategy_p_values"] = spvals
+    label = data_label(cfg.data)  # the data's name, or the arrays' shapes and sha256
+    config = {
+        "live": True,
+        "space": cfg.space,
+        "data": label,
+        "algorithms": algos,
+        "variants": variants,
+        "runs": runs,
+        "seed": cfg.seed,
+        "trials": cfg.trials,
+        "epochs": cfg.epochs,
+        "k": cfg.k,
+        "proxy": cfg.proxy,
+    }
+    if metric != "valid_acc":
+        config["metric"] = metric
+    md = stats.markdown_table(summary, pvals, datasets)
+    full = {**line, "config": config, "n": summary, "wall_s": wall}
+    result = CompareResult(
+        full, out, config=cfg, rows=rows, table=md, line=line, done=f"{len(rows)} live searches in {wall:.1f} s"
+    )
+    _write(result, cfg, algos, label, runs, summary, pvals, datasets, config)
+    return result
+
+
+def _write(result, cfg, algos, label, runs, summary, pvals, datasets, config) -> None:
+    from .. import stats
+    from .._io import write_json_atomic, write_text_atomic
+    from ..plots import plot_curves
+
+    out, rows, metric = result.out, result.rows, cfg.metric
+    write_text_atomic(out / "results.md", result.table)
+    write_text_atomic(out / "results.csv", stats.table_csv(summary, pvals, datasets))
+    write_json_atomic(out / "runs.json", {"config": config, "runs": rows})
+    write_json_atomic(out / "summary.json", result.summary)
+    title = f"{', '.join(algos)} on {cfg.data if isinstance(cfg.data, str) else 'arrays'} ({cfg.space}), seed {cfg.seed}"
+    plots = [out / "curves_trials.png", out / "curves_wall.png"]
+    what = metric.replace("valid_", "validation ").replace("acc", "accuracy (%)")
+    plot_curves(
+        rows,
+        cfg.trials,
+        plots[0],
+        datasets,
+        points=cfg.trials,
+        title=title,
+        xlabel="trials finished",
+        ylabel=f"best-so-far {what}",
+    )
+    wall_rows = [dict(x, trajectory=x["wall_trajectory"]) for x in rows]
+    plot_curves(
+        wall_rows,
+        max((x["wall_s"] for x in rows), default=1.0) or 1.0,
+        plots[1],
+        datasets,
+        title=title,
+        xlabel="wall-clock seconds since the first trial started (proxy time between trials included)",
+        ylabel=f"best-so-far {what}",
+    )
+    write_report_for(
+        result,
+        f"gradsign-nas compare --live: {', '.join(algos)} on {label}",
+        plots,
+        f"{runs} seeds per algorithm and variant, {cfg.trials} trials x {cfg.epochs} epochs each",
+    )
+
+
+def _share(rows: list) -> dict:
+    """Mean seconds spent on the proxy and on training per search, and the proxy's share of the two."""
+    proxy = sum(x["proxy_s"] for x in rows) / max(1, len(rows))
+    train = sum(x["train_s"] for x in rows) / max(1, len(rows))
+    return {"proxy_s": round(proxy, 2), "train_s": round(train, 2), "proxy_share": proxy / (proxy + train or 1.0)}
+
+
+__all__ = ["compare_live", "comparison", "search_config"]
