@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from typing import Sequence, Union
+from typing import Iterable, Sequence, Union
 
 import numpy as np
 
@@ -49,7 +49,6 @@ def plot_curves(
     from matplotlib.figure import Figure
 
     from ._io import write_bytes_atomic
-    from .execution.fanout import curves_on_grid
 
     if band not in ("sem", "std"):
         raise InputError(f"expected band 'sem' or 'std', but got {band!r}")
@@ -104,3 +103,18 @@ def plot_curves(
     if path is not None:
         write_bytes_atomic(path, data)
     return data
+
+
+def curves_on_grid(rows: Iterable[dict], grid: np.ndarray, dataset: str) -> np.ndarray:
+    """Best-so-far test accuracy of each run at the simulated times ``grid`` (NaN before its first
+    completed evaluation): an array [runs, len(grid)]."""
+    rows = list(rows)
+    out = np.full((len(rows), len(grid)), np.nan)
+    for j, row in enumerate(rows):
+        t = np.asarray(row["trajectory"]["time"], dtype=float)
+        v = np.asarray([np.nan if x is None else x for x in row["trajectory"][dataset]], dtype=float)
+        if t.size:
+            pos = np.searchsorted(t, grid, side="right") - 1
+            ok = pos >= 0
+            out[j, ok] = v[pos[ok]]
+    return out

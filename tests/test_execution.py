@@ -13,7 +13,8 @@ from gradsign_nas.assist import Assistant, TableScorer
 from gradsign_nas.benchmarks import NB201Benchmark
 from gradsign_nas.benchmarks.nb201_evaluator import NB201TabularEvaluator
 from gradsign_nas.execution import RayTuneExecutor, SimulatedExecutor, make_specs, run_all
-from gradsign_nas.execution.fanout import Context, curves_on_grid
+from gradsign_nas.execution.fanout import Context
+from gradsign_nas.plots import curves_on_grid
 from gradsign_nas.results import History, read_history
 
 

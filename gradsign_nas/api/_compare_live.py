@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ._checks import MAX_PROCS, MAX_RUNS, check_out_dir, positive_int, refuse_unused
-from ._compare import check_lists, mean_proxy_scores, write_report_for
+from ._compare_common import check_lists, mean_proxy_scores, write_report_for
 from ._results import CompareResult
 from .configs import TABULAR_ONLY, CompareConfig, SearchConfig
 
@@ -212,7 +212,9 @@ def _write(result, cfg, algos, label, runs, summary, pvals, datasets, config) ->
     write_text_atomic(out / "results.csv", stats.table_csv(summary, pvals, datasets))
     write_json_atomic(out / "runs.json", {"config": config, "runs": rows})
     write_json_atomic(out / "summary.json", result.summary)
-    title = f"{', '.join(algos)} on {cfg.data if isinstance(cfg.data, str) else 'arrays'} ({cfg.space}), seed {cfg.seed}"
+    title = (
+        f"{', '.join(algos)} on {cfg.data if isinstance(cfg.data, str) else 'arrays'} ({cfg.space}), seed {cfg.seed}"
+    )
     plots = [out / "curves_trials.png", out / "curves_wall.png"]
     what = metric.replace("valid_", "validation ").replace("acc", "accuracy (%)")
     plot_curves(

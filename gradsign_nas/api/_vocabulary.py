@@ -69,7 +69,12 @@ _o(
     "assistance strategies to run as further variants, comma-separated, or 'all' (each at a proxy budget no "
     "larger than best of K's; default none)",
 )
-_o("seed", "random seed of the run: the search, the data split, the image batch, each network's init (default 0)", 0, int)
+_o(
+    "seed",
+    "random seed of the run: the search, the data split, the image batch, each network's init (default 0)",
+    0,
+    int,
+)
 _o(
     "runs",
     "runs per algorithm and variant; with --live, seeds (default 500 tabular runs, 3 live seeds)",
@@ -112,7 +117,13 @@ _o(
 
 # -- assistance ---------------------------------------------------------------------------------------
 _a = "GradSign assistance"
-_o("k", "candidates per assisted proposal: the assisted variant evaluates the best-scored of K (default 10)", 10, int, group=_a)
+_o(
+    "k",
+    "candidates per assisted proposal: the assisted variant evaluates the best-scored of K (default 10)",
+    10,
+    int,
+    group=_a,
+)
 _o(
     "proxy",
     "the proxy that ranks candidates, or an ensemble a+b of proxies (rank aggregation, tables only), e.g. "
@@ -218,7 +229,12 @@ _o("num_cpus", "CPUs of the local Ray (default all cores)", None, int, group=_e)
 
 # -- correlation and whole-space scoring ----------------------------------------------------------------
 _c = "scoring"
-_o("dataset", "the benchmark accuracy to correlate with: cifar10 (default) or cifar100 (nb201 only)", "cifar10", group=_c)
+_o(
+    "dataset",
+    "the benchmark accuracy to correlate with: cifar10 (default) or cifar100 (nb201 only)",
+    "cifar10",
+    group=_c,
+)
 _o(
     "sample",
     "architectures drawn without replacement (default: 1000 for nb201, all for nb101/darts)",
@@ -236,9 +252,20 @@ _o(
     "gradsign",
     group=_c,
 )
-_o("datasets", "image batches to score on, comma-separated, or 'all': cifar10, cifar100 (default both)", "cifar10,cifar100", group=_c)
+_o(
+    "datasets",
+    "image batches to score on, comma-separated, or 'all': cifar10, cifar100 (default both)",
+    "cifar10,cifar100",
+    group=_c,
+)
 _o("gpu_procs", "scoring processes per visible GPU (default 0)", 0, int, group=_c)
-_o("cpu_procs", "single-threaded CPU scoring processes (default: all cores, or none with --gpu-procs)", None, int, group=_c)
+_o(
+    "cpu_procs",
+    "single-threaded CPU scoring processes (default: all cores, or none with --gpu-procs)",
+    None,
+    int,
+    group=_c,
+)
 _o(
     "compile",
     "GradSign on the GPU: score the space in 125 blocks of equal shapes with the stacked pass compiled by "
@@ -247,7 +274,14 @@ _o(
     bool,
     group=_c,
 )
-_o("first", "score only the first N architectures in index order, for timing (default all)", None, int, metavar="N", group=_c)
+_o(
+    "first",
+    "score only the first N architectures in index order, for timing (default all)",
+    None,
+    int,
+    metavar="N",
+    group=_c,
+)
 
 # -- output -----------------------------------------------------------------------------------------------
 _w = "output"
