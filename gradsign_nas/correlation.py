@@ -31,18 +31,18 @@ import numpy as np
 
 from gradsign_nas.errors import InputError
 
+from .benchmarks.targets import DEFAULT_SAMPLE, check_space_dataset, load_targets
+
 __all__ = [
     "Correlation",
     "CorrelationRun",
+    "check_space_dataset",
     "correlate",
     "correlate_proxy",
     "load_targets",
     "sample_indices",
     "write_outputs",
 ]
-
-SPACE_DATASETS = {"nb201": ("cifar10", "cifar100"), "nb101": ("cifar10",), "darts": ("cifar10",)}
-DEFAULT_SAMPLE = {"nb201": 1000}  # other spaces: all architectures of the subset
 
 
 @dataclass(frozen=True)
@@ -88,45 +88,6 @@ def sample_indices(total: int, n: Optional[int], seed: int) -> np.ndarray:
     if n > total:
         raise InputError(f"expected a sample of at most the space's {total} architectures, but got {n}")
     return np.sort(np.random.default_rng(seed).choice(total, size=int(n), replace=False))
-
-
-def check_space_dataset(space: str, dataset: str) -> None:
-    """Raise ``ValueError`` unless accuracies of ``dataset`` exist for ``space``."""
-    if space not in SPACE_DATASETS:
-        raise InputError(
-            f"expected a space with benchmark accuracies, one of {', '.join(SPACE_DATASETS)}, but got {space!r}"
-        )
-    if dataset not in SPACE_DATASETS[space]:
-        raise InputError(
-            f"expected a dataset of the {space} benchmark, one of {', '.join(SPACE_DATASETS[space])}, but got {dataset!r}"
-        )
-
-
-def load_targets(
-    space: str, dataset: str, directory: Union[str, os.PathLike, None] = None
-) -> tuple[list, np.ndarray, str]:
-    """All architectures of the benchmark, their accuracy, and what that accuracy is.
-
-    ``nb201``: the 15,625 architectures in official index order and ``NB201Benchmark``'s
-    ``<dataset>_test`` column; ``nb101`` / ``darts``: the subset from
-    ``gradsign_nas.benchmarks.subsets.load_subset`` and its ``val_accuracy``.
-    """
-    check_space_dataset(space, dataset)
-    if space == "nb201":
-        from .benchmarks import DATASET_TEST_METRIC, NB201Benchmark
-
-        bench = NB201Benchmark(directory)
-        metric = DATASET_TEST_METRIC[dataset]
-        return bench.space.all(), np.asarray(bench.column(metric), dtype=np.float64), metric
-    try:
-        from .benchmarks.subsets import load_subset
-    except ImportError:
-        raise InputError(
-            f"expected the {space} subset loader gradsign_nas.benchmarks.subsets.load_subset, "
-            "but this build does not have it yet"
-        ) from None
-    archs, accuracy, _reference = load_subset(space, directory)
-    return list(archs), np.asarray(accuracy, dtype=np.float64), "val_accuracy"
 
 
 @dataclass

@@ -42,7 +42,6 @@ from ._io import (
     write_json_atomic,
     write_text_atomic,
 )
-from .benchmarks.nb201 import DATASET_TEST_METRIC as TEST_KEYS
 from .errors import DataError, InputError
 
 HISTORY_FILE = "history.jsonl"
@@ -230,6 +229,9 @@ class History:
         fsync: fsync after every record (the default; off only for throwaway runs).
         model: how to rebuild the run's networks (``{"space", "space_options", "num_classes",
             "build_options"}``), written into ``best.json`` so that ``load_best`` works.
+        test_metrics: the evaluator's test accuracies, ``{dataset: key of a record's extra}``, which
+            ``best.json`` lists under ``test`` (the executor's ``Driver`` sets them from its
+            evaluator with ``use_test_metrics``).
 
     Example:
         >>> with History(tmp_dir, {"algorithm": "rs", "seed": 0}) as h:   # doctest: +SKIP
@@ -242,8 +244,10 @@ class History:
         run_info: Optional[Mapping[str, Any]] = None,
         fsync: bool = True,
         model: Optional[Mapping[str, Any]] = None,
+        test_metrics: Optional[Mapping[str, str]] = None,
     ) -> None:
         self.directory = Path(directory) if directory is not None else None
+        self.test_metrics: dict[str, str] = dict(test_metrics or {})
         self.fsync = fsync
         self.model = jsonable(dict(model)) if model is not None else None
         self.run_info = jsonable(dict(run_info)) if run_info is not None else None
@@ -302,6 +306,23 @@ class History:
         """Recorded records by proposal number (``ask``)."""
         return {int(r["ask"]): r for r in self.records}
 
+    def use_test_metrics(self, test_metrics: Mapping[str, str]) -> None:
+        """Record the evaluator's test accuracies (``{dataset: key of a record's extra}``) in
+        ``best.json`` from now on; a ``best.json`` of the current best written without them (when the
+        directory was opened) is rewritten with them."""
+        metrics = dict(test_metrics)
+        if metrics == self.test_metrics:
+            return
+        self.test_metrics = metrics
+        if self.directory is None or self.best is None:
+            return
+        on_disk = read_best(self.directory)
+        if on_disk is None or on_disk.get("ask") != self.best.get("ask"):
+            return
+        want = self.best_record(on_disk.get("weights"), on_disk.get("weights_sha256"))
+        if want is not None and on_disk.get("test") != want.get("test"):
+            write_json_atomic(self.directory / BEST_FILE, want)
+
     # -- recording ------------------------------------------------------------------------------
     def _track(self, rec: dict) -> bool:
         if rec.get("status") != "completed":
@@ -342,7 +363,7 @@ class History:
         b = self.best
         extra = b.get("extra") or {}
         out = {k: b.get(k) for k in ("arch", "index", "fidelity", "metric", "cost_s", "sim_time", "ask", "trial_id")}
-        test = {d: extra[k] for d, k in TEST_KEYS.items() if k in extra}
+        test = {d: extra[k] for d, k in self.test_metrics.items() if k in extra}
         if test:
             out["test"] = test
         out["extra"] = extra

@@ -101,7 +101,7 @@ def compare(config: Optional[CompareConfig] = None, /, **options: Any) -> Compar
     }
     if spvals:
         line["strategy_p_values"] = spvals
-    config = {
+    record: dict[str, Any] = {
         "space": "nb201",
         "algorithms": algos,
         "variants": variants,
@@ -117,14 +117,14 @@ def compare(config: Optional[CompareConfig] = None, /, **options: Any) -> Compar
         "sim_workers": cfg.sim_workers,
     }
     if any(own.values()):
-        config["algorithm_options"] = {a: o for a, o in own.items() if o}
+        record["algorithm_options"] = {a: o for a, o in own.items() if o}
     from .._meta import data_checksums, environment
     from ..benchmarks.nb201 import _SOURCES as NB201_SOURCES
 
     md = stats.markdown_table(summary, pvals, DATASETS, spvals) + "\n" + ceiling_md
     full = {
         **line,
-        "config": config,
+        "config": record,
         "n": summary,
         "ceiling_detail": ceiling_by,
         "algorithm_stats": _mean_stats(rows),
@@ -142,7 +142,7 @@ def compare(config: Optional[CompareConfig] = None, /, **options: Any) -> Compar
         write_text_atomic(out / "results.md", md)
         write_text_atomic(out / "results.csv", stats.table_csv(summary, pvals, DATASETS))
         write_text_atomic(out / "runs.csv", _runs_csv(rows, DATASETS))
-        write_json_atomic(out / "runs.json", {"config": config, "runs": rows})
+        write_json_atomic(out / "runs.json", {"config": record, "runs": rows})
         write_json_atomic(out / "summary.json", full)
         plot_curves(
             rows,

@@ -8,7 +8,9 @@ learning rate over ``schedule_epochs`` (default: the highest fidelity), on
 - ``"cifar10"``: the CIFAR-10 npz in the data directory (a seeded stratified part held out for
   validation);
 - a folder of images ``root/<class>/*.png|jpg`` (read with Pillow) or an ``.npz`` file with ``x``, ``y``;
-- ``(x, y)`` tensors or arrays (split here) or ``(x_train, y_train, x_valid, y_valid)``.
+- ``(x, y)`` tensors or arrays (split here) or ``(x_train, y_train, x_valid, y_valid)``
+
+(``load_data``, in ``gradsign_nas.benchmarks.live_data`` and importable from here as well).
 
 The reward (``Result.metric``) is the validation accuracy in percent after ``fidelity`` epochs;
 ``cost_s`` is the measured training + validation time. Training at ``f`` epochs equals the first
@@ -33,153 +35,15 @@ from gradsign_nas.algorithms.base import Result
 
 from ..errors import InputError
 from .evaluator import Evaluator
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-
-
-# ------------------------------------------------------------------------------------------------
-# data
-# ------------------------------------------------------------------------------------------------
-def _split_arrays(x: np.ndarray, y: np.ndarray, valid_fraction: float, seed: int):
-    from .digits import stratified_split
-
-    train, valid = stratified_split(y, valid_fraction, np.random.default_rng(seed))
-    return x[train], y[train], x[valid], y[valid]
-
-
-def _standardise(x_train: np.ndarray, x_valid: np.ndarray, mean=None, std=None):
-    """Per-channel standardisation with the training split's statistics (or the given ones)."""
-    axes = (0, 2, 3)
-    mean = (
-        np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
-        if mean is not None
-        else x_train.mean(axis=axes, keepdims=True)
-    )
-    std = np.asarray(std, np.float32).reshape(1, -1, 1, 1) if std is not None else x_train.std(axis=axes, keepdims=True)
-    std = np.where(std > 0, std, 1.0)
-    return ((x_train - mean) / std).astype(np.float32), ((x_valid - mean) / std).astype(np.float32)
-
-
-def _as_nchw_float(x: np.ndarray) -> np.ndarray:
-    """Images as float32 [N, C, H, W]; uint8 or HWC input is scaled to [0, 1] / transposed."""
-    x = np.asarray(x)
-    if x.ndim == 3:
-        x = x[:, None]
-    if x.ndim != 4:
-        raise InputError(f"expected images as [N, C, H, W] or [N, H, W, C], but got shape {x.shape}")
-    if x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
-        x = x.transpose(0, 3, 1, 2)
-    scale = 255.0 if x.dtype == np.uint8 else 1.0
-    return np.ascontiguousarray(x.astype(np.float32) / scale)
-
-
-def _limit(x, y, limit: Optional[int], seed: int):
-    if limit is None or limit >= len(y):
-        return x, y
-    from .images import select_balanced
-
-    idx = np.sort(select_balanced(y, int(limit), np.random.default_rng(seed + 1)))
-    return x[idx], y[idx]
-
-
-def _read_image_folder(root: Path, image_size: Optional[int]):
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow ships with matplotlib
-        raise InputError(
-            f"reading the image folder {root} needs Pillow (pip install pillow), but it is not installed"
-        ) from None
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    if not classes:
-        raise InputError(f"expected an image folder {root}/<class>/<image>, but found no class folders")
-    xs, ys, mode = [], [], None
-    for label, name in enumerate(classes):
-        for f in sorted((root / name).iterdir()):
-            if f.suffix.lower() not in IMAGE_SUFFIXES:
-                continue
-            img: Image.Image = Image.open(f)
-            mode = mode or ("L" if img.mode in ("L", "1", "I;16") else "RGB")
-            img = img.convert(mode)
-            if image_size is not None:
-                img = img.resize((image_size, image_size))
-            xs.append(np.asarray(img, dtype=np.uint8))
-            ys.append(label)
-    if not xs:
-        raise InputError(f"expected images ({', '.join(IMAGE_SUFFIXES)}) under {root}/<class>/, but found none")
-    shapes = {a.shape for a in xs}
-    if len(shapes) > 1:
-        raise InputError(
-            f"expected images of one size in {root}, but got sizes {sorted(shapes)[:3]}...; pass image_size"
-        )
-    return np.stack(xs), np.asarray(ys, dtype=np.int64)
-
-
-def load_data(
-    data: Any = "digits",
-    *,
-    valid_fraction: float = 0.2,
-    seed: int = 0,
-    data_dir=None,
-    image_size: Optional[int] = None,
-    limit: Optional[int] = None,
-):
-    """A ``Split`` (train/valid float tensors [N,C,H,W], int64 labels) for any supported ``data``."""
-    import torch
-
-    from .digits import Split, load_digits_split
-
-    if isinstance(data, Split):
-        return data
-    if isinstance(data, str) and data == "digits":
-        if limit is None:
-            return load_digits_split(valid_fraction, seed)
-        s = load_digits_split(valid_fraction, seed)
-        xt, yt = _limit(s.x_train.numpy(), s.y_train.numpy(), limit, seed)
-        return Split(torch.from_numpy(xt), torch.from_numpy(yt), s.x_valid, s.y_valid)
-    mean = std = None
-    if isinstance(data, str) and data == "cifar10":
-        from .images import MEAN_STD, _read_npz
-
-        x, y = _read_npz("cifar10", data_dir)
-        x, y = _limit(x, y, limit, seed)
-        x, mean, std = _as_nchw_float(x), *MEAN_STD["cifar10"]
-    elif isinstance(data, (str, os.PathLike)):
-        path = Path(data).expanduser()
-        if path.is_dir():
-            x, y = _read_image_folder(path, image_size)
-        elif path.suffix == ".npz" and path.is_file():
-            with np.load(path, allow_pickle=False) as z:
-                if "x" not in z or "y" not in z:
-                    raise InputError(f"expected arrays x and y in {path}, but got {sorted(z.files)}")
-                x, y = z["x"], z["y"]
-        else:
-            raise InputError(
-                f"expected data 'digits', 'cifar10', an image folder or an .npz file, but got {str(data)!r}"
-            )
-        x, y = _limit(np.asarray(x), np.asarray(y).astype(np.int64), limit, seed)
-        x = _as_nchw_float(x)
-    elif isinstance(data, (tuple, list)) and len(data) in (2, 4):
-        arrays = [a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a) for a in data]
-        if len(arrays) == 4:
-            xt, yt, xv, yv = arrays
-            return Split(
-                *(
-                    torch.from_numpy(np.ascontiguousarray(a))
-                    for a in (_as_nchw_float(xt), yt.astype(np.int64), _as_nchw_float(xv), yv.astype(np.int64))
-                )
-            )
-        x, y = _as_nchw_float(arrays[0]), arrays[1].astype(np.int64)
-        if len(x) != len(y):
-            raise InputError(f"expected as many labels as images, but got {len(y)} labels for {len(x)} images")
-        xt, yt, xv, yv = _split_arrays(x, y, valid_fraction, seed)
-        return Split(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (xt, yt, xv, yv)))
-    else:
-        raise InputError(f"expected data 'digits', 'cifar10', a path, or (x, y) tensors, but got {type(data).__name__}")
-    if len(x) != len(y):
-        raise InputError(f"expected as many labels as images, but got {len(y)} labels for {len(x)} images")
-    xt, yt, xv, yv = _split_arrays(x, y, valid_fraction, seed)
-    xt, xv = _standardise(xt, xv, mean, std)
-    return Split(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (xt, yt, xv, yv)))
+from .live_data import (  # noqa: F401 - re-exported: the data loading was split out of this module
+    IMAGE_SUFFIXES,
+    _as_nchw_float,
+    _limit,
+    _read_image_folder,
+    _split_arrays,
+    _standardise,
+    load_data,
+)
 
 
 # ------------------------------------------------------------------------------------------------

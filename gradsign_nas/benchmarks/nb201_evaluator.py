@@ -29,8 +29,9 @@ from gradsign_nas.algorithms.base import Result
 from gradsign_nas.errors import InputError
 
 from .evaluator import Evaluator
+from .nb201 import DATASET_TEST_METRIC
 
-TEST_METRICS = ("cifar10_test", "cifar100_test", "ImageNet16-120_test")
+TEST_METRICS = tuple(DATASET_TEST_METRIC.values())  # cifar10_test, cifar100_test, ImageNet16-120_test
 FIDELITIES = (12, 200)
 
 
@@ -42,6 +43,7 @@ class NB201TabularEvaluator(Evaluator):
     """
 
     fidelities = FIDELITIES
+    test_metrics = DATASET_TEST_METRIC  # dataset -> its 200-epoch test accuracy in Result.extra
 
     def __init__(self, benchmark) -> None:
         self.space = benchmark.space

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ._options import add_options, config_from
 
@@ -27,13 +28,14 @@ def run(args: argparse.Namespace) -> int:
 
     result = api.search(config_from(api.SearchConfig, args))
     print(result.format())
+    out = result.out or Path()
     first = next(iter(result.run_dirs.values()))
     print(
-        f"wrote {result.out / 'summary.json'}, {result.out / 'live_search.png'}; per variant run.json, "
+        f"wrote {out / 'summary.json'}, {out / 'live_search.png'}; per variant run.json, "
         f"history.jsonl, best.json, best_model.pt (gradsign_nas.load_best('{first}'))",
         file=sys.stderr,
     )
-    print(f"report: {result.out / 'report.html'}", file=sys.stderr)
+    print(f"report: {out / 'report.html'}", file=sys.stderr)
     if args.json:
         print(dumps(result.summary))
     return 0

@@ -29,11 +29,11 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from gradsign_nas.algorithms.base import Proposal, Result
 from gradsign_nas.errors import DataError, InputError
-from gradsign_nas.results import TEST_KEYS, History
+from gradsign_nas.results import History
 
 _log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class RunResult:
         best_arch: canonical string of the best-found architecture, or ``None``.
         best_index: its benchmark index where the space has one.
         best_metric: its search reward; ``best_fidelity``: the fidelity it was evaluated at.
-        test: its test accuracy per dataset where the evaluator gives them (NB201's tables).
+        test: its test accuracy per dataset where the evaluator gives them (its ``test_metrics``).
         trajectory: ``{"time": [...], dataset: [...]}``: the best-so-far test accuracies each time
             the best changed, against the simulated time of that completion.
         n_evaluations: completed evaluations; ``n_discarded``: evaluations dropped because they would
@@ -140,6 +140,8 @@ class Driver:
         workers: concurrent slots (simulated workers, or concurrent trials).
         charge_proxy_time: add each proposal's ``meta["proxy_cost_s"]`` to its simulated duration.
         progress: a tqdm bar label, or ``None`` for no bar.
+        test_metrics: the evaluator's ``test_metrics`` (``{dataset: key of Result.extra}``): the test
+            accuracies the result and ``best.json`` report; ``None``: the history's (none by default).
     """
 
     def __init__(
@@ -152,11 +154,14 @@ class Driver:
         workers: int = 1,
         charge_proxy_time: bool = False,
         progress: Optional[str] = None,
+        test_metrics: Optional[Mapping[str, str]] = None,
     ) -> None:
         if budget_s is None and trials is None:
             raise InputError("expected a budget in simulated seconds or a number of trials, but got neither")
         self.algorithm = algorithm
         self.history = history if history is not None else History(None)
+        if test_metrics is not None:
+            self.history.use_test_metrics(test_metrics)
         self.budget_s = check_budget(budget_s) if budget_s is not None else None
         self.trials = check_trials(trials) if trials is not None else None
         self.workers = check_workers(workers)
@@ -439,12 +444,12 @@ class Driver:
         """The run's ``RunResult`` (from the history's best and best-so-far changes)."""
         h = self.history
         traj: dict = {"time": [c.get("sim_time") for c in h.best_changes]}
-        for d, k in TEST_KEYS.items():
+        for d, k in h.test_metrics.items():
             traj[d] = [(c.get("extra") or {}).get(k) for c in h.best_changes]
         stats = self.algorithm.stats() if hasattr(self.algorithm, "stats") else {}
         b = h.best or {}  # no completed evaluation: no best, no test accuracies
         extra = b.get("extra") or {}
-        test = {d: extra[k] for d, k in TEST_KEYS.items() if k in extra}
+        test = {d: extra[k] for d, k in h.test_metrics.items() if k in extra}
         return RunResult(
             b.get("arch"),
             b.get("index"),

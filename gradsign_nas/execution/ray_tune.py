@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from typing import Optional
 
+from gradsign_nas.benchmarks.evaluator import test_metrics_of
 from gradsign_nas.results import History
 
 from .driver import Driver, Pending, RunResult, check_budget, check_workers
@@ -89,6 +90,7 @@ class RayTuneExecutor:
             budget_s=self.budget_s,
             workers=self.workers,
             charge_proxy_time=self.charge_proxy_time,
+            test_metrics=test_metrics_of(self.evaluator),
             progress=self.progress,
         )
         if not driver.finished:

@@ -25,6 +25,7 @@ import heapq
 import time
 from typing import Optional
 
+from gradsign_nas.benchmarks.evaluator import test_metrics_of
 from gradsign_nas.results import History
 
 from .driver import Driver, RunResult, budget_exempt, check_budget, check_workers
@@ -70,6 +71,7 @@ class SimulatedExecutor:
             budget_s=self.budget_s,
             workers=self.workers,
             charge_proxy_time=self.charge_proxy_time,
+            test_metrics=test_metrics_of(self.evaluator),
         )
         evaluate = self.evaluator.evaluate
         heap: list = []
