@@ -8,20 +8,25 @@ fidelity), evaluates it, and tells the ``Result`` back. Several proposals may be
 
 The assisted variant is the same class given ``assistant=``: where the algorithm would propose one
 architecture from its own proposal distribution, the assistant draws K from that distribution and
-picks the one with the highest proxy score (see ``gradsign_nas.assist``).
+picks the one with the highest proxy score (see ``gradsign_nas.assist``). How it assists (K, best of
+K or the adaptive rule, the zero-cost warm-up) is the assistant's ``policy``
+(``gradsign_nas.assist.AssistancePolicy``), which the algorithm reads here.
+
+A subclass declares its user-settable constructor options as ``PARAMETERS`` (``Parameter``: type,
+default, help, range or choices), which ``gradsign_nas.algorithms.parse_options`` checks.
 """
 
 from __future__ import annotations
 
-import bisect
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Mapping, Optional, Union
+from typing import Any, ClassVar, Hashable, Mapping, Optional, Union
 
 import numpy as np
 
 from gradsign_nas.errors import InputError
+
+from ._parameters import Parameter
 
 
 @dataclass(frozen=True)
@@ -58,9 +63,16 @@ def make_rng(seed: Union[int, np.random.Generator, None]) -> np.random.Generator
 
 
 class Algorithm(ABC):
-    """Base class of search algorithms (ask/tell)."""
+    """Base class of search algorithms (ask/tell).
+
+    ``PARAMETERS`` declares the options a user may set (``{}``: none; a subclass that declares
+    nothing accepts no options from ``parse_options``).
+    """
 
     name: str = "algorithm"
+
+    #: the user-settable constructor options: ``{keyword: Parameter}``
+    PARAMETERS: ClassVar[dict[str, Parameter]] = {}
 
     def __init__(
         self,
@@ -73,7 +85,7 @@ class Algorithm(ABC):
 
         self.space = get_space(space)
         self.rng = make_rng(seed)
-        if assistant is not None and not all(hasattr(assistant, a) for a in ("pick", "k", "scorer")):
+        if assistant is not None and not all(hasattr(assistant, a) for a in ("choose", "policy", "scorer")):
             raise InputError(f"expected an Assistant (gradsign_nas.assist), but got {type(assistant).__name__}")
         self.assistant = assistant
         self.fidelities = tuple(fidelities) if fidelities else (None,)
@@ -86,6 +98,19 @@ class Algorithm(ABC):
     @property
     def variant(self) -> str:
         return "assisted" if self.assistant is not None else "vanilla"
+
+    @property
+    def policy(self) -> Any:
+        """The assistant's ``AssistancePolicy`` (``None`` for a vanilla search)."""
+        return None if self.assistant is None else self.assistant.policy
+
+    def _warmup_samples(self, warmup: Optional[int]) -> int:
+        """M of the zero-cost warm-up: ``warmup`` when given, else the assistance policy's (0: none)."""
+        if warmup is None:
+            return 0 if self.assistant is None else int(self.assistant.policy.warmup)
+        from gradsign_nas._checks import positive_int
+
+        return positive_int("warmup", warmup, 0)
 
     def _proposal(self, arch, fidelity=None, **meta) -> Proposal:
         p = Proposal(
@@ -124,29 +149,11 @@ class Algorithm(ABC):
         """The assistant's pick of ``candidates`` (an iterable, consumed lazily) and the meta it adds to
         the proposal: ``proxy`` (the pick's score), ``proxy_cost_s`` (what computing the scores of
         candidates not scored before in this search cost) and ``candidates`` (how many were scored).
-        Best of K scores all; the adaptive rule stops at the first that reaches the top ``1/K`` of the
-        scores this search has seen (see ``Assistant``)."""
+        The policy's rule decides (``Assistant.choose``): best of K scores all; the adaptive rule stops
+        at the first that reaches the top ``1/K`` of the scores this search has seen."""
         a = self.assistant
         assert a is not None  # only assisted searches call this
-        if getattr(a, "rule", "best") == "best":
-            examined = list(candidates)
-            arch, score = a.pick(examined)
-        else:
-            seen = self._seen_scores
-            bar = seen[int(len(seen) * (1 - 1 / a.k))] if len(seen) >= a.k else math.inf
-            examined, arch, score = [], None, -math.inf
-            for c in candidates:
-                s = float(a.scorer.score(c))
-                s = -math.inf if math.isnan(s) else s
-                examined.append(c)
-                bisect.insort(seen, s)
-                if arch is None or s > score:
-                    arch, score = c, s
-                if s >= bar:
-                    arch, score = c, s
-                    break
-            if arch is None:
-                raise InputError("expected at least one candidate to pick from, but got none")
+        arch, score, examined = a.choose(candidates, self._seen_scores)
         self._lookups += len(examined)
         cost = 0.0
         for c in examined:
@@ -187,7 +194,7 @@ class Algorithm(ABC):
         """One draw (vanilla), or the assistant's pick of K draws from the same distribution."""
         if self.assistant is None:
             return draw(), {}
-        return self._assist(draw() for _ in range(getattr(self.assistant, "draws", self.assistant.k)))
+        return self._assist(draw() for _ in range(self.assistant.policy.draws))
 
     @abstractmethod
     def ask(self) -> Proposal:

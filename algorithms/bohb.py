@@ -52,6 +52,7 @@ import numpy as np
 
 from gradsign_nas.errors import InputError
 
+from ._parameters import Parameter
 from .base import Algorithm, Proposal, Result
 
 
@@ -104,12 +105,38 @@ class BOHB(Algorithm):
             (each is evaluated at that fidelity); nb201 ``NB201_BUDGETS``, ours ``None`` (one rung).
         warmup: assisted only, ours: zero-cost warm-up: score ``warmup`` uniform samples and start the
             first bracket from the best of them (as many as its first rung holds, and at least enough
-            for the model to fit: ``min_points_in_model + 1``); best of K after that (0: off).
+            for the model to fit: ``min_points_in_model + 1``); best of K after that (0: off; ``None``:
+            the assistance policy's).
     """
 
     MAX_REDRAWS = 20
 
     name = "bohb"
+
+    #: the user-settable options (``budgets`` is left to Python: a tuple); ``None``: the preset's value
+    PARAMETERS = {
+        "preset": Parameter(
+            str, "nb201", "nb201 (NAS-Bench-201's BOHB) or ours (the learning BOHB)", choices=("nb201", "ours")
+        ),
+        "eta": Parameter(float, 3, "Hyperband's halving rate", low=1.0, low_open=True),
+        "random_fraction": Parameter(
+            float, None, "share of new configurations drawn uniformly (nb201 0, ours 1/3)", 0.0, 1.0
+        ),
+        "top_n_percent": Parameter(int, None, "share of results forming the good KDE (15)", 0, 100, True, True),
+        "num_samples": Parameter(int, None, "draws from the good KDE per model pick (nb201 4, ours 64)", low=1),
+        "bandwidth_factor": Parameter(
+            float, None, "hpbandster's widening of continuous bandwidths (3)", low=0.0, low_open=True
+        ),
+        "min_points_in_model": Parameter(int, None, "results needed before fitting (decisions + 1)", low=1),
+        "min_bandwidth": Parameter(
+            float, None, "lower bound of each bandwidth (nb201 0.3, ours 1e-3)", 0.0, 1.0, True, True
+        ),
+        "max_bandwidth": Parameter(
+            float, None, "cap on categorical bandwidths, a fraction of the uniform one (0.5)", 0.0, 1.0
+        ),
+        "sampler": Parameter(str, None, "hpbandster (nb201) or ours", choices=("hpbandster", "ours")),
+        "dedupe": Parameter(bool, None, "never propose a configuration again at a rung (nb201 false, ours true)"),
+    }
 
     #: each preset's settings; an option passed explicitly overrides its preset's value
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
@@ -160,12 +187,10 @@ class BOHB(Algorithm):
         sampler: Optional[str] = None,
         dedupe: Optional[bool] = None,
         budgets: Optional[tuple] = None,
-        warmup: int = 0,
+        warmup: Optional[int] = None,
     ) -> None:
         super().__init__(space, seed, assistant, fidelities)
-        from gradsign_nas._checks import positive_int
-
-        self.warmup = positive_int("warmup", warmup, 0)
+        self.warmup = self._warmup_samples(warmup)
         self._warm: Optional[list] = None
         if preset not in self.PRESETS:
             raise InputError(f"expected preset {' or '.join(map(repr, self.PRESETS))}, but got {preset!r}")
@@ -294,7 +319,7 @@ class BOHB(Algorithm):
                     self._n_new += 1
                     self._mark_proposed(arch, fidelity)
                     return arch, {"source": "warmup", **meta}
-        k = getattr(self.assistant, "draws", 1)
+        k = 1 if self.assistant is None else self.assistant.policy.draws
         cands, source = self._draw(k, fidelity)
         if self.dedupe:  # never pay twice for an architecture already proposed at this fidelity
             for _ in range(self.MAX_REDRAWS):

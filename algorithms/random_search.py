@@ -1,8 +1,9 @@
 """Random search: every proposal is a uniform sample of the space (``space.sample``).
 
 Assisted rule: draw K uniform samples and evaluate the one with the highest proxy score
-(best-of-K random search, the GradSign paper's G-RS). ``warmup=M`` (ours, a zero-cost warm-up): score
-M uniform samples first and evaluate them best-scored first; best-of-K after they run out.
+(best-of-K random search, the GradSign paper's G-RS). A zero-cost warm-up of M (ours; the assistance
+policy's ``warmup``, or ``warmup=M``): score M uniform samples first and evaluate them best-scored
+first; best-of-K after they run out. It declares no options (``PARAMETERS`` is empty).
 """
 
 from __future__ import annotations
@@ -24,11 +25,9 @@ class RandomSearch(Algorithm):
 
     name = "rs"
 
-    def __init__(self, space, seed, assistant=None, fidelities=None, *, warmup: int = 0) -> None:
+    def __init__(self, space, seed, assistant=None, fidelities=None, *, warmup: Optional[int] = None) -> None:
         super().__init__(space, seed, assistant, fidelities)
-        from gradsign_nas._checks import positive_int
-
-        self.warmup = positive_int("warmup", warmup, 0)
+        self.warmup = self._warmup_samples(warmup)
         self._warm: Optional[list] = None
 
     def ask(self) -> Proposal:

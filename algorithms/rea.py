@@ -12,8 +12,9 @@ oldest member is removed.
 Assisted rule (GradSign's released G-REA, cmu-catalyst/GradSign autodl/R_EA.py, the loop marked
 ``G-REA``): each mutation is the best-scored of K independent mutations of the same parent; the
 initial population stays plain random. ``assist_initial=True`` (ours) also makes each initial
-sample the best-scored of K random samples. ``warmup=M`` (ours, a zero-cost warm-up): the initial
-population is the ``population_size`` best-scored of M uniform samples.
+sample the best-scored of K random samples. A zero-cost warm-up of M (ours; the assistance policy's
+``warmup``, or ``warmup=M``): the initial population is the ``population_size`` best-scored of M
+uniform samples.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Optional
 from gradsign_nas._checks import positive_int
 from gradsign_nas.errors import InputError
 
+from ._parameters import Parameter
 from .base import Algorithm, Proposal, Result
 
 
@@ -34,9 +36,21 @@ class RegularizedEvolution(Algorithm):
         space, seed, assistant, fidelities: see ``Algorithm``.
         population_size: members kept (NB201: 10).
         sample_size: tournament size, drawn with replacement (NB201: 3).
+        mutation: ``"space"`` (the space's own rule) or ``"uniform"`` (one decision, uniformly).
+        assist_initial: assisted only: each initial sample is the best-scored of K random samples.
+        warmup: M of the zero-cost warm-up (``None``: the assistance policy's).
     """
 
     name = "rea"
+
+    PARAMETERS = {
+        "population_size": Parameter(int, 10, "members kept (NB201: 10)", low=1),
+        "sample_size": Parameter(int, 3, "tournament size, drawn with replacement (NB201: 3)", low=1),
+        "mutation": Parameter(
+            str, "space", "the space's own mutation rule, or one decision uniformly", choices=("space", "uniform")
+        ),
+        "assist_initial": Parameter(bool, False, "assisted: each initial sample is the best-scored of K"),
+    }
 
     def __init__(
         self,
@@ -49,7 +63,7 @@ class RegularizedEvolution(Algorithm):
         sample_size: int = 3,
         mutation: str = "space",
         assist_initial: bool = False,
-        warmup: int = 0,
+        warmup: Optional[int] = None,
     ) -> None:
         super().__init__(space, seed, assistant, fidelities)
         self.population_size = positive_int("population_size", population_size)
@@ -59,7 +73,7 @@ class RegularizedEvolution(Algorithm):
         if not isinstance(assist_initial, bool):
             raise InputError(f"expected assist_initial to be True or False, but got {assist_initial!r}")
         self.mutation, self.assist_initial = mutation, assist_initial
-        self.warmup = positive_int("warmup", warmup, 0)
+        self.warmup = self._warmup_samples(warmup)
         self._warm: Optional[list] = None
         self.population: deque = deque()  # (arch, reward), oldest first
 

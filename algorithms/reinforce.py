@@ -15,11 +15,14 @@ Assisted rule: draw K architectures from the current policy and evaluate the one
 proxy score; the policy update uses the log-probability of that evaluated architecture (not of
 another sample, a bug of the GradSign paper's released variant).
 
-Zero-cost warm-up (``warmup=M``, assisted only, ours): before the first proposal, score M uniform
-samples and pre-train the policy on the proxy's ranks: each decision's logits become the log of the
-smoothed frequencies of its choices among the best-scored ``warmup_top`` share of the M (add-one
-smoothing: the maximum-likelihood factorised policy of the top of the proxy ranking); REINFORCE and
-best of K then go on from that policy. The M scores' cost is charged to the first proposal.
+Zero-cost warm-up (assisted only, ours; M, the top share and the learning rate after it are the
+assistance policy's ``warmup``, ``warmup_top`` and ``warmup_learning_rate``, or ``warmup=M``,
+``warmup_top=``): before the first proposal, score M uniform samples and pre-train the policy on
+the proxy's ranks: each decision's logits become the log of the smoothed frequencies of its choices
+among the best-scored ``warmup_top`` share of the M (add-one smoothing: the maximum-likelihood
+factorised policy of the top of the proxy ranking); REINFORCE and best of K then go on from that
+policy, at the policy's ``warmup_learning_rate`` when it sets one. The M scores' cost is charged to
+the first proposal.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 
 from gradsign_nas.errors import InputError
 
+from ._parameters import Parameter
 from .base import Algorithm, Proposal, Result
 
 
@@ -42,10 +46,18 @@ class Reinforce(Algorithm):
         momentum: of the moving-average reward baseline (NB201: 0.9).
         init_scale: standard deviation of the initial logits (NB201: 1e-3).
         warmup, warmup_top: the zero-cost warm-up (see the module; 0: off): M samples, share of them
-            the policy is fitted to (default 0.1).
+            the policy is fitted to (``None``: the assistance policy's; without one 0 and 0.1).
     """
 
     name = "reinforce"
+
+    PARAMETERS = {
+        "learning_rate": Parameter(float, 0.001, "Adam's step size (NB201: 0.001)", low=0.0, low_open=True),
+        "momentum": Parameter(
+            float, 0.9, "momentum of the moving-average reward baseline (NB201: 0.9)", 0.0, 1.0, True, True
+        ),
+        "init_scale": Parameter(float, 1e-3, "standard deviation of the initial logits (NB201: 1e-3)", low=0.0),
+    }
 
     def __init__(
         self,
@@ -57,13 +69,16 @@ class Reinforce(Algorithm):
         learning_rate: float = 0.001,
         momentum: float = 0.9,
         init_scale: float = 1e-3,
-        warmup: int = 0,
-        warmup_top: float = 0.1,
+        warmup: Optional[int] = None,
+        warmup_top: Optional[float] = None,
     ) -> None:
         super().__init__(space, seed, assistant, fidelities)
-        from gradsign_nas._checks import positive_int
-
-        self.warmup = positive_int("warmup", warmup, 0)
+        self.warmup = self._warmup_samples(warmup)
+        policy = self.policy
+        if warmup_top is None:
+            warmup_top = 0.1 if policy is None or policy.warmup_top is None else policy.warmup_top
+        if self.warmup and policy is not None and policy.warmup_learning_rate is not None:
+            learning_rate = policy.warmup_learning_rate  # the warm-up's own rate replaces the algorithm's
         if isinstance(warmup_top, bool) or not isinstance(warmup_top, (int, float)) or not 0 < warmup_top <= 1:
             raise InputError(f"expected warmup_top in (0, 1], but got {warmup_top!r}")
         self.warmup_top = float(warmup_top)

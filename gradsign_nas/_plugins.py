@@ -1,4 +1,5 @@
-"""Installed plug-ins: the entry points of one group (spaces, algorithms, proxies), read on demand."""
+"""Installed plug-ins: the entry points of one group (spaces, algorithms, proxies, strategies), read on
+demand by ``gradsign_nas._registry.Registry``."""
 
 from __future__ import annotations
 

@@ -15,6 +15,11 @@ counts what a run really asked for, repeats included.
 - ``adaptive`` (ours): adaptive K. Candidates are scored one at a time, at most 2 K, and the first
   that reaches the top 1/K of every score the search has seen is taken (see ``Assistant``).
 
+A strategy becomes an ``AssistancePolicy`` carried by the ``Assistant``
+(``gradsign_nas.assist.build_assistance``). ``register(name, Strategy(...))`` or the entry-point
+group ``gradsign_nas.strategies`` adds one of your own; the names follow the rules of every registry
+(``gradsign_nas._registry``), and ``vanilla`` and ``assisted`` are taken by the built-in variants.
+
 Example:
     >>> from gradsign_nas import strategies
     >>> strategies.available()
@@ -28,15 +33,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from gradsign_nas._registry import Registry
 from gradsign_nas.errors import InputError
 
-__all__ = ["STRATEGIES", "Strategy", "assistance", "available", "settings"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "STRATEGIES",
+    "Strategy",
+    "assistance",
+    "available",
+    "get",
+    "register",
+    "settings",
+]
+
+#: entry-point group through which installed packages add strategies (``name = "module:object"``)
+ENTRY_POINT_GROUP = "gradsign_nas.strategies"
 
 
 @dataclass(frozen=True)
 class Strategy:
     """One strategy: ``k(K)`` candidates per proposal after any warm-up, the Assistant's ``rule``,
-    and per-algorithm options as functions of the comparison's K."""
+    and per-algorithm settings as functions of the comparison's K. A setting named after a field of
+    ``AssistancePolicy`` (``warmup``, ``warmup_top``, ``warmup_learning_rate``, ``adaptive_draws``)
+    sets the policy; any other is passed to the algorithm as an option. An empty ``options`` means
+    the strategy applies to every algorithm."""
 
     description: str
     k: Callable[[int], int]
@@ -48,49 +69,69 @@ def _half(k: int) -> int:
     return max(1, k // 2)
 
 
-STRATEGIES: dict[str, Strategy] = {
-    "warmup": Strategy(
-        "zero-cost warm-up of M scored samples, then best of K/2",
-        k=_half,
-        options={
-            "rs": lambda k: {"warmup": 80 * k},
-            "rea": lambda k: {"warmup": 30 * k},
-            "reinforce": lambda k: {"warmup": 40 * k, "warmup_top": 0.03, "learning_rate": 0.05},
-            "bohb": lambda k: {"warmup": 30 * k},
-        },
-    ),
-    "adaptive": Strategy(
-        "adaptive K: the first of at most 2K candidates in the top 1/K of the scores seen",
-        k=lambda k: k,
-        rule="adaptive",
-    ),
-}
+def _check_strategy(name: str, obj: Any) -> None:
+    from gradsign_nas.assist import RULES
+
+    if not isinstance(obj, Strategy):
+        raise InputError(f"expected a Strategy for {name!r}, but got {obj!r}")
+    if obj.rule not in RULES:
+        raise InputError(
+            f"expected strategy {name!r} to use rule {' or '.join(map(repr, RULES))}, but got {obj.rule!r}"
+        )
+
+
+#: the strategies by name (built-in, registered, then installed plug-ins)
+STRATEGIES: Registry[Strategy] = Registry(
+    "strategy",
+    ENTRY_POINT_GROUP,
+    check=_check_strategy,
+    reserved=("vanilla", "assisted"),
+    builtin={
+        "warmup": Strategy(
+            "zero-cost warm-up of M scored samples, then best of K/2",
+            k=_half,
+            options={
+                "rs": lambda k: {"warmup": 80 * k},
+                "rea": lambda k: {"warmup": 30 * k},
+                "reinforce": lambda k: {"warmup": 40 * k, "warmup_top": 0.03, "warmup_learning_rate": 0.05},
+                "bohb": lambda k: {"warmup": 30 * k},
+            },
+        ),
+        "adaptive": Strategy(
+            "adaptive K: the first of at most 2K candidates in the top 1/K of the scores seen",
+            k=lambda k: k,
+            rule="adaptive",
+        ),
+    },
+)
+
+
+def register(name: str, strategy: Strategy, *, overwrite: bool = False) -> None:
+    """Add ``strategy`` under ``name``; every comparison can then run it as a variant."""
+    STRATEGIES.register(name, strategy, overwrite=overwrite)
 
 
 def available() -> list[str]:
-    """The strategies' names."""
-    return list(STRATEGIES)
+    """The strategies' names: built-in, registered, then installed plug-ins."""
+    return STRATEGIES.available()
+
+
+def get(name: str) -> Strategy:
+    """The strategy called ``name``."""
+    return STRATEGIES.get(name)
 
 
 def settings(name: str, algorithm: str, k: int) -> tuple[int, str, dict[str, Any]]:
-    """``(k, rule, options)`` of strategy ``name`` for ``algorithm`` in a comparison at K = ``k``."""
-    if name not in STRATEGIES:
-        raise InputError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
-    s = STRATEGIES[name]
+    """``(k, rule, settings)`` of strategy ``name`` for ``algorithm`` in a comparison at K = ``k``."""
+    s = STRATEGIES.get(name)
     if s.options and algorithm not in s.options:
         raise InputError(f"strategy {name!r} is defined for {', '.join(s.options)}, but got algorithm {algorithm!r}")
     make = s.options.get(algorithm)
-    return s.k(k), s.rule, (make(k) if make is not None else {})
+    return s.k(k), s.rule, (dict(make(k)) if make is not None else {})
 
 
 def assistance(variant: str, algorithm: str, scorer: Any, k: int) -> tuple[Any, dict[str, Any]]:
-    """The ``Assistant`` of ``variant`` (``None`` for vanilla; best of ``k`` for assisted; else the
-    strategy's) over ``scorer``, and the extra options the algorithm takes for it."""
-    if variant == "vanilla":
-        return None, {}
-    from gradsign_nas.assist import Assistant
+    """``gradsign_nas.assist.build_assistance`` (this name is kept for its callers)."""
+    from gradsign_nas.assist import build_assistance
 
-    if variant == "assisted":
-        return Assistant(scorer, k=k), {}
-    kk, rule, extra = settings(variant, algorithm, k)
-    return Assistant(scorer, k=kk, rule=rule), dict(extra)
+    return build_assistance(variant, algorithm, scorer, k)

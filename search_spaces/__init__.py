@@ -8,43 +8,45 @@ a user's own space object too.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
+from gradsign_nas._registry import Registry
 from gradsign_nas.errors import InputError
 
 from .base import Decision, SearchSpace
 
-__all__ = ["Decision", "SearchSpace", "available", "get", "register"]
+__all__ = ["Decision", "ENTRY_POINT_GROUP", "SearchSpace", "available", "get", "register"]
 
-_BUILTIN = {
-    "nb201": ("gradsign_nas.search_spaces.nb201", "NB201Space"),
-    "nb101": ("gradsign_nas.search_spaces.nb101", "NB101Space"),
-    "darts": ("gradsign_nas.search_spaces.darts", "DartsSpace"),
-    "nats_size": ("gradsign_nas.search_spaces.nats_size", "NATSSizeSpace"),
-}
-_REGISTRY: dict[str, Callable[[], SearchSpace]] = {}
+#: entry-point group through which installed packages add spaces (``name = "module:Class"``)
 ENTRY_POINT_GROUP = "gradsign_nas.search_spaces"
 
 
-def register(name: str, factory: Callable[[], SearchSpace], *, overwrite: bool = False) -> None:
+def _check_factory(name: str, factory: Any) -> None:
+    if not callable(factory):
+        raise InputError(f"expected a SearchSpace class or a function returning one for {name!r}, but got {factory!r}")
+
+
+_REGISTRY: Registry[Callable[..., SearchSpace]] = Registry(
+    "search space",
+    ENTRY_POINT_GROUP,
+    check=_check_factory,
+    builtin={  # imported on first use
+        "nb201": "gradsign_nas.search_spaces.nb201:NB201Space",
+        "nb101": "gradsign_nas.search_spaces.nb101:NB101Space",
+        "darts": "gradsign_nas.search_spaces.darts:DartsSpace",
+        "nats_size": "gradsign_nas.search_spaces.nats_size:NATSSizeSpace",
+    },
+)
+
+
+def register(name: str, factory: Callable[..., SearchSpace], *, overwrite: bool = False) -> None:
     """Register a space factory (a class or a function returning a ``SearchSpace``) under ``name``."""
-    if not isinstance(name, str) or not name:
-        raise InputError(f"a search-space name must be a non-empty string, but got {name!r}")
-    if not overwrite and (name in _REGISTRY or name in _BUILTIN):
-        raise InputError(f"a search space named {name!r} is already registered; pass overwrite=True to replace it")
-    _REGISTRY[name] = factory
-
-
-def _entry_points() -> dict:
-    from gradsign_nas._plugins import installed
-
-    return installed(ENTRY_POINT_GROUP)
+    _REGISTRY.register(name, factory, overwrite=overwrite)
 
 
 def available() -> list[str]:
-    """Names of all spaces ``get`` can return."""
-    return sorted(set(_BUILTIN) | set(_REGISTRY) | set(_entry_points()))
+    """Names of all spaces ``get`` can return: built-in, registered, then installed plug-ins."""
+    return _REGISTRY.available()
 
 
 def get(space: Union[str, SearchSpace], **kwargs) -> SearchSpace:
@@ -53,16 +55,7 @@ def get(space: Union[str, SearchSpace], **kwargs) -> SearchSpace:
         if kwargs:
             raise InputError("options can only be given with a space name, not with a space object")
         return space
-    if space in _REGISTRY:
-        obj = _REGISTRY[space](**kwargs)
-    elif space in _BUILTIN:
-        module, attr = _BUILTIN[space]
-        obj = getattr(import_module(module), attr)(**kwargs)
-    else:
-        eps = _entry_points()
-        if space not in eps:
-            raise InputError(f"unknown search space {space!r}; expected one of {', '.join(available())}")
-        obj = eps[space].load()(**kwargs)
+    obj = _REGISTRY.get(space)(**kwargs)
     if not isinstance(obj, SearchSpace):
         raise InputError(f"search space {space!r} did not produce a SearchSpace but a {type(obj).__name__}")
     return obj

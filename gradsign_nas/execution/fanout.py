@@ -14,12 +14,12 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
 from gradsign_nas._io import jsonable
-from gradsign_nas.benchmarks.nb201 import DATASETS
+from gradsign_nas.benchmarks.evaluator import test_metrics_of
 from gradsign_nas.errors import InputError
 
 from .driver import check_budget, check_workers
@@ -91,20 +91,31 @@ def make_specs(algorithms: Sequence[str], variants: Sequence[str], runs: int, se
 
 
 def build_algorithm(spec: RunSpec, ctx: Context):
-    """The algorithm of ``spec``: vanilla, given an ``Assistant(ctx.scorer, ctx.k)`` (assisted), or
-    set up as the strategy ``spec.variant`` names (``gradsign_nas.strategies``)."""
-    from gradsign_nas.strategies import assistance
+    """The algorithm of ``spec``: vanilla, best of ``ctx.k`` (assisted), or set up as the strategy
+    ``spec.variant`` names, its assistant built by ``gradsign_nas.assist.build_assistance``, with the
+    options ``ctx.options`` gives its algorithm."""
+    from gradsign_nas.algorithms import EXECUTOR_KEYWORDS
+    from gradsign_nas.assist import build_assistance
 
     if spec.variant != "vanilla" and ctx.scorer is None:
         raise InputError(f"expected proxy scores for a {spec.variant} run, but got none (missing score table)")
-    assistant, extra = assistance(spec.variant, spec.algorithm, ctx.scorer, ctx.k)
-    options = {**ctx.options.get(spec.algorithm, {}), **extra}
+    assistant, extra = build_assistance(spec.variant, spec.algorithm, ctx.scorer, ctx.k)
+    given = dict(ctx.options.get(spec.algorithm, {}))
+    clash = sorted(set(given) & (set(extra) | set(EXECUTOR_KEYWORDS)))
+    if clash:
+        raise InputError(
+            f"expected options of {spec.algorithm} other than {', '.join(clash)}, which the "
+            f"{'executor' if set(clash) & set(EXECUTOR_KEYWORDS) else spec.variant + ' strategy'} sets"
+        )
+    options = {**given, **extra}
     factory = ctx.factory
     if factory is None:
         from gradsign_nas.algorithms import get as default_factory
 
         factory = default_factory
-    space = getattr(ctx.evaluator, "space", "nb201")
+    space = getattr(ctx.evaluator, "space", None)
+    if space is None:
+        raise InputError("expected an evaluator that names its search space (evaluator.space), but it names none")
     return factory(spec.algorithm, space, spec.seed, assistant=assistant, fidelities=ctx.fidelities, **options)
 
 
@@ -123,7 +134,7 @@ def run_one(spec: RunSpec, ctx: Context) -> dict:
         "best_metric": r.best_metric,
         "best_fidelity": r.best_fidelity,
     }
-    for d in DATASETS:
+    for d in test_metrics_of(ctx.evaluator):
         row[d] = r.test.get(d)
     row.update(
         {
@@ -214,18 +225,3 @@ def run_all(
     finally:
         if started:
             ray.shutdown()
-
-
-def curves_on_grid(rows: Iterable[dict], grid: np.ndarray, dataset: str) -> np.ndarray:
-    """Best-so-far test accuracy of each run at the simulated times ``grid`` (NaN before its first
-    completed evaluation): an array [runs, len(grid)]."""
-    rows = list(rows)
-    out = np.full((len(rows), len(grid)), np.nan)
-    for j, row in enumerate(rows):
-        t = np.asarray(row["trajectory"]["time"], dtype=float)
-        v = np.asarray([np.nan if x is None else x for x in row["trajectory"][dataset]], dtype=float)
-        if t.size:
-            pos = np.searchsorted(t, grid, side="right") - 1
-            ok = pos >= 0
-            out[j, ok] = v[pos[ok]]
-    return out
