@@ -46,7 +46,7 @@ LAYER_NAMES = {
 }
 #: (pattern, layer): a module's layer is the one of the first pattern that matches its whole name
 LAYER_RULES = [
-    (rf"{TOP}\.(errors|_io|_checks|_plugins|_registry)", 0),
+    (rf"{TOP}\.(errors|_io|_checks|_plugins|_registry|_ray)", 0),
     (rf"{TOP}\.(search_spaces|proxies|algorithms)(\..+)?", 1),
     (rf"{TOP}\.(benchmarks|scoring)(\..+)?", 2),
     (rf"{TOP}\.(results|stats|plots|report|_meta)", 2),

@@ -186,9 +186,8 @@ def build_run(cfg: SearchConfig, variant: str, run_dir: Optional[Path] = None) -
     """``(algorithm, evaluator, run_info, run_dir)`` for one variant of the live search ``cfg`` describes."""
     from .. import algorithms
     from .._meta import data_checksums, environment
-    from ..assist import TrainingBatchScorer
+    from ..assist import TrainingBatchScorer, build_assistance
     from ..benchmarks.live import LiveTrainingEvaluator
-    from ..strategies import assistance
 
     space = build_space(cfg)
     fids = _fidelities(cfg.algorithm, cfg.epochs)
@@ -209,7 +208,7 @@ def build_run(cfg: SearchConfig, variant: str, run_dir: Optional[Path] = None) -
     scorer = None
     if variant != "vanilla":
         scorer = TrainingBatchScorer(evaluator, proxy=cfg.proxy, seed=cfg.seed, batch_size=cfg.score_batch_size)
-    assistant, options = assistance(variant, cfg.algorithm, scorer, cfg.k)
+    assistant, options = build_assistance(variant, cfg.algorithm, scorer, cfg.k)
     own = algorithm_options(cfg.algorithm_options, [cfg.algorithm])[cfg.algorithm]
     alg = algorithms.get(cfg.algorithm, space, cfg.seed, assistant=assistant, fidelities=fids, **own, **options)
     info = {
@@ -256,7 +255,7 @@ def open_search(cfg: SearchConfig, variant: str, comparison: Optional[dict] = No
 
 def session(cfg: Any):
     """Where the searches of ``cfg`` run: one Ray for all of them, or nothing to start with no_ray."""
-    from ..execution.ray_env import ray_session
+    from .._ray import ray_session
 
     return contextlib.nullcontext() if cfg.no_ray else ray_session(cfg.num_cpus, cfg.address)
 

@@ -53,12 +53,12 @@ def table_search(config: Optional[TableSearchConfig] = None, /, **options: Any) 
     out = check_out_dir(cfg.out)
     evaluator = load_evaluator(cfg)
     scorer = load_scorer(cfg, evaluator.space) if set(variants) - {"vanilla"} else None
+    from ..assist import build_assistance
     from ..results import History
-    from ..strategies import assistance
 
     runs = []
     for v in variants:
-        assistant, extra = assistance(v, cfg.algorithm, scorer if v != "vanilla" else None, cfg.k)
+        assistant, extra = build_assistance(v, cfg.algorithm, scorer if v != "vanilla" else None, cfg.k)
         alg = algorithms.get(
             cfg.algorithm, evaluator.space, cfg.seed, assistant=assistant, fidelities=fidelities, **own, **extra
         )

@@ -53,8 +53,8 @@ _o(
 )
 _o(
     "algorithm_options",
-    "the algorithm's own settings, KEY=VALUE,... (e.g. preset=ours for BOHB, population=20 for REA, lr=0.1 "
-    "for REINFORCE); each algorithm declares its settings (gradsign_nas.algorithms.parameters(name)); in a "
+    "the algorithm's own settings, KEY=VALUE,... (e.g. preset=ours for BOHB, population_size=20 for REA, "
+    "learning_rate=0.1 for REINFORCE); each algorithm declares its settings (gradsign_nas.algorithms.parameters(name)); in a "
     "comparison NAME.KEY=VALUE sets one algorithm's (default: the algorithm's defaults)",
     metavar="KEY=VALUE,...",
 )

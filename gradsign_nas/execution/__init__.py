@@ -11,10 +11,10 @@ All of them drive the same ``Driver`` (budget, records, replay on resume) and re
 (``init_ray``). Ray is imported only when a Ray executor runs.
 """
 
+from .._ray import init_ray
 from .driver import Driver, RunResult, budget_exempt
 from .fanout import Context, RunSpec, make_specs, run_all, run_one, run_seed
 from .live import run_live_search, sequential_search
-from .ray_env import init_ray
 from .ray_tune import RayTuneExecutor
 from .simulated import SimulatedExecutor
 

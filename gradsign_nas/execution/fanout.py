@@ -22,8 +22,8 @@ from gradsign_nas._io import jsonable
 from gradsign_nas.benchmarks.evaluator import test_metrics_of
 from gradsign_nas.errors import InputError
 
+from .._ray import ray_session
 from .driver import check_budget, check_workers
-from .ray_env import init_ray
 from .simulated import SimulatedExecutor
 
 VARIANTS = ("vanilla", "assisted")
@@ -204,8 +204,7 @@ def run_all(
         return out
     import ray
 
-    started = init_ray(workers, address)
-    try:
+    with ray_session(workers, address):
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         size = chunk_size or max(1, min(64, -(-len(specs) // (8 * cpus))))
         chunks = [specs[i : i + size] for i in range(0, len(specs), size)]
@@ -222,6 +221,3 @@ def run_all(
                     results[i] = ray.get(ref)
                     bar.update(len(chunks[i]))
         return [row for chunk in results for row in chunk]
-    finally:
-        if started:
-            ray.shutdown()

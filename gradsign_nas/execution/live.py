@@ -142,7 +142,7 @@ def run_live_search(
         raise InputError(f"scheduler must be one of {', '.join(SCHEDULERS)}, but got {scheduler!r}")
     from ray import tune
 
-    from .ray_env import ray_session
+    from .._ray import ray_session
     from .tune_adapter import run_tune
 
     history = history if history is not None else open_history(evaluator, out_dir, run_info)

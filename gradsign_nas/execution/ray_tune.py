@@ -7,7 +7,7 @@ and every evaluation is recorded with the same fields. With one concurrent trial
 records equal the ``SimulatedExecutor``'s for the same seed; with several, results come back in
 Tune's real completion order, so the simulated times are approximate.
 
-Ray starts locally (``ray_env.init_ray``: dashboard off, 127.0.0.1, token auth off) unless
+Ray starts locally (``gradsign_nas._ray.init_ray``: dashboard off, 127.0.0.1, token auth off) unless
 ``address`` names an existing cluster; Tune reuses trial actors. Ray is imported only when a run
 starts.
 
@@ -24,8 +24,8 @@ from typing import Optional
 from gradsign_nas.benchmarks.evaluator import test_metrics_of
 from gradsign_nas.results import History
 
+from .._ray import ray_session
 from .driver import Driver, Pending, RunResult, check_budget, check_workers
-from .ray_env import ray_session
 
 __all__ = ["RayTuneExecutor", "tabular_trial"]
 

@@ -26,8 +26,8 @@ from ray.tune.search import Searcher
 
 from gradsign_nas.algorithms.base import Result
 
+from .._ray import quiet_tune
 from .driver import Driver, Pending
-from .ray_env import quiet_tune
 
 __all__ = ["AlgorithmSearcher", "BestWeights", "RESULT_FILES", "STATE_FILE", "report", "run_tune"]
 
@@ -194,7 +194,7 @@ def run_tune(
     mode: str = "max",
     log_dir: Optional[Path] = None,
 ) -> None:
-    """Run ``driver``'s search under Ray Tune (Ray must be initialised; see ``ray_env.init_ray``).
+    """Run ``driver``'s search under Ray Tune (Ray must be initialised; see ``gradsign_nas._ray.init_ray``).
 
     Args:
         driver: the search.

@@ -14,7 +14,7 @@ import os
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
-from gradsign_nas.errors import InputError
+from .errors import InputError
 
 __all__ = ["init_ray", "quiet_tune", "ray_session"]
 
