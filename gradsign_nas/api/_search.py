@@ -263,34 +263,22 @@ def session(cfg: Any):
 def run_search(cfg: Any, alg, ev, run_dir: Path, name: str, history, progress: Optional[bool] = None):
     """One live search as ``cfg`` asks: its trials in this process (no_ray), else as Ray Tune trials
     on the session ``session(cfg)`` opened (a GPU per trial on CUDA unless gpus_per_trial says)."""
-    from ..execution import run_live_search, sequential_search
+    from ..execution import InProcessTrials, LiveTuneTrials, execute
 
     progress = (not cfg.no_progress) if progress is None else progress
+    backend: Any
     if cfg.no_ray:
-        return sequential_search(
-            alg,
+        backend = InProcessTrials(ev, threads=max(1, int(cfg.cpus_per_trial)))
+    else:
+        gpus = cfg.gpus_per_trial if cfg.gpus_per_trial is not None else (1.0 if ev.device.startswith("cuda") else 0.0)
+        backend = LiveTuneTrials(
             ev,
-            trials=cfg.trials,
-            out_dir=run_dir,
-            name=name,
-            progress=progress,
-            history=history,
-            threads=max(1, int(cfg.cpus_per_trial)),
+            cpus_per_trial=cfg.cpus_per_trial,
+            gpus_per_trial=gpus,
+            max_failures=cfg.max_failures if cfg.max_failures is not None else DEFAULT_MAX_FAILURES,
+            scheduler=cfg.scheduler or "fifo",
         )
-    gpus = cfg.gpus_per_trial if cfg.gpus_per_trial is not None else (1.0 if ev.device.startswith("cuda") else 0.0)
-    return run_live_search(
-        alg,
-        ev,
-        trials=cfg.trials,
-        out_dir=run_dir,
-        name=name,
-        cpus_per_trial=cfg.cpus_per_trial,
-        gpus_per_trial=gpus,
-        max_failures=cfg.max_failures if cfg.max_failures is not None else DEFAULT_MAX_FAILURES,
-        scheduler=cfg.scheduler or "fifo",
-        progress=progress,
-        history=history,
-    )
+    return execute(backend, alg, history, trials=cfg.trials, progress=name if progress else None)
 
 
 def data_label(data) -> str:

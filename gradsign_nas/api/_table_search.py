@@ -103,24 +103,25 @@ def table_search(config: Optional[TableSearchConfig] = None, /, **options: Any) 
 
 
 def _run(cfg: TableSearchConfig, alg, evaluator, history):
-    from ..execution import RayTuneExecutor, SimulatedExecutor
+    """One variant's search on the backend ``executor`` names: ``(RunResult, Driver)``."""
+    from ..execution import SimulatedClock, TabularTuneTrials, execute
 
-    ex: Any
-    if cfg.executor == "ray":
-        ex = RayTuneExecutor(
-            alg,
-            evaluator,
-            cfg.budget,
-            cfg.sim_workers,
-            cfg.charge_proxy_time,
-            history,
-            address=cfg.address,
-            progress=None if cfg.no_progress else f"{cfg.algorithm} (Ray Tune)",
-        )
-    else:
-        ex = SimulatedExecutor(alg, evaluator, cfg.budget, cfg.sim_workers, cfg.charge_proxy_time, history)
-    result = ex.run()
-    return result, ex.driver
+    backend: Any = (
+        TabularTuneTrials(evaluator, cfg.sim_workers, cfg.address)
+        if cfg.executor == "ray"
+        else SimulatedClock(evaluator, cfg.sim_workers)
+    )
+    kept: list = []
+    result = execute(
+        backend,
+        alg,
+        history,
+        budget_s=cfg.budget,
+        charge_proxy_time=cfg.charge_proxy_time,
+        progress=None if cfg.no_progress or cfg.executor != "ray" else f"{cfg.algorithm} (Ray Tune)",
+        on_driver=kept.append,
+    )
+    return result, kept[0]
 
 
 def run_info(cfg: TableSearchConfig, variant: str, fidelities: tuple, own: dict) -> dict:

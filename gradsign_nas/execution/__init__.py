@@ -1,31 +1,43 @@
-"""Executors: run an algorithm's ask/tell loop against an evaluator.
+"""Executors: run an algorithm's search against an evaluator.
 
-- ``SimulatedExecutor``: in-process, on a simulated clock (the NAS-Bench-201 protocol), optionally
-  with W simulated asynchronous workers.
-- ``RayTuneExecutor``: one Ray Tune trial per evaluation of a tabular search.
-- ``run_live_search`` / ``sequential_search``: live searches that train every proposal.
-- ``run_all``: many independent tabular runs (seeds x algorithms x variants) fanned out as Ray tasks.
+The one interface (``base``): ``execute(backend, algorithm, history, budget_s= | trials=)``, where the
+backend says where evaluations run and which clock counts them:
 
-All of them drive the same ``Driver`` (budget, records, replay on resume) and record into a
-``gradsign_nas.results.History``; the Ray ones share one Tune adapter and one Ray start-up
-(``init_ray``). Ray is imported only when a Ray executor runs.
+- ``SimulatedClock``: in this process, on a simulated clock (the NAS-Bench-201 protocol), optionally
+  with W simulated asynchronous workers;
+- ``TabularTuneTrials``: one Ray Tune trial per evaluation of a table search;
+- ``LiveTuneTrials`` / ``InProcessTrials``: live searches that train every proposal, as Ray Tune
+  trials or one after another in this process.
+
+``SimulatedExecutor``, ``RayTuneExecutor``, ``run_live_search`` and ``sequential_search`` are
+shortcuts over it. ``run_all`` fans many independent table searches (seeds x algorithms x variants)
+out as Ray tasks. Every search drives the same ``Driver`` (budget, records, replay on resume) and
+records into a ``gradsign_nas.results.History``; every Ray user starts Ray through
+``gradsign_nas._ray``. Ray is imported only when a Ray backend runs.
 """
 
 from .._ray import init_ray
+from .base import Backend, execute
 from .driver import Driver, RunResult, budget_exempt
 from .fanout import Context, RunSpec, make_specs, run_all, run_one, run_seed
-from .live import run_live_search, sequential_search
-from .ray_tune import RayTuneExecutor
-from .simulated import SimulatedExecutor
+from .live import InProcessTrials, LiveTuneTrials, run_live_search, sequential_search
+from .ray_tune import RayTuneExecutor, TabularTuneTrials
+from .simulated import SimulatedClock, SimulatedExecutor
 
 __all__ = [
+    "Backend",
     "Context",
     "Driver",
+    "InProcessTrials",
+    "LiveTuneTrials",
     "RayTuneExecutor",
     "RunResult",
     "RunSpec",
+    "SimulatedClock",
     "SimulatedExecutor",
+    "TabularTuneTrials",
     "budget_exempt",
+    "execute",
     "init_ray",
     "make_specs",
     "run_all",

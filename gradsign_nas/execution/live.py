@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -26,6 +25,7 @@ from gradsign_nas._checks import positive_int, positive_number
 from gradsign_nas.errors import InputError
 from gradsign_nas.results import History
 
+from .base import Backend, execute
 from .driver import Driver, Pending, RunResult, check_trials
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["live_trial", "open_history", "run_live_search", "sequential_search"]
+__all__ = ["InProcessTrials", "LiveTuneTrials", "live_trial", "open_history", "run_live_search", "sequential_search"]
 
 SCHEDULERS = ("fifo", "hyperband", "asha")
 
@@ -135,77 +135,112 @@ def run_live_search(
         history: an open ``History`` (``open_history``) to use instead of opening one in ``out_dir``.
     """
     check_trials(trials)
-    positive_number("cpus_per_trial", cpus_per_trial)
-    positive_number("gpus_per_trial", gpus_per_trial, allow_zero=True)
-    positive_int("max_failures", max_failures, 0)
-    if scheduler not in SCHEDULERS:
-        raise InputError(f"scheduler must be one of {', '.join(SCHEDULERS)}, but got {scheduler!r}")
-    from ray import tune
-
-    from .._ray import ray_session
-    from .tune_adapter import run_tune
-
     history = history if history is not None else open_history(evaluator, out_dir, run_info)
-    wall0 = time.perf_counter()
-    restore_threads = _driver_threads(1)  # proxy scoring in the driver must not crowd the trials
-    driver = None
-    try:
-        with ray_session(num_cpus, address):
+    backend = LiveTuneTrials(
+        evaluator,
+        workers=workers,
+        cpus_per_trial=cpus_per_trial,
+        gpus_per_trial=gpus_per_trial,
+        max_failures=max_failures,
+        scheduler=scheduler,
+        address=address,
+        num_cpus=num_cpus,
+    )
+    return execute(backend, algorithm, history, trials=trials, progress=_label(algorithm, name) if progress else None)
+
+
+class LiveTuneTrials(Backend):
+    """The backend of a live search under Ray Tune: one trial per training run (``live_trial``),
+    checkpointed every epoch; ``workers`` at once (default: what the cluster's CPUs and GPUs hold at
+    ``cpus_per_trial`` / ``gpus_per_trial``); Tune's scheduler stops or pauses trials by epoch."""
+
+    closes = True
+
+    def __init__(
+        self,
+        evaluator,
+        *,
+        workers: Optional[int] = None,
+        cpus_per_trial: float = 1,
+        gpus_per_trial: float = 0,
+        max_failures: int = 2,
+        scheduler: str = "fifo",
+        address: Optional[str] = None,
+        num_cpus: Optional[int] = None,
+    ) -> None:
+        positive_number("cpus_per_trial", cpus_per_trial)
+        positive_number("gpus_per_trial", gpus_per_trial, allow_zero=True)
+        positive_int("max_failures", max_failures, 0)
+        if scheduler not in SCHEDULERS:
+            raise InputError(f"scheduler must be one of {', '.join(SCHEDULERS)}, but got {scheduler!r}")
+        self.evaluator = evaluator
+        self.workers = workers
+        self.cpus_per_trial, self.gpus_per_trial = cpus_per_trial, gpus_per_trial
+        self.max_failures, self.scheduler = max_failures, scheduler
+        self.address, self.num_cpus = address, num_cpus
+        self._exit: list = []
+
+    def __enter__(self) -> "LiveTuneTrials":
+        from .._ray import ray_session
+
+        self._exit.append(_driver_threads(1))  # proxy scoring in the driver must not crowd the trials
+        session = ray_session(self.num_cpus, self.address)
+        session.__enter__()
+        self._exit.append(lambda: session.__exit__(None, None, None))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        while self._exit:
+            self._exit.pop()()
+
+    def slots(self) -> int:
+        if self.workers is None:
             import ray
 
             res = ray.cluster_resources()
-            if workers is None:
-                by_cpu = int(res.get("CPU", 1) // cpus_per_trial)
-                by_gpu = int(res.get("GPU", 0) // gpus_per_trial) if gpus_per_trial else by_cpu
-                workers = max(1, min(by_cpu, by_gpu or 1))
-            driver = Driver(
-                algorithm,
-                history,
-                trials=trials,
-                workers=workers,
-                progress=_label(algorithm, name) if progress else None,
-            )
-            if not driver.finished:
-                sched: Optional[TrialScheduler] = None
-                max_epochs = int(evaluator.fidelities[-1])
-                if scheduler == "hyperband":
-                    from ray.tune.schedulers import HyperBandForBOHB
+            by_cpu = int(res.get("CPU", 1) // self.cpus_per_trial)
+            by_gpu = int(res.get("GPU", 0) // self.gpus_per_trial) if self.gpus_per_trial else by_cpu
+            self.workers = max(1, min(by_cpu, by_gpu or 1))
+        return self.workers
 
-                    # the Hyperband variant that fills brackets as a searcher creates trials; it pauses
-                    # trials at each rung and resumes the best from their checkpoints
-                    sched = HyperBandForBOHB(time_attr="training_iteration", max_t=max_epochs, reduction_factor=3)
-                elif scheduler == "asha":
-                    from ray.tune.schedulers import ASHAScheduler
+    def run(self, driver: Driver) -> None:
+        from ray import tune
 
-                    sched = ASHAScheduler(
-                        time_attr="training_iteration", max_t=max_epochs, grace_period=1, reduction_factor=3
-                    )
-                threads = max(1, int(cpus_per_trial))
+        from .tune_adapter import run_tune
 
-                def to_config(pend: Pending) -> dict:
-                    epochs = max_epochs if sched is not None else _epochs(pend, evaluator)
-                    return {"arch": str(pend.proposal.arch), "epochs": epochs, "ask": pend.n, "threads": threads}
+        evaluator, history = self.evaluator, driver.history
+        sched: Optional[TrialScheduler] = None
+        max_epochs = int(evaluator.fidelities[-1])
+        if self.scheduler == "hyperband":
+            from ray.tune.schedulers import HyperBandForBOHB
 
-                name = getattr(evaluator, "metric", "valid_acc")
-                run_tune(
-                    driver,
-                    tune.with_parameters(live_trial, evaluator=evaluator),
-                    to_config,
-                    concurrency=workers,
-                    resources={"cpu": cpus_per_trial, "gpu": gpus_per_trial},
-                    scheduler=sched,
-                    max_failures=max_failures,
-                    storage_dir=history.directory,
-                    metric=name,
-                    mode="min" if history.sign == -1 else "max",
-                    log_dir=history.directory / "tune" if history.directory is not None else None,
-                )
-        return driver.result(time.perf_counter() - wall0)
-    finally:
-        if driver is not None:
-            driver.close()
-        history.close()
-        restore_threads()
+            # the Hyperband variant that fills brackets as a searcher creates trials; it pauses trials at
+            # each rung and resumes the best from their checkpoints
+            sched = HyperBandForBOHB(time_attr="training_iteration", max_t=max_epochs, reduction_factor=3)
+        elif self.scheduler == "asha":
+            from ray.tune.schedulers import ASHAScheduler
+
+            sched = ASHAScheduler(time_attr="training_iteration", max_t=max_epochs, grace_period=1, reduction_factor=3)
+        threads = max(1, int(self.cpus_per_trial))
+
+        def to_config(pend: Pending) -> dict:
+            epochs = max_epochs if sched is not None else _epochs(pend, evaluator)
+            return {"arch": str(pend.proposal.arch), "epochs": epochs, "ask": pend.n, "threads": threads}
+
+        name = getattr(evaluator, "metric", "valid_acc")
+        run_tune(
+            driver,
+            tune.with_parameters(live_trial, evaluator=evaluator),
+            to_config,
+            concurrency=self.slots(),
+            resources={"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial},
+            scheduler=sched,
+            max_failures=self.max_failures,
+            storage_dir=history.directory,
+            metric=name,
+            mode="min" if history.sign == -1 else "max",
+            log_dir=history.directory / "tune" if history.directory is not None else None,
+        )
 
 
 def _epochs(pend: Pending, evaluator) -> int:
@@ -241,10 +276,30 @@ def sequential_search(
     torch's setting; 1 by default, which is fastest on a busy CPU)."""
     check_trials(trials)
     history = history if history is not None else open_history(evaluator, out_dir, run_info)
-    wall0 = time.perf_counter()
-    restore_threads = _driver_threads(threads)
-    driver = Driver(algorithm, history, trials=trials, progress=_label(algorithm, name) if progress else None)
-    try:
+    backend = InProcessTrials(evaluator, threads=threads)
+    return execute(backend, algorithm, history, trials=trials, progress=_label(algorithm, name) if progress else None)
+
+
+class InProcessTrials(Backend):
+    """The backend of a live search without Ray: training runs one after another in this process with
+    ``threads`` torch threads (``None``: torch's setting); the best network's weights kept."""
+
+    closes = True
+
+    def __init__(self, evaluator, threads: Optional[int] = 1) -> None:
+        self.evaluator = evaluator
+        self.threads = threads
+        self._restore: Callable[[], None] = lambda: None
+
+    def __enter__(self) -> "InProcessTrials":
+        self._restore = _driver_threads(self.threads)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._restore()
+
+    def run(self, driver: Driver) -> None:
+        evaluator, history = self.evaluator, driver.history
         while True:
             pend = driver.next()
             if pend is None:
@@ -264,8 +319,3 @@ def sequential_search(
             rec = driver.complete(pend, type(res)(res.metric, res.cost_s, extra), worker="local")
             if driver.is_best(rec) and last:
                 history.save_best_weights(rec["ask"], last[0]()["model"])
-        return driver.result(time.perf_counter() - wall0)
-    finally:
-        driver.close()
-        history.close()
-        restore_threads()

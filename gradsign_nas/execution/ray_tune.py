@@ -18,16 +18,16 @@ Example:
 
 from __future__ import annotations
 
-import time
 from typing import Optional
 
 from gradsign_nas.benchmarks.evaluator import test_metrics_of
 from gradsign_nas.results import History
 
 from .._ray import ray_session
+from .base import Backend, execute
 from .driver import Driver, Pending, RunResult, check_budget, check_workers
 
-__all__ = ["RayTuneExecutor", "tabular_trial"]
+__all__ = ["RayTuneExecutor", "TabularTuneTrials", "tabular_trial"]
 
 
 def tabular_trial(config: dict, evaluator=None) -> None:
@@ -43,8 +43,38 @@ def _tabular_config(pend: Pending) -> dict:
     return {"arch": str(pend.proposal.arch), "fidelity": pend.proposal.fidelity, "ask": pend.n}
 
 
+class TabularTuneTrials(Backend):
+    """The backend of a table search under Ray Tune: one trial per look-up, ``workers`` at once, on a
+    local Ray (``num_cpus``, default ``workers``) or the cluster at ``address``; Ray starts only when
+    there is something to evaluate."""
+
+    def __init__(self, evaluator, workers: int = 1, address: Optional[str] = None, num_cpus: Optional[int] = None):
+        self.evaluator = evaluator
+        self.workers = check_workers(workers)
+        self.address = address
+        self.num_cpus = num_cpus
+        self.test_metrics = test_metrics_of(evaluator)
+
+    def slots(self) -> int:
+        return self.workers
+
+    def run(self, driver: Driver) -> None:
+        from ray import tune
+
+        from .tune_adapter import run_tune
+
+        with ray_session(self.num_cpus or self.workers, self.address):
+            run_tune(
+                driver,
+                tune.with_parameters(tabular_trial, evaluator=self.evaluator),
+                _tabular_config,
+                concurrency=self.workers,
+            )
+
+
 class RayTuneExecutor:
-    """Runs ``algorithm`` against ``evaluator`` with one Ray Tune trial per evaluation.
+    """Runs ``algorithm`` against ``evaluator`` with one Ray Tune trial per evaluation (``execute`` on
+    ``TabularTuneTrials``).
 
     Args:
         algorithm: an ``Algorithm``.
@@ -83,26 +113,15 @@ class RayTuneExecutor:
 
     def run(self) -> RunResult:
         """Run the search under Ray Tune and return its ``RunResult``."""
-        wall0 = time.perf_counter()
-        driver = self.driver = Driver(
+        return execute(
+            TabularTuneTrials(self.evaluator, self.workers, self.address, self.num_cpus),
             self.algorithm,
             self.history,
             budget_s=self.budget_s,
-            workers=self.workers,
             charge_proxy_time=self.charge_proxy_time,
-            test_metrics=test_metrics_of(self.evaluator),
             progress=self.progress,
+            on_driver=self._keep,
         )
-        if not driver.finished:
-            from ray import tune
 
-            from .tune_adapter import run_tune
-
-            with ray_session(self.num_cpus or self.workers, self.address):
-                run_tune(
-                    driver,
-                    tune.with_parameters(tabular_trial, evaluator=self.evaluator),
-                    _tabular_config,
-                    concurrency=self.workers,
-                )
-        return driver.result(time.perf_counter() - wall0)
+    def _keep(self, driver: Driver) -> None:
+        self.driver = driver

@@ -22,19 +22,53 @@ Example:
 from __future__ import annotations
 
 import heapq
-import time
 from typing import Optional
 
 from gradsign_nas.benchmarks.evaluator import test_metrics_of
 from gradsign_nas.results import History
 
+from .base import Backend, execute
 from .driver import Driver, RunResult, budget_exempt, check_budget, check_workers
 
-__all__ = ["RunResult", "SimulatedExecutor", "budget_exempt"]
+__all__ = ["RunResult", "SimulatedClock", "SimulatedExecutor", "budget_exempt"]
+
+
+class SimulatedClock(Backend):
+    """The backend of table searches: evaluations in this process, ``workers`` simulated asynchronous
+    workers on an event queue ``(end time, seq, evaluation)``; the clock is the evaluations' costs."""
+
+    def __init__(self, evaluator, workers: int = 1) -> None:
+        self.evaluator = evaluator
+        self.workers = check_workers(workers)
+        self.test_metrics = test_metrics_of(evaluator)
+
+    def slots(self) -> int:
+        return self.workers
+
+    def run(self, driver: Driver) -> None:
+        evaluate = self.evaluator.evaluate
+        heap: list = []
+        seq = 0
+        while True:
+            pend = driver.next()
+            while pend is not None:  # every free worker starts at once
+                res = evaluate(pend.proposal.arch, pend.proposal.fidelity)
+                end = driver.end_time(pend, res)
+                if driver.overruns(pend, end):
+                    driver.complete(pend, res, end=end)  # discarded now; the worker's search ends
+                else:
+                    heapq.heappush(heap, (end, seq, pend, res))
+                    seq += 1
+                pend = driver.next()
+            if not heap:
+                break
+            end, _, pend, res = heapq.heappop(heap)
+            driver.complete(pend, res, end=end)
 
 
 class SimulatedExecutor:
-    """Runs ``algorithm`` against ``evaluator`` within ``budget_s`` simulated seconds.
+    """Runs ``algorithm`` against ``evaluator`` within ``budget_s`` simulated seconds (``execute`` on a
+    ``SimulatedClock``).
 
     Args:
         algorithm: an ``Algorithm`` (ask/tell/discard/stats).
@@ -64,31 +98,14 @@ class SimulatedExecutor:
 
     def run(self) -> RunResult:
         """Run the search to the end of the budget and return its ``RunResult``."""
-        wall0 = time.perf_counter()
-        driver = self.driver = Driver(
+        return execute(
+            SimulatedClock(self.evaluator, self.workers),
             self.algorithm,
             self.history,
             budget_s=self.budget_s,
-            workers=self.workers,
             charge_proxy_time=self.charge_proxy_time,
-            test_metrics=test_metrics_of(self.evaluator),
+            on_driver=self._keep,
         )
-        evaluate = self.evaluator.evaluate
-        heap: list = []
-        seq = 0
-        while True:
-            pend = driver.next()
-            while pend is not None:  # every free worker starts at once
-                res = evaluate(pend.proposal.arch, pend.proposal.fidelity)
-                end = driver.end_time(pend, res)
-                if driver.overruns(pend, end):
-                    driver.complete(pend, res, end=end)  # discarded now; the worker's search ends
-                else:
-                    heapq.heappush(heap, (end, seq, pend, res))
-                    seq += 1
-                pend = driver.next()
-            if not heap:
-                break
-            end, _, pend, res = heapq.heappop(heap)
-            driver.complete(pend, res, end=end)
-        return driver.result(time.perf_counter() - wall0)
+
+    def _keep(self, driver: Driver) -> None:
+        self.driver = driver
