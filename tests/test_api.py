@@ -148,3 +148,28 @@ def test_correlate_in_python_equals_the_command(data_path, tmp_path, capsys):
     line = _json_line(capsys)
     assert {k: v for k, v in r.summary.items() if k != "seconds"} == {k: v for k, v in line.items() if k != "seconds"}
     assert len(r.to_pandas()) == 50 and r.summary["n"] == 50
+
+
+def test_algorithm_options_from_the_command_line_and_a_config_file_reach_the_algorithm(data_path, tmp_path, capsys):
+    from gradsign_nas import algorithms
+    from gradsign_nas.benchmarks import NB201TabularEvaluator
+    from gradsign_nas.execution import SimulatedExecutor
+
+    ev = NB201TabularEvaluator.from_directory(data_path)
+    direct = SimulatedExecutor(algorithms.get("bohb", ev.space, 4, fidelities=(12,), preset="ours"), ev, 3000).run()
+    argv = ["table-search", "--algorithm", "bohb", "--variants", "vanilla", "--seed", "4", "--budget", "3000"]
+    assert main([*argv, "--algorithm-options", "preset=ours", "--json"]) == 0
+    assert _json_line(capsys)["variants"]["vanilla"]["best_arch"] == direct.best_arch
+    config = tmp_path / "c.toml"
+    config.write_text(
+        'algorithm = "bohb"\nvariants = "vanilla"\nseed = 4\nbudget = 3000\n[algorithm_options]\npreset = "ours"\n'
+    )
+    out = tmp_path / "run"
+    assert main(["table-search", "--config", str(config), "--out", str(out), "--json"]) == 0
+    assert _json_line(capsys)["variants"]["vanilla"]["best_arch"] == direct.best_arch
+    recorded = json.loads((out / "bohb-vanilla" / "run.json").read_text())
+    assert recorded["algorithm_options"] == {"preset": "ours"}
+    assert main(["table-search", "--config", str(out / "bohb-vanilla" / "run.json"), "--out", str(out), "--json"]) == 0
+    assert _json_line(capsys)["variants"]["vanilla"]["resumed_records"] > 0  # the record repeats the run
+    assert main([*argv, "--algorithm-options", "preset=nope"]) == 2
+    assert "preset" in capsys.readouterr().err

@@ -34,6 +34,17 @@ LISTS = ("algorithms", "variants", "strategies", "proxies", "datasets")
 CLI_ONLY = ("json",)
 
 
+def _pairs(table: Mapping, prefix: str = "") -> list[str]:
+    """``{"bohb": {"preset": "ours"}, "k": 3}`` as ``["bohb.preset=ours", "k=3"]``."""
+    out: list[str] = []
+    for k, x in table.items():
+        if isinstance(x, Mapping):
+            out += _pairs(x, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k}={x}")
+    return out
+
+
 class _Config:
     """What every config does: normalise lists, refuse unknown names, describe itself."""
 
@@ -44,8 +55,8 @@ class _Config:
                 if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
                     raise InputError(f"expected {f.name} to be names, comma-separated or a list, but got {v!r}")
                 object.__setattr__(self, f.name, ",".join(v))
-            if f.name == "algorithm_options" and isinstance(v, Mapping):
-                object.__setattr__(self, f.name, ",".join(f"{k}={x}" for k, x in v.items()))
+            if f.name == "algorithm_options" and isinstance(v, Mapping):  # a table, per algorithm or flat
+                object.__setattr__(self, f.name, ",".join(_pairs(v)))
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (option names as keys)."""
