@@ -6,12 +6,20 @@ from pathlib import Path
 from typing import Any, Optional
 
 
-def summarise(run_dirs: dict, wall_s: float, metric: str = "valid_acc") -> dict:
+def summarise(
+    run_dirs: dict, wall_s: float, metric: str = "valid_acc", final_epochs: Optional[int] = None, bench: Any = None
+) -> dict:
     """One JSON-ready summary of the variants' run directories (from their files only): per variant
-    ``best_<metric>`` and ``mean_<metric>`` (e.g. ``best_valid_acc``), trials, times, the curve."""
+    ``best_<metric>`` and ``mean_<metric>`` (e.g. ``best_valid_acc``), trials, times, the curve; with
+    ``final_epochs`` the final evaluation (``final_test_acc`` of the best network, ``final`` for each
+    network trained); with NB201's table ``bench`` the found cell's ``nb201_*_test`` accuracies and
+    ``reward_rank_agreement`` (see ``gradsign_nas.api._final``)."""
     from ..results import read_best, read_history
+    from ._final import TRUTH_NOTE, rank_agreement, read_finals, truth_of
 
     out: dict[str, Any] = {"wall_s": round(wall_s, 1), "metric": metric, "variants": {}}
+    if bench is not None:
+        out["note"] = TRUTH_NOTE
     for variant, d in run_dirs.items():
         recs = read_history(d)
         done = [x for x in recs if x["status"] == "completed"]
@@ -30,6 +38,15 @@ def summarise(run_dirs: dict, wall_s: float, metric: str = "valid_acc") -> dict:
             "curve": [x["metric"] for x in done],
             "wall": [x["wall_time"] - t0 for x in done],
         }
+        v = out["variants"][variant]
+        if final_epochs is not None:
+            finals = read_finals(d, final_epochs)
+            v["final_epochs"] = final_epochs
+            v["final_test_acc"] = finals[0]["final_test_acc"] if finals else None
+            v["final"] = finals
+        if bench is not None:
+            v.update(truth_of(bench, v["best_arch"]))
+            v["reward_rank_agreement"] = rank_agreement(recs, bench)
     return out
 
 
@@ -43,6 +60,16 @@ def format_summary(summary: dict) -> str:
         ("", *names),
         (f"best {label}", *(_fmt(vs[v][f"best_{m}"]) for v in names)),
         (f"mean {label}", *(_fmt(vs[v][f"mean_{m}"]) for v in names)),
+        *(
+            [("final test acc (%)", *(_fmt(vs[v].get("final_test_acc")) for v in names))]
+            if any("final_test_acc" in vs[v] for v in names)
+            else []
+        ),
+        *(
+            [("NB201 C10 test of the cell *", *(_fmt(vs[v].get("nb201_cifar10_test")) for v in names))]
+            if any("nb201_cifar10_test" in vs[v] for v in names)
+            else []
+        ),
         ("trials (failed)", *(f"{vs[v]['trials']} ({vs[v]['failed']})" for v in names)),
         ("training s", *(str(vs[v]["train_s"]) for v in names)),
         ("proxy s", *(str(vs[v]["proxy_s"]) for v in names)),
@@ -51,6 +78,12 @@ def format_summary(summary: dict) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, width)) for r in rows]
     for v in names:
         lines.append(f"best {v}: {vs[v]['best_arch']}")
+    for v in names:
+        agree = vs[v].get("reward_rank_agreement")
+        if agree and agree.get("spearman") is not None:
+            lines.append(f"reward rank agreement ({v}): Spearman {agree['spearman']:.3f} over {agree['n']} cells")
+    if summary.get("note"):
+        lines.append(f"* {summary['note']}")
     lines.append(f"total wall time: {summary['wall_s']} s")
     return "\n".join(lines)
 

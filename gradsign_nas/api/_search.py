@@ -21,6 +21,7 @@ from ._checks import (
     positive_int,
     positive_number,
 )
+from ._final import final_evaluation, nb201_truth, test_fraction
 from ._live_report import plot_runs, summarise
 from ._options import algorithm_options
 from ._results import SearchResult
@@ -68,7 +69,15 @@ def search(config: Optional[SearchConfig] = None, /, **options: Any) -> SearchRe
             r = run_search(cfg, alg, ev, run_dir, _label(cfg, variant), histories[variant])
             if r.n_replayed:
                 _log.info("%s: resumed, %d recorded trials replayed, not re-run", variant, r.n_replayed)
-    summary = summarise({v: run_dir for v, _, _, _, run_dir in runs}, time.perf_counter() - t0, cfg.metric)
+            if cfg.final_epochs is not None:
+                final_evaluation(cfg, ev, run_dir, lambda fev: backend_for(cfg, fev, final=True))
+    summary = summarise(
+        {v: run_dir for v, _, _, _, run_dir in runs},
+        time.perf_counter() - t0,
+        cfg.metric,
+        final_epochs=cfg.final_epochs,
+        bench=nb201_truth(cfg),
+    )
     summary["settings"] = {
         "algorithm": cfg.algorithm,
         "space": cfg.space,
@@ -113,6 +122,7 @@ def validate(cfg: SearchConfig) -> list[str]:
     if cfg.lr is not None and not positive_number("--lr", cfg.lr) <= 10:
         raise InputError(f"expected --lr of at most 10 (larger rates diverge at once), but got {cfg.lr:g}")
     positive_number("--cpus-per-trial", cfg.cpus_per_trial)
+    check_final(cfg)
     if set(variants) - {"vanilla"}:
         positive_int("--k", cfg.k, 1, MAX_K)
         if cfg.proxy not in proxies.available():
@@ -136,6 +146,21 @@ def validate(cfg: SearchConfig) -> list[str]:
     check_device(cfg.device)
     check_out_dir(cfg.out or DEFAULT_OUT)
     return variants
+
+
+def check_final(cfg: Any) -> None:
+    """The final evaluation's options: given together, in range."""
+    if cfg.final_epochs is None:
+        for name in ("final_top", "test_fraction"):
+            if name in cfg.given():
+                raise InputError(f"{flag(name)} applies to the final evaluation, but --final-epochs is not given")
+        return
+    positive_int("--final-epochs", cfg.final_epochs, 1, MAX_EPOCHS)
+    positive_int("--final-top", cfg.final_top, 1, cfg.trials)
+    if cfg.test_fraction is not None and not (
+        isinstance(cfg.test_fraction, (int, float)) and 0.0 < float(cfg.test_fraction) < 0.9
+    ):
+        raise InputError(f"expected --test-fraction between 0 and 0.9, but got {cfg.test_fraction!r}")
 
 
 def _check_ray_resources(cfg: Any) -> None:
@@ -204,6 +229,7 @@ def build_run(cfg: SearchConfig, variant: str, run_dir: Optional[Path] = None) -
         limit=cfg.limit,
         metric=cfg.metric,
         checkpoint_dir=run_dir / "checkpoints" if cfg.algorithm == "bohb" else None,
+        test_fraction=test_fraction(cfg),
     )
     scorer = None
     if variant != "vanilla":
@@ -237,6 +263,8 @@ def build_run(cfg: SearchConfig, variant: str, run_dir: Optional[Path] = None) -
     }
     if own:
         info["algorithm_options"] = own
+    if test_fraction(cfg):  # the search trains on what the final evaluation's test split leaves
+        info["test_fraction"] = test_fraction(cfg)
     if assistant and cfg.score_batch_size != 64:
         info["score_batch_size"] = cfg.score_batch_size
     return alg, evaluator, info, run_dir
@@ -260,25 +288,30 @@ def session(cfg: Any):
     return contextlib.nullcontext() if cfg.no_ray else ray_session(cfg.num_cpus, cfg.address)
 
 
+def backend_for(cfg: Any, ev, final: bool = False) -> Any:
+    """Where ``cfg``'s live trials run: in this process (no_ray), else as Ray Tune trials on the session
+    ``session(cfg)`` opened (a GPU per trial on CUDA unless gpus_per_trial says); a final evaluation's
+    trainings always run to their end (no scheduler)."""
+    from ..execution import InProcessTrials, LiveTuneTrials
+
+    if cfg.no_ray:
+        return InProcessTrials(ev, threads=max(1, int(cfg.cpus_per_trial)))
+    gpus = cfg.gpus_per_trial if cfg.gpus_per_trial is not None else (1.0 if ev.device.startswith("cuda") else 0.0)
+    return LiveTuneTrials(
+        ev,
+        cpus_per_trial=cfg.cpus_per_trial,
+        gpus_per_trial=gpus,
+        max_failures=cfg.max_failures if cfg.max_failures is not None else DEFAULT_MAX_FAILURES,
+        scheduler="fifo" if final else (cfg.scheduler or "fifo"),
+    )
+
+
 def run_search(cfg: Any, alg, ev, run_dir: Path, name: str, history, progress: Optional[bool] = None):
-    """One live search as ``cfg`` asks: its trials in this process (no_ray), else as Ray Tune trials
-    on the session ``session(cfg)`` opened (a GPU per trial on CUDA unless gpus_per_trial says)."""
-    from ..execution import InProcessTrials, LiveTuneTrials, execute
+    """One live search as ``cfg`` asks, on ``backend_for(cfg, ev)``."""
+    from ..execution import execute
 
     progress = (not cfg.no_progress) if progress is None else progress
-    backend: Any
-    if cfg.no_ray:
-        backend = InProcessTrials(ev, threads=max(1, int(cfg.cpus_per_trial)))
-    else:
-        gpus = cfg.gpus_per_trial if cfg.gpus_per_trial is not None else (1.0 if ev.device.startswith("cuda") else 0.0)
-        backend = LiveTuneTrials(
-            ev,
-            cpus_per_trial=cfg.cpus_per_trial,
-            gpus_per_trial=gpus,
-            max_failures=cfg.max_failures if cfg.max_failures is not None else DEFAULT_MAX_FAILURES,
-            scheduler=cfg.scheduler or "fifo",
-        )
-    return execute(backend, alg, history, trials=cfg.trials, progress=name if progress else None)
+    return execute(backend_for(cfg, ev), alg, history, trials=cfg.trials, progress=name if progress else None)
 
 
 def data_label(data) -> str:

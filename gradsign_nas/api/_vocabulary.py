@@ -181,6 +181,29 @@ _o(
     choices=("valid_acc", "valid_loss"),
     group=_d,
 )
+_o(
+    "final_epochs",
+    "after each live search, train its best network again from scratch for this many epochs on the training and "
+    "validation images together (its own seed) and score it once on a held-out test split: final_test_acc "
+    "(default: no final evaluation)",
+    None,
+    int,
+    group=_d,
+)
+_o(
+    "final_top",
+    "how many of a search's best networks (by reward) the final evaluation trains (default 1)",
+    1,
+    int,
+    group=_d,
+)
+_o(
+    "test_fraction",
+    "share of the training images held out as the final evaluation's test split (default 0.2 with --final-epochs)",
+    None,
+    float,
+    group=_d,
+)
 _o("C", "NB201 channels (nb201 only; default 8 on digits, 16 otherwise)", None, int, group=_d)
 _o("N", "NB201 cells per stage (nb201 only; default 1 on digits, 5 otherwise)", None, int, group=_d)
 

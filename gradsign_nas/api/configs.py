@@ -98,6 +98,9 @@ class SearchConfig(_Config):
     lr: Optional[float] = opt("lr")
     limit: Optional[int] = opt("limit")
     metric: str = opt("metric")
+    final_epochs: Optional[int] = opt("final_epochs")
+    final_top: int = opt("final_top")
+    test_fraction: Optional[float] = opt("test_fraction")
     C: Optional[int] = opt("C")
     N: Optional[int] = opt("N")
     k: int = opt("k")
@@ -162,6 +165,9 @@ LIVE_ONLY = (
     "lr",
     "limit",
     "metric",
+    "final_epochs",
+    "final_top",
+    "test_fraction",
     "C",
     "N",
     "device",
@@ -206,6 +212,9 @@ class CompareConfig(_Config):
     lr: Optional[float] = opt("lr")
     limit: Optional[int] = opt("limit")
     metric: str = opt("metric")
+    final_epochs: Optional[int] = opt("final_epochs")
+    final_top: int = opt("final_top")
+    test_fraction: Optional[float] = opt("test_fraction")
     C: Optional[int] = opt("C")
     N: Optional[int] = opt("N")
     device: str = opt("device")

@@ -42,6 +42,7 @@ from .live_data import (  # noqa: F401 - re-exported: the data loading was split
     _read_image_folder,
     _split_arrays,
     _standardise,
+    hold_out,
     load_data,
 )
 
@@ -123,6 +124,7 @@ class LiveTrainingEvaluator(Evaluator):
         image_size: Optional[int] = None,
         limit: Optional[int] = None,
         metric: str = "valid_acc",
+        test_fraction: float = 0.0,
     ) -> None:
         from gradsign_nas.search_spaces import get as get_space
 
@@ -158,12 +160,40 @@ class LiveTrainingEvaluator(Evaluator):
         self.data = load_data(
             data, valid_fraction=valid_fraction, seed=self.seed, data_dir=data_dir, image_size=image_size, limit=limit
         )
+        self.test_data: Optional[tuple] = None  # (x, y) held out of the training split: final evaluations only
+        if test_fraction:
+            self.data, self.test_data = hold_out(self.data, test_fraction, stable_seed(self.seed, "test"))
         self.dataset = data if isinstance(data, str) else "custom"
         self.num_classes = int(max(int(self.data.y_train.max()), int(self.data.y_valid.max()))) + 1
         self.in_channels = int(self.data.x_train.shape[1])
         self._repeat_channels = 1  # set by build() if the space cannot take in_channels
         self._build_opts: Optional[dict] = None
         self._on_device: Optional[tuple] = None
+
+    def for_final(self, epochs: int, seed: int) -> "LiveTrainingEvaluator":
+        """The evaluator of a final evaluation: it trains from scratch on the training and validation
+        images together for ``epochs`` epochs (a cosine schedule of that length), initialised from its
+        own ``seed``, and validates on the held-out test split, so its "valid" metrics are test metrics."""
+        import copy
+
+        import torch
+
+        if self.test_data is None:
+            raise InputError(
+                "expected a held-out test split (test_fraction > 0) for a final evaluation, but this evaluator has none"
+            )
+        d = self.data
+        new = copy.copy(self)
+        x_test, y_test = self.test_data
+        new.data = type(d)(torch.cat([d.x_train, d.x_valid]), torch.cat([d.y_train, d.y_valid]), x_test, y_test)
+        new.test_data = None
+        new.fidelities = (int(epochs),)
+        new.schedule_epochs = int(epochs)
+        new.seed = int(seed)
+        new.checkpoint_dir = None
+        new._on_device = None
+        new.metric = "valid_acc"
+        return new
 
     # -- networks ---------------------------------------------------------------------------------
     def build(self, arch: Hashable):

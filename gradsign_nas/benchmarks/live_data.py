@@ -33,6 +33,20 @@ def _split_arrays(x: np.ndarray, y: np.ndarray, valid_fraction: float, seed: int
     return x[train], y[train], x[valid], y[valid]
 
 
+def hold_out(split, fraction: float, seed: int):
+    """``(split without the held-out images, (x_test, y_test))``: ``fraction`` of every class of the
+    training split, drawn with ``seed``; the validation split is untouched."""
+    import torch
+
+    from .digits import stratified_split
+
+    y = split.y_train.numpy()
+    train, test = stratified_split(y, fraction, np.random.default_rng(seed))
+    tr, te = torch.from_numpy(np.sort(train)), torch.from_numpy(np.sort(test))
+    rest = type(split)(split.x_train[tr], split.y_train[tr], split.x_valid, split.y_valid)
+    return rest, (split.x_train[te], split.y_train[te])
+
+
 def _standardise(x_train: np.ndarray, x_valid: np.ndarray, mean=None, std=None):
     """Per-channel standardisation with the training split's statistics (or the given ones)."""
     axes = (0, 2, 3)
