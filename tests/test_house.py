@@ -51,7 +51,7 @@ LAYER_RULES = [
     (rf"{TOP}\.(benchmarks|scoring)(\..+)?", 2),
     (rf"{TOP}\.(results|stats|plots|report|_meta)", 2),
     (rf"{TOP}\._report\w*", 2),
-    (rf"{TOP}\.(assist|strategies|correlation|space_scoring)", 3),
+    (rf"{TOP}\.(assist|strategies|correlation|space_scoring)(\..+)?", 3),
     (rf"{TOP}\.execution(\..+)?", 4),
     (rf"{TOP}\.api(\..+)?", 5),
     (rf"{TOP}", 5),
