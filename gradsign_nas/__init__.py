@@ -14,6 +14,8 @@ from .errors import DataError, GradSignNASError, InputError, UnsafePickleError
 
 if TYPE_CHECKING:  # the names __getattr__ loads, for type checkers and IDEs
     from .api import (  # noqa: F401
+        CalibrateConfig,
+        CalibrateResult,
         CompareConfig,
         CompareResult,
         CorrelateConfig,
@@ -24,6 +26,7 @@ if TYPE_CHECKING:  # the names __getattr__ loads, for type checkers and IDEs
         SearchResult,
         TableSearchConfig,
         TableSearchResult,
+        calibrate,
         compare,
         correlate,
         score_space,
@@ -36,6 +39,9 @@ __version__ = "0.1.0"
 
 #: the API's names, loaded from gradsign_nas.api on first use
 _API = (
+    "CalibrateConfig",
+    "CalibrateResult",
+    "calibrate",
     "CompareConfig",
     "CompareResult",
     "CorrelateConfig",

@@ -19,7 +19,7 @@ from .commands._config import add_config, apply_config, config_path
 from .errors import GradSignNASError
 
 #: commands that take ``--config FILE`` (TOML or JSON, a run's run.json included)
-CONFIGURABLE = ("search", "table-search", "compare", "correlate")
+CONFIGURABLE = ("search", "table-search", "compare", "correlate", "calibrate")
 
 # subcommand -> (module under gradsign_nas.commands, one-line help)
 COMMANDS = {
@@ -28,6 +28,7 @@ COMMANDS = {
     "search": ("search", "a live search that trains every network it evaluates (the default: digits, no download)"),
     "table-search": ("table_search", "one search on NAS-Bench-201's tables under its protocol (no training)"),
     "compare": ("compare", "many seeded table searches, vanilla vs GradSign-assisted, with statistics and plots"),
+    "calibrate": ("calibrate", "train random NB201 cells at several epoch counts: how well does each reward rank?"),
     "data": ("data", "check or download the benchmark data files"),
 }
 

@@ -6,15 +6,19 @@ here prints: progress bars and log messages go to stderr through ``logging`` and
 line (``gradsign_nas.commands``) parses options, builds the config, calls these, and prints.
 """
 
+from ._calibrate import calibrate
 from ._compare import compare
 from ._correlate import correlate
-from ._results import CompareResult, CorrelateResult, ScoreSpaceResult, SearchResult, TableSearchResult
+from ._results import CalibrateResult, CompareResult, CorrelateResult, ScoreSpaceResult, SearchResult, TableSearchResult
 from ._score_space import score_space
 from ._search import search
 from ._table_search import table_search
-from .configs import CompareConfig, CorrelateConfig, ScoreSpaceConfig, SearchConfig, TableSearchConfig
+from .configs import CalibrateConfig, CompareConfig, CorrelateConfig, ScoreSpaceConfig, SearchConfig, TableSearchConfig
 
 __all__ = [
+    "CalibrateConfig",
+    "CalibrateResult",
+    "calibrate",
     "CompareConfig",
     "CompareResult",
     "CorrelateConfig",

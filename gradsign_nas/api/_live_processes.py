@@ -26,11 +26,14 @@ def _pin_device(device: str) -> None:
 def _one_search(a: str, v: str, r: int, scfg: Any, comparison: dict) -> tuple[int, int]:
     """Search ``a``/``v`` of seed ``r`` in a search process, on its device; returns the number of
     trials replayed from its history and the proxy scores it computed."""
-    from ._search import open_search, run_search
+    from ._final import final_evaluation
+    from ._search import backend_for, open_search, run_search
 
     scfg = dataclasses.replace(scfg, device=_DEVICE[0])
     alg, ev, run_dir, history = open_search(scfg, v, comparison)
     res = run_search(scfg, alg, ev, run_dir, f"seed {r} {a} {v}", history, False)
+    if scfg.final_epochs is not None:
+        final_evaluation(scfg, ev, run_dir, lambda fev: backend_for(scfg, fev, final=True))
     return res.n_replayed, getattr(alg, "proxy_scores", 0)
 
 

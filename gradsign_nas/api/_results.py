@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-__all__ = ["CompareResult", "CorrelateResult", "ScoreSpaceResult", "SearchResult", "TableSearchResult"]
+__all__ = [
+    "CalibrateResult",
+    "CompareResult",
+    "CorrelateResult",
+    "ScoreSpaceResult",
+    "SearchResult",
+    "TableSearchResult",
+]
 
 
 def _frame(rows: list[dict]):
@@ -184,3 +191,40 @@ class ScoreSpaceResult:
             f"{s['wall_s']} s ({s['archs_per_s']} archs/s)"
         )
         return text + (f"; wrote {', '.join(s['tables'])}" if s.get("tables") else "")
+
+
+@dataclass
+class CalibrateResult:
+    """A calibration: ``summary`` (per epoch count its Spearman against NB201's test accuracy, n and
+    cost; the proxy's; the recommended epochs), ``cells`` (every cell's rewards, score and truth)."""
+
+    summary: dict
+    out: Optional[Path]
+    config: Any = None
+    cells: list = field(default_factory=list)
+
+    best = None
+
+    def to_pandas(self):
+        """One row per cell: arch, its NB201 test accuracy, its reward at each epoch count, its score."""
+        return _frame(self.cells)
+
+    def format(self) -> str:
+        s = self.summary
+        lines = [
+            "| reward | cells | Spearman vs NB201 C10 test (200 ep) | s per cell |",
+            "|---|---|---|---|",
+        ]
+        for r in s["rows"]:
+            rho = "-" if r["spearman"] is None else f"{r['spearman']:.3f}"
+            lines.append(f"| {r['epochs']} epochs | {r['n']} | {rho} | {r['seconds_per_cell']} |")
+        p = s["proxy"]
+        rho = "-" if p["spearman"] is None else f"{p['spearman']:.3f}"
+        lines.append(f"| {p['name']} (no training) | {p['n']} | {rho} | {p['seconds_per_cell']} |")
+        pick = s["recommended_epochs"]
+        lines.append(
+            f"cheapest reward with Spearman >= {s['threshold']}: "
+            + (f"{pick} epochs" if pick is not None else "none of these epoch counts")
+        )
+        lines.append(f"NB201 C10 test: {s['note']}")
+        return "\n".join(lines)

@@ -204,6 +204,19 @@ _o(
     float,
     group=_d,
 )
+_o(
+    "cells",
+    "random NB201 cells a calibration trains at every epoch count (default 20)",
+    20,
+    int,
+    group=_d,
+)
+_o(
+    "epoch_counts",
+    "the training epochs a calibration compares as rewards, comma-separated (default 1,3,9)",
+    "1,3,9",
+    group=_d,
+)
 _o("C", "NB201 channels (nb201 only; default 8 on digits, 16 otherwise)", None, int, group=_d)
 _o("N", "NB201 cells per stage (nb201 only; default 1 on digits, 5 otherwise)", None, int, group=_d)
 

@@ -20,6 +20,7 @@ from ..errors import InputError
 from ._vocabulary import OPTIONS, opt
 
 __all__ = [
+    "CalibrateConfig",
     "CompareConfig",
     "CorrelateConfig",
     "ScoreSpaceConfig",
@@ -276,7 +277,38 @@ class ScoreSpaceConfig(_Config):
     no_progress: bool = opt("no_progress")
 
 
-AnyConfig = Union[SearchConfig, TableSearchConfig, CompareConfig, CorrelateConfig, ScoreSpaceConfig]
+@_doc
+@dataclass(frozen=True)
+class CalibrateConfig(_Config):
+    """Measure how well short trainings rank networks: train the same random NB201 cells at several
+    epoch counts on CIFAR-10 and correlate each reward with NAS-Bench-201's test accuracy of the cells
+    (and the proxy's scores too), with the cost of each (``gradsign-nas calibrate``,
+    ``gradsign_nas.calibrate``)."""
+
+    cells: int = opt("cells")
+    epoch_counts: str = opt("epoch_counts")
+    data: Any = opt("data")
+    data_dir: Optional[str] = opt("data_dir")
+    train_batch_size: int = opt("train_batch_size")
+    lr: Optional[float] = opt("lr")
+    limit: Optional[int] = opt("limit")
+    C: Optional[int] = opt("C")
+    N: Optional[int] = opt("N")
+    proxy: str = opt("proxy")
+    score_batch_size: int = opt("score_batch_size")
+    device: str = opt("device")
+    no_ray: bool = opt("no_ray")
+    cpus_per_trial: float = opt("cpus_per_trial")
+    gpus_per_trial: Optional[float] = opt("gpus_per_trial")
+    max_failures: Optional[int] = opt("max_failures")
+    num_cpus: Optional[int] = opt("num_cpus")
+    address: Optional[str] = opt("address")
+    seed: int = opt("seed")
+    out: Optional[str] = opt("out")
+    no_progress: bool = opt("no_progress")
+
+
+AnyConfig = Union[CalibrateConfig, SearchConfig, TableSearchConfig, CompareConfig, CorrelateConfig, ScoreSpaceConfig]
 
 
 def make_config(cls: Any, config: Any = None, options: Optional[Mapping[str, Any]] = None) -> Any:
