@@ -125,10 +125,19 @@ def validate(cfg: SearchConfig) -> list[str]:
     check_final(cfg)
     if set(variants) - {"vanilla"}:
         positive_int("--k", cfg.k, 1, MAX_K)
-        if cfg.proxy not in proxies.available():
-            raise InputError(f"expected --proxy among {', '.join(proxies.available())}, but got {cfg.proxy!r}")
+        names_ = cfg.proxy.split("+") if isinstance(cfg.proxy, str) else [cfg.proxy]
+        if any(n not in proxies.available() for n in names_):
+            raise InputError(
+                f"expected --proxy among {', '.join(proxies.available())} or an ensemble a+b of them, "
+                f"but got {cfg.proxy!r}"
+            )
         for v in set(variants) - set(VARIANTS):  # a strategy must be defined for the algorithm
-            strategies.settings(v, cfg.algorithm, cfg.k)
+            _k, rule, _ = strategies.settings(v, cfg.algorithm, cfg.k)
+            if rule != "best" and len(names_) > 1:
+                raise InputError(
+                    f"expected best-of-K or warm-up strategies with an ensemble proxy ({cfg.proxy}), whose ranks "
+                    f"are only comparable within one call, but got {v!r}"
+                )
     if cfg.data_dir is not None and cfg.data != "cifar10":
         raise InputError(f"--data-dir is read only with --data cifar10, but --data is {cfg.data!r}")
     for name in ("C", "N"):
@@ -211,7 +220,7 @@ def build_run(cfg: SearchConfig, variant: str, run_dir: Optional[Path] = None) -
     """``(algorithm, evaluator, run_info, run_dir)`` for one variant of the live search ``cfg`` describes."""
     from .. import algorithms
     from .._meta import data_checksums, environment
-    from ..assist import TrainingBatchScorer, build_assistance
+    from ..assist import EnsembleScorer, TrainingBatchScorer, build_assistance
     from ..benchmarks.live import LiveTrainingEvaluator
 
     space = build_space(cfg)
@@ -231,9 +240,11 @@ def build_run(cfg: SearchConfig, variant: str, run_dir: Optional[Path] = None) -
         checkpoint_dir=run_dir / "checkpoints" if cfg.algorithm == "bohb" else None,
         test_fraction=test_fraction(cfg),
     )
-    scorer = None
+    scorer: Any = None
     if variant != "vanilla":
-        scorer = TrainingBatchScorer(evaluator, proxy=cfg.proxy, seed=cfg.seed, batch_size=cfg.score_batch_size)
+        names = cfg.proxy.split("+")
+        each = [TrainingBatchScorer(evaluator, proxy=n, seed=cfg.seed, batch_size=cfg.score_batch_size) for n in names]
+        scorer = each[0] if len(each) == 1 else EnsembleScorer(each, names)
     assistant, options = build_assistance(variant, cfg.algorithm, scorer, cfg.k)
     own = algorithm_options(cfg.algorithm_options, [cfg.algorithm])[cfg.algorithm]
     alg = algorithms.get(cfg.algorithm, space, cfg.seed, assistant=assistant, fidelities=fids, **own, **options)

@@ -29,7 +29,7 @@ Example:
 """
 
 from ._policy import RULES, AssistancePolicy, Assistant
-from ._scorers import NB201_TABLE, OnDemandScorer, ProxyScorer, TableScorer, TrainingBatchScorer
+from ._scorers import NB201_TABLE, EnsembleScorer, OnDemandScorer, ProxyScorer, TableScorer, TrainingBatchScorer
 from ._strategies import build_assistance
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "RULES",
     "AssistancePolicy",
     "Assistant",
+    "EnsembleScorer",
     "OnDemandScorer",
     "ProxyScorer",
     "TableScorer",

@@ -358,3 +358,42 @@ class TrainingBatchScorer(OnDemandScorer):
         ev = self.evaluator
         plain = type(ev).build is LiveTrainingEvaluator.build and not ev.build_options
         return ev.init_seed if plain else None
+
+
+class EnsembleScorer(ProxyScorer):
+    """Several proxies computed on demand, voting by ranks: a candidate's score is the sum over proxies
+    of its rank among the candidates scored in the same call (1 = the lowest; ties get their mean rank;
+    a NaN score ranks lowest), as ``TableScorer.ensemble`` does over a whole-space table. Ranks of
+    different calls are not comparable, so it scores candidates together (``score_many``: best of K,
+    warm-up), never one at a time (the adaptive rule compares scores across calls and refuses it).
+
+    Example:
+        >>> a = TableScorer({"x": 1.0, "y": 2.0, "z": 3.0})
+        >>> b = TableScorer({"x": 3.0, "y": 2.0, "z": 1.5})
+        >>> EnsembleScorer([a, b], ["a", "b"]).score_many(["x", "y", "z"])
+        [4.0, 4.0, 4.0]
+    """
+
+    def __init__(self, scorers: Sequence[ProxyScorer], names: Sequence[str]) -> None:
+        if len(scorers) < 2:
+            raise InputError(f"expected at least two proxies to ensemble, but got {len(scorers)}")
+        self.scorers = list(scorers)
+        self.names = list(names)
+
+    def score(self, arch: Hashable) -> float:
+        raise InputError(
+            f"an ensemble computed on demand ({'+'.join(self.names)}) ranks candidates scored together; "
+            "it cannot score one architecture alone (the adaptive rule needs that)"
+        )
+
+    def score_many(self, archs: Sequence[Hashable]) -> list[float]:
+        from scipy.stats import rankdata
+
+        total = np.zeros(len(archs))
+        for s in self.scorers:
+            v = np.asarray(s.score_many(list(archs)), dtype=float)
+            total += rankdata(np.where(np.isnan(v), -np.inf, v))
+        return total.tolist()
+
+    def cost_s(self, arch: Hashable) -> float:
+        return float(sum(s.cost_s(arch) for s in self.scorers))
