@@ -9,7 +9,8 @@ JavaScript) and can be mailed or archived on its own. Every text goes through ``
 What the page shows, from the summary's keys:
 
 * a comparison (``results``, ``p_values``, ``ceiling``, ``config``): mean ± std of the best network's
-  test accuracy per algorithm x variant x dataset, the one-sided p-values, the protocol ceiling with
+  test accuracy per algorithm x variant x dataset, the one-sided p-values, the paired differences
+  (``paired``, ``holm``: Wilcoxon, bootstrap interval, Holm-adjusted p), the protocol ceiling with
   each mean's gap to it, the proxy scores and algorithm statistics per run, and the settings;
 * a live search (``variants``, ``settings``): per variant the best and the mean ± std validation
   accuracy of its trials, the trials, training and proxy seconds and the best architecture, and the
@@ -149,6 +150,8 @@ def _compare_sections(s: Mapping) -> list[Section]:
             )
         )
 
+    out += _paired_sections(s, datasets)
+
     ceiling = s.get("ceiling") or {}
     if ceiling.get("test"):
         detail, found = s.get("ceiling_detail") or {}, ceiling.get("found") or {}
@@ -212,6 +215,46 @@ def _compare_sections(s: Mapping) -> list[Section]:
             )
         )
     return out
+
+
+def _paired_sections(s: Mapping, datasets: Sequence[str]) -> list[Section]:
+    """The summary's ``paired``/``strategy_paired`` and ``holm`` (``gradsign_nas.stats.paired_keys``)."""
+    pr, sp, h = s.get("paired") or {}, s.get("strategy_paired") or {}, s.get("holm") or {}
+    rows = []
+
+    def add(a: str, hyp: str, cells: Mapping, wx: Mapping, mw: Mapping) -> None:
+        for d in datasets:
+            c = cells.get(d)
+            if c:
+                lo, hi = c["ci95"]
+                diff = f"{float(c['mean_diff']):+.2f} [{float(lo):+.2f}, {float(hi):+.2f}]"
+                rows.append(
+                    (a, hyp, d, c["n"], diff, _p(c["wilcoxon_p"]), _p(wx.get(d)), _p(c["wilcoxon_p_two_sided"]))
+                    + (_p(mw.get(d)), _p(c["mann_whitney_p_two_sided"]))
+                )
+
+    for a in dict.fromkeys([*pr, *sp]):
+        if a in pr:
+            add(a, "assisted > vanilla", pr[a], h.get("paired", {}).get(a, {}), h.get("p_values", {}).get(a, {}))
+        for v, by in sp.get(a, {}).items():
+            for against, cells in by.items():
+                wx = h.get("strategy_paired", {}).get(a, {}).get(v, {}).get(against, {})
+                mw = h.get("strategy_p_values", {}).get(a, {}).get(v, {}).get(against, {})
+                add(a, f"{v} > {against.removeprefix('vs_')}", cells, wx, mw)
+    if not rows:
+        return []
+    survive = h.get("survive_0.05")
+    header = ["algorithm", "hypothesis", "dataset", "pairs", "mean difference [95 % CI]", "Wilcoxon p"]
+    header += ["Holm p", "Wilcoxon p two-sided", "Mann-Whitney Holm p", "Mann-Whitney p two-sided"]
+    note = (
+        "Paired by run (run r of every variant shares one seed): the mean per-run difference with a bootstrap "
+        "95 % interval, the one-sided Wilcoxon signed-rank p and its Holm adjustment over every Wilcoxon p of "
+        "this table, the Holm adjustment of the one-sided Mann-Whitney p over every p of the p-value table, and "
+        "two-sided p-values (a one-sided p near 1 with a small two-sided p means worse, not level); bold: p < 0.05."
+    )
+    if survive is not None:
+        note += " Claims that survive Holm at 0.05: " + ("; ".join(survive) if survive else "none") + "."
+    return [Section("Paired differences", [Table(header, rows, row_headers=3, note=note)])]
 
 
 def _search_sections(s: Mapping) -> list[Section]:

@@ -101,6 +101,7 @@ def compare(config: Optional[CompareConfig] = None, /, **options: Any) -> Compar
     }
     if spvals:
         line["strategy_p_values"] = spvals
+    line.update(stats.paired_keys(rows, DATASETS, pvals, spvals))  # "paired", "strategy_paired", "holm"
     record: dict[str, Any] = {
         "space": "nb201",
         "algorithms": algos,
@@ -122,6 +123,7 @@ def compare(config: Optional[CompareConfig] = None, /, **options: Any) -> Compar
     from ..benchmarks.nb201 import _SOURCES as NB201_SOURCES
 
     md = stats.markdown_table(summary, pvals, DATASETS, spvals) + "\n" + ceiling_md
+    md += "\n" + stats.paired_table(line, DATASETS)
     full = {
         **line,
         "config": record,

@@ -61,12 +61,17 @@ def comparison(cfg: CompareConfig, run: int, runs: int) -> dict:
     return {"run": run, "seed": cfg.seed, "runs": runs}
 
 
-def _row(algorithm: str, variant: str, run: int, seed: int, run_dir: Path, metric: str) -> dict:
-    """One search's compact result, in the tabular compare's row shape (``metric`` as its one
-    "dataset"; ``trajectory`` by trials, ``wall_trajectory`` by wall-clock seconds)."""
+def _row(
+    algorithm: str, variant: str, run: int, seed: int, run_dir: Path, metric: str, final_epochs=None, bench=None
+) -> dict:
+    """One search's compact result, in the tabular compare's row shape (``metric``, and where measured
+    ``final_test_acc`` and the cell's ``nb201_*_test``, as its "datasets"; ``trajectory`` by trials,
+    ``wall_trajectory`` by wall-clock seconds)."""
+    from ._final import NB201_KEYS
     from ._live_report import summarise
 
-    s = summarise({variant: run_dir}, 0.0, metric)["variants"][variant]
+    s = summarise({variant: run_dir}, 0.0, metric, final_epochs=final_epochs, bench=bench)["variants"][variant]
+    measured = {k: s[k] for k in ("final_test_acc", *NB201_KEYS.values()) if k in s}
     curve, wall = s["curve"], s["wall"]
     pick = min if metric.endswith("loss") else max
     best = [pick(curve[: i + 1]) for i in range(len(curve))]
@@ -82,6 +87,7 @@ def _row(algorithm: str, variant: str, run: int, seed: int, run_dir: Path, metri
         "train_s": s["train_s"],
         "proxy_s": s["proxy_s"],
         "wall_s": round(max(wall), 2) if wall else 0.0,
+        **measured,
         "trajectory": {"time": list(range(1, len(best) + 1)), metric: best},
         "wall_trajectory": {"time": wall, metric: best},
     }
@@ -91,7 +97,8 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
     """The live comparison ``cfg`` (with ``live=True``) describes; see ``gradsign_nas.compare``."""
     from .. import stats
     from ..execution.fanout import run_seed
-    from ._search import data_label, open_search, run_search, session, validate
+    from ._final import NB201_KEYS, TRUTH_NOTE, final_evaluation, nb201_truth, rank_agreement
+    from ._search import backend_for, data_label, open_search, run_search, session, validate
 
     refuse_unused(cfg, TABULAR_ONLY, "is an option of table searches, not of live comparisons (--live)")
     runs = cfg.runs if cfg.runs is not None else LIVE_DEFAULT_RUNS
@@ -116,6 +123,7 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
             for v in variants:
                 searches.append((a, v, r, seed, scfg, *open_search(scfg, v, comparison(cfg, r, runs))))
 
+    bench = nb201_truth(cfg)
     # 2. the searches: one after another on one Ray (each search's trials concurrently on the cluster),
     # or with no_ray in this process, or in local processes (workers; one per GPU on CUDA)
     from tqdm.auto import tqdm
@@ -135,13 +143,15 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
             done = run_in_processes(jobs, [comparison(cfg, r, runs) for _a, _v, r, _s in jobs], devices, bar)
             for (a, v, r, seed, _scfg, _alg, _ev, run_dir, _h), (n_replayed, scores) in zip(searches, done):
                 replayed += n_replayed
-                rows.append(dict(_row(a, v, r, seed, run_dir, metric), proxy_scores=scores))
+                rows.append(dict(_row(a, v, r, seed, run_dir, metric, cfg.final_epochs, bench), proxy_scores=scores))
         else:
             with session(cfg):  # one Ray for every search
                 for a, v, r, seed, scfg, alg, ev, run_dir, history in searches:
                     res = run_search(scfg, alg, ev, run_dir, f"seed {r} {a} {v}", history, progress)
                     replayed += res.n_replayed
-                    row = _row(a, v, r, seed, run_dir, metric)
+                    if cfg.final_epochs is not None:
+                        final_evaluation(scfg, ev, run_dir, lambda fev, c=scfg: backend_for(c, fev, final=True))
+                    row = _row(a, v, r, seed, run_dir, metric, cfg.final_epochs, bench)
                     rows.append(dict(row, proxy_scores=getattr(alg, "proxy_scores", 0)))
                     bar.update(1)
     finally:
@@ -151,7 +161,8 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
         _log.info("resumed: %d recorded trials replayed, not re-run", replayed)
 
     # 3. statistics and files, as the tabular compare writes them
-    datasets = [metric]
+    datasets = [metric] + (["final_test_acc"] if cfg.final_epochs is not None else [])
+    datasets += list(NB201_KEYS.values()) if bench is not None else []
     summary = stats.summarize(rows, datasets)
     pvals = stats.p_values(rows, datasets)
     results = {
@@ -174,9 +185,16 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
         "proxy_scores": mean_proxy_scores(rows),
         "proxy_time": proxy_time,
     }
+    if bench is not None:
+        from ..results import read_history
+
+        records = [rec for s in searches for rec in read_history(s[7])]
+        line["reward_rank_agreement"] = rank_agreement(records, bench)
+        line["note"] = TRUTH_NOTE
     spvals = stats.strategy_p_values(rows, datasets)
     if spvals:
         line["strategy_p_values"] = spvals
+    line.update(stats.paired_keys(rows, datasets, pvals, spvals))  # "paired", "strategy_paired", "holm"
     label = data_label(cfg.data)  # the data's name, or the arrays' shapes and sha256
     config = {
         "live": True,
@@ -193,7 +211,7 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
     }
     if metric != "valid_acc":
         config["metric"] = metric
-    md = stats.markdown_table(summary, pvals, datasets)
+    md = stats.markdown_table(summary, pvals, datasets) + "\n" + stats.paired_table(line, datasets)
     full = {**line, "config": config, "n": summary, "wall_s": wall}
     result = CompareResult(
         full, out, config=cfg, rows=rows, table=md, line=line, done=f"{len(rows)} live searches in {wall:.1f} s"
@@ -221,7 +239,7 @@ def _write(result, cfg, algos, label, runs, summary, pvals, datasets, config) ->
         rows,
         cfg.trials,
         plots[0],
-        datasets,
+        [metric],
         points=cfg.trials,
         title=title,
         xlabel="trials finished",
@@ -232,7 +250,7 @@ def _write(result, cfg, algos, label, runs, summary, pvals, datasets, config) ->
         wall_rows,
         max((x["wall_s"] for x in rows), default=1.0) or 1.0,
         plots[1],
-        datasets,
+        [metric],
         title=title,
         xlabel="wall-clock seconds since the first trial started (proxy time between trials included)",
         ylabel=f"best-so-far {what}",
