@@ -7,7 +7,7 @@
 #     WORKERS: search processes in all (spread over the GPUs); OUT: the output folder.
 # Samples GPU utilisation every second into OUT/gpu_util.csv and prints the comparison's JSON line,
 # searches per hour and the mean utilisation of each GPU. Needs a Python with torch (no Ray); installs
-# this package into it (no dependencies) unless gradsign_nas already imports. Options after OUT go to
+# this package into it (no dependencies) unless it is installed there. Options after OUT go to
 # compare and override the ones below; DEVICE=cpu runs the same on the CPU (the tests do, small).
 set -euo pipefail
 [ $# -ge 4 ] || { echo "usage: $0 GPUS RUNS WORKERS OUT [extra compare options]" >&2; exit 2; }
@@ -15,7 +15,10 @@ GPUS=$1 RUNS=$2 WORKERS=$3 OUT=$4
 shift 4
 PY=${PYTHON:-python3}
 DATA=${GRADSIGN_NAS_DATA:?set GRADSIGN_NAS_DATA to the data directory that holds the CIFAR-10 npz}
-"$PY" -c "import gradsign_nas" 2>/dev/null || "$PY" -m pip install -q --no-deps --no-build-isolation -e .
+# the installed package, not the source folder: from the repository root `import gradsign_nas` finds the
+# folder even when nothing is installed, but gradsign_nas.algorithms exists only in an install
+"$PY" -c "import importlib.metadata as m, gradsign_nas.algorithms; m.version('gradsign-nas')" 2>/dev/null ||
+  "$PY" -m pip install -q --no-deps --no-build-isolation -e .
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader,nounits -l 1 >"$OUT/gpu_util.csv" &
 SMI=$!
