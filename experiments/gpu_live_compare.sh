@@ -24,10 +24,15 @@ nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader,n
 SMI=$!
 trap 'kill $SMI 2>/dev/null || true' EXIT
 t0=$(date +%s.%N)
-CUDA_VISIBLE_DEVICES=$GPUS "$PY" -m gradsign_nas compare --live --no-ray --device "${DEVICE:-cuda}" --data cifar10 \
-  --data-dir "$DATA" --algorithms rs,rea --runs "$RUNS" --workers "$WORKERS" \
+# LIMIT_S=N stops the comparison after N seconds like Ctrl-C (finished trials are kept; the same command
+# resumes), exit code 3
+if ! CUDA_VISIBLE_DEVICES=$GPUS ${LIMIT_S:+timeout -s INT "$LIMIT_S"} "$PY" -m gradsign_nas compare --live --no-ray \
+  --device "${DEVICE:-cuda}" --data cifar10 --data-dir "$DATA" --algorithms rs,rea --runs "$RUNS" --workers "$WORKERS" \
   --C 16 --N 1 --epochs 3 --trials 20 --train-batch-size 128 --no-progress \
-  --out "$OUT/compare" --json "$@" | tail -1 | tee "$OUT/line.json"
+  --out "$OUT/compare" --json "$@" | tail -1 | tee "$OUT/line.json"; then
+  echo "stopped before the end (time limit or error): run the same command again to resume" >&2
+  exit 3
+fi
 t1=$(date +%s.%N)
 kill $SMI 2>/dev/null || true
 "$PY" - "$OUT" "$t0" "$t1" "$GPUS" <<'PY'
