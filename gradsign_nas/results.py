@@ -210,7 +210,10 @@ NOT_IDENTITY = ("environment", "request")
 
 
 def _identity(info: Mapping[str, Any]) -> dict:
-    return {k: v for k, v in info.items() if k not in NOT_IDENTITY}
+    out = {k: v for k, v in info.items() if k not in NOT_IDENTITY}
+    if isinstance(out.get("comparison"), Mapping):  # how many seeds its comparison asked for is not this run
+        out["comparison"] = {k: v for k, v in out["comparison"].items() if k != "runs"}
+    return out
 
 
 # -- the recorder -----------------------------------------------------------------------------------

@@ -100,6 +100,11 @@ def test_compare_in_python_equals_the_command(data_path, tmp_path, capsys):
     line = _json_line(capsys)
     assert r.summary["results"]["rea"]["assisted"] == line["results"]["rea"]["assisted"]
     assert r.summary["p_values"] == line["p_values"]
+    assert r.summary["paired"] == line["paired"] and set(r.summary["paired"]["rea"]["cifar10"]) >= {"n", "ci95"}
+    holm = r.summary["holm"]
+    assert all(holm["p_values"]["rea"][d] >= p for d, p in r.summary["p_values"]["rea"].items())
+    assert all(holm["paired"]["rea"][d] >= c["wilcoxon_p"] for d, c in r.summary["paired"]["rea"].items())
+    assert "Wilcoxon p" in r.table
     on_disk = json.loads((tmp_path / "c" / "summary.json").read_text())
     assert on_disk["results"] == r.summary["results"] and on_disk["config"] == r.summary["config"]
     frame = r.to_pandas()

@@ -49,7 +49,7 @@ def compare(data_path, out, *extra):
 def test_compare_json_line_and_files(data_path, table, tmp_path, capsys):
     assert compare(data_path, tmp_path / "out", "--json", "--score-table", str(table)) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(line) == {"runs", "budget", "results", "p_values", "ceiling", "proxy_scores"}
+    assert set(line) == {"runs", "budget", "results", "p_values", "ceiling", "proxy_scores", "paired", "holm"}
     assert line["proxy_scores"]["rs"]["vanilla"] == 0 and line["proxy_scores"]["rs"]["assisted"] > 10
     assert line["ceiling"]["index"] == 13714  # the highest cifar10-valid 12-epoch reward
     assert line["ceiling"]["test"]["cifar10"] == pytest.approx(94.37, abs=0.01)
@@ -90,7 +90,7 @@ def test_search_prints_records_and_resumes(data_path, table, tmp_path, capsys):
         str(data_path),
         "--algorithm",
         "rea",
-        "--variant",
+        "--variants",
         "assisted",
         "--score-table",
         str(table),
@@ -102,18 +102,22 @@ def test_search_prints_records_and_resumes(data_path, table, tmp_path, capsys):
         str(out),
     ]
     assert main(args + ["--json"]) == 0
-    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    best = json.loads((out / "best.json").read_text())
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(summary) == {"algorithm", "seed", "budget", "variants"} and list(summary["variants"]) == ["assisted"]
+    assert json.loads((out / "summary.json").read_text()) == summary
+    first = summary["variants"]["assisted"]
+    run = out / "rea-assisted"
+    best = json.loads((run / "best.json").read_text())
     assert best["arch"] == first["best_arch"] and best["index"] == first["best_index"]
-    lines = (out / "history.jsonl").read_text().splitlines(keepends=True)
-    (out / "history.jsonl").write_text("".join(lines[:5]) + lines[5][:10])  # killed mid-write
+    lines = (run / "history.jsonl").read_text().splitlines(keepends=True)
+    (run / "history.jsonl").write_text("".join(lines[:5]) + lines[5][:10])  # killed mid-write
     assert main(args + ["--json"]) == 0
-    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["variants"]["assisted"]
     assert again["resumed_records"] == 5
     assert {k: v for k, v in again.items() if k != "resumed_records"} == {
         k: v for k, v in first.items() if k != "resumed_records"
     }
-    assert json.loads((out / "best.json").read_text()) == best
+    assert json.loads((run / "best.json").read_text()) == best
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert first["best_arch"] in printed and "cifar100 test accuracy" in printed
@@ -187,13 +191,28 @@ def test_missing_packaged_table_is_a_clear_error(data_path, tmp_path, capsys):
 
 def test_resume_with_other_settings_changes_nothing(data_path, tmp_path, capsys):
     out = tmp_path / "run"
-    base = ["table-search", "--data-dir", str(data_path), "--variant", "vanilla", "--budget", "2000", "--out", str(out)]
+    base = [
+        "table-search",
+        "--data-dir",
+        str(data_path),
+        "--variants",
+        "vanilla",
+        "--budget",
+        "2000",
+        "--out",
+        str(out),
+    ]
     assert main(base + ["--seed", "1"]) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def files():
+        return {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    before = files()
+    assert {"summary.json", "rea-vanilla/history.jsonl", "rea-vanilla/best.json"} <= set(before)
     capsys.readouterr()
     assert main(base + ["--seed", "2"]) == 2
     assert "other seed" in capsys.readouterr().err
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert files() == before
 
 
 def test_a_bug_keeps_its_traceback_and_exits_1(monkeypatch, capsys):

@@ -210,27 +210,51 @@ def test_strategies_run_as_further_live_variants(data_path, tmp_path):
     assert json.loads((out / "searches/seed-0/rs-warmup/run.json").read_text())["variant"] == "warmup"
 
 
-def test_python_api_compares_on_tensors_and_resumes(tmp_path, capsys):
-    """gradsign_nas.compare_live: the command's options and files from Python, on (x, y) tensors,
+def test_python_api_compares_on_tensors_and_resumes(tmp_path, caplog):
+    """gradsign_nas.compare(live=True): the command's options and files from Python, on (x, y) tensors,
     recorded by shape and sha256; the same call again replays every trial."""
+    import logging
+
     import torch
     from sklearn.datasets import load_digits
 
     import gradsign_nas
 
+    caplog.set_level(logging.INFO, logger="gradsign_nas")
     d = load_digits()
     x = torch.tensor(d.images[:300], dtype=torch.float32).unsqueeze(1) / 16.0
     y = torch.tensor(d.target[:300])
     out = tmp_path / "api"
-    kw = dict(algorithms=["rs"], runs=2, trials=2, epochs=1, C=4, N=1, no_ray=True)
-    s = gradsign_nas.compare_live(out, (x, y), **kw)
+    kw = dict(algorithms=["rs"], runs=2, trials=2, epochs=1, C=4, N=1, no_ray=True, no_progress=True)
+    r = gradsign_nas.compare(live=True, out=str(out), data=(x, y), **kw)
+    s = r.summary
+    assert isinstance(r, gradsign_nas.CompareResult) and s == json.loads((out / "summary.json").read_text())
     assert set(s["results"]["rs"]) == {"vanilla", "assisted"} and s["config"]["data"].startswith("arrays 300x1x8x8/")
     run_json = json.loads((out / "searches/seed-0/rs-assisted/run.json").read_text())
     assert run_json["data"] == s["config"]["data"]
-    again = gradsign_nas.compare_live(out, (x, y), **kw)
-    assert again["results"] == s["results"]
-    assert "8 recorded trials replayed" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="same settings to resume, but it holds one with other data"):
-        gradsign_nas.compare_live(out, (x[:200], y[:200]), **kw)  # other tensors: refused, not mixed in
-    with pytest.raises(ValueError, match="options of compare --live"):
-        gradsign_nas.compare_live(out, (x, y), trails=3)
+    caplog.clear()
+    again = gradsign_nas.compare(live=True, out=str(out), data=(x, y), **dict(kw, algorithms="rs"))  # a comma string
+    assert again.summary["results"] == s["results"]
+    assert "8 recorded trials replayed" in caplog.text
+    with pytest.raises(gradsign_nas.InputError, match="same settings to resume, but it holds one with other data"):
+        gradsign_nas.compare(live=True, out=str(out), data=(x[:200], y[:200]), **kw)  # other tensors: refused
+    with pytest.raises(gradsign_nas.InputError, match="expected options of CompareConfig .*'trails'"):
+        gradsign_nas.compare(live=True, out=str(out), data=(x, y), trails=3)
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["compare", "--live", "--budget", "100"], "--budget is an option of table searches"),
+        (["compare", "--live", "--scores", "table"], "--scores is an option of table searches"),
+        (["compare", "--trials", "3"], "--trials is an option of live comparisons"),
+        (["compare", "--train-batch-size", "32"], "--train-batch-size is an option of live comparisons"),
+    ],
+)
+def test_options_of_the_other_kind_are_refused(tmp_path, capsys, argv, flag):
+    from gradsign_nas.cli import main
+
+    out = tmp_path / "out"
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and flag in err[0] and not out.exists()

@@ -99,13 +99,44 @@ def test_table_search_rerun_from_its_run_json(data_path, tmp_path):
         )
         == 0
     )
+    assert {p.name for p in out.iterdir()} == {"bohb-vanilla", "bohb-assisted", "summary.json"}
     again = tmp_path / "t2"
+    run_json = out / "bohb-assisted" / "run.json"  # its variant becomes --variants assisted
     assert (
-        main(["table-search", "--config", str(out / "run.json"), "--data-dir", str(data_path), "--out", str(again)])
+        main(["table-search", "--config", str(run_json), "--data-dir", str(data_path), "--out", str(again), "--json"])
         == 0
     )
-    assert _same(_history(out), _history(again)) and len(_history(out)) > 5
-    assert json.loads((again / "run.json").read_text())["algorithm"] == "bohb"
+    assert {p.name for p in again.iterdir()} == {"bohb-assisted", "summary.json"}
+    first, second = out / "bohb-assisted", again / "bohb-assisted"
+    assert _same(_history(first), _history(second)) and len(_history(first)) > 5
+    assert json.loads((second / "run.json").read_text())["algorithm"] == "bohb"
+    assert list(json.loads((again / "summary.json").read_text())["variants"]) == ["assisted"]
+
+
+def test_config_values_are_checked_like_their_options(data_path, tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    for text, says in (
+        ('no_progress = "yes"\n', "no_progress in {} to be true or false"),
+        ("sim_workers = 2.5\n", "sim_workers in {} to be an integer"),
+        ('seed = "many"\n', "seed in {} to be a"),  # (the message says "a int")
+        ('budget = "soon"\n', "budget in {} to be a float"),
+        ("budget = true\n", "budget in {} to be a number"),
+        ("proxy = 3\n", "proxy in {} to be a text"),
+        ('executor = "cloud"\n', "executor in {} to be one of simulated, ray"),
+    ):
+        bad.write_text(text)
+        assert main(["table-search", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says.format(bad) in err[0], (text, err)
+    good = tmp_path / "good.toml"  # lists as TOML arrays, numbers as text, a table of algorithm options
+    good.write_text(
+        'variants = ["vanilla"]\nbudget = "1500"\nno_progress = true\n[algorithm_options]\npopulation_size = 5\n'
+    )
+    d = ["--data-dir", str(data_path), "--out", str(tmp_path / "g"), "--json"]
+    assert main(["table-search", "--config", str(good), *d]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert list(summary["variants"]) == ["vanilla"] and summary["budget"] == 1500
+    assert not (tmp_path / "o").exists()
 
 
 def test_verbose_and_quiet_logging(data_path, tmp_path, capsys):

@@ -9,6 +9,7 @@ import pytest
 from gradsign_nas import cli, scoring
 from gradsign_nas.correlation import correlate, sample_indices
 
+#: what --json printed before it printed summary.json's whole object (still part of it)
 JSON_KEYS = {"space", "dataset", "proxy", "n", "spearman", "kendall", "seconds"}
 
 
@@ -25,7 +26,7 @@ def _argv(data_path, out, *extra):
         "6",
         "--seed",
         "2",
-        "--batch-size",
+        "--score-batch-size",
         "8",
         "--data-dir",
         str(data_path),
@@ -44,7 +45,9 @@ def test_correlate_writes_outputs_and_second_run_hits_the_cache(data_path, tmp_p
     assert cli.main(_argv(data_path, out)) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     result = json.loads(lines[-1])
-    assert set(result) == JSON_KEYS
+    assert JSON_KEYS | {"metric", "seed", "batch_size"} <= set(result)
+    assert result == json.loads((out / "summary.json").read_text())  # --json prints summary.json's object
+    assert result["seed"] == 2 and result["batch_size"] == 8
     assert result["n"] == 6 and -1 <= result["spearman"] <= 1 and -1 <= result["kendall"] <= 1
     with open(out / "scores.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -79,7 +82,7 @@ def test_sample_is_seeded_and_without_replacement():
         ["--sample", "20000"],
         ["--data-dir", "{missing}"],
         ["--space", "nb101", "--dataset", "cifar100"],
-        ["--dataset", "cifar100", "--batch-size", "101"],
+        ["--dataset", "cifar100", "--score-batch-size", "101"],
     ],
 )
 def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(data_path, tmp_path, capsys, change):
@@ -90,6 +93,7 @@ def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(data_path, tmp_p
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
+    assert "unrecognized arguments" not in err[0]  # refused for the value, not for an unknown option
     assert not out.exists()
 
 

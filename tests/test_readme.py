@@ -27,8 +27,8 @@ SMALL = {
     "search": ["--trials", "2", "--epochs", "1", "--no-progress"],
     "table-search": ["--budget", "3000"],
     "compare": ["--runs", "2", "--budget", "1500", "--workers", "1", "--no-progress"],
-    "correlate": ["--sample", "4", "--batch-size", "8", "--workers", "1", "--no-progress", "--no-cache"],
-    "score-space": ["--gpu-procs", "0", "--cpu-procs", "1", "--limit", "2"],  # and no --out (a whole-space table)
+    "correlate": ["--sample", "4", "--score-batch-size", "8", "--workers", "1", "--no-progress", "--no-cache"],
+    "score-space": ["--gpu-procs", "0", "--cpu-procs", "1", "--first", "2"],  # and no --out (a whole-space table)
     "data": [],
 }
 NOT_RUN_HERE = (

@@ -71,13 +71,13 @@ def test_score_space_cli_small_run_and_bad_input(data_path, tmp_path):
         "score-space",
         "--data-dir",
         str(data_path),
-        "--limit",
+        "--first",
         "2",
         "--cpu-procs",
         "1",
         "--datasets",
         "cifar10",
-        "--batch-size",
+        "--score-batch-size",
         "8",
         "--json",
     ]
@@ -85,11 +85,14 @@ def test_score_space_cli_small_run_and_bad_input(data_path, tmp_path):
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["n"] == 2 and summary["by_worker"] == {"cpu": 2} and summary["compile"] is False
-    compiled = subprocess.run(cmd + ["--compile"], capture_output=True, text=True, timeout=300)  # no whole coset:
-    assert compiled.returncode == 0, compiled.stderr  # the usual pass, nothing compiled
-    assert json.loads(compiled.stdout.strip().splitlines()[-1])["compile"] is True
-    bad = subprocess.run(cmd[:-5] + ["--limit", "0"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "--limit" in bad.stderr
+    # --compile compiles the GPU pass: refused without --gpu-procs (and without CUDA), not run the usual way
+    compiled = subprocess.run(cmd + ["--compile"], capture_output=True, text=True, timeout=300)
+    assert compiled.returncode == 2 and "--compile" in compiled.stderr and "Traceback" not in compiled.stderr
+    if not torch.cuda.is_available():
+        no_gpu = subprocess.run(cmd + ["--compile", "--gpu-procs", "1"], capture_output=True, text=True, timeout=300)
+        assert no_gpu.returncode == 2 and "CUDA" in no_gpu.stderr and "Traceback" not in no_gpu.stderr
+    bad = subprocess.run(cmd[:-5] + ["--first", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--first" in bad.stderr
     out = tmp_path / "t.npz"
     bad = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True)
     assert bad.returncode == 2 and not out.exists()
