@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 from importlib import import_module
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .commands._config import add_config, apply_config, config_path
 from .errors import GradSignNASError
@@ -34,6 +34,13 @@ COMMANDS = {
 
 
 class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line with exit 2; an option must be spelled in full (``--variant`` is
+    not taken for ``--variants``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:  # argparse's own usage errors: one line, exit 2
         self.print_usage(sys.stderr)
         print(f"error: {message}", file=sys.stderr)
@@ -107,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             except GradSignNASError as e:
                 print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
                 return 2
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported with the usage of the command they were given to
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        (sub.choices.get(args.command or "") or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2

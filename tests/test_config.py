@@ -118,8 +118,8 @@ def test_config_values_are_checked_like_their_options(data_path, tmp_path, capsy
     for text, says in (
         ('no_progress = "yes"\n', "no_progress in {} to be true or false"),
         ("sim_workers = 2.5\n", "sim_workers in {} to be an integer"),
-        ('seed = "many"\n', "seed in {} to be a"),  # (the message says "a int")
-        ('budget = "soon"\n', "budget in {} to be a float"),
+        ('seed = "many"\n', "seed in {} to be an integer, but got 'many'"),
+        ('budget = "soon"\n', "budget in {} to be a number, but got 'soon'"),
         ("budget = true\n", "budget in {} to be a number"),
         ("proxy = 3\n", "proxy in {} to be a text"),
         ('executor = "cloud"\n', "executor in {} to be one of simulated, ray"),
@@ -188,6 +188,10 @@ def test_live_search_minimising_valid_loss_keeps_tune_logs(tmp_path):
         assert list((run / "tune" / t).glob("events.out.tfevents.*"))  # TensorBoard
     summary = json.loads((out / "summary.json").read_text())
     assert summary["variants"]["vanilla"]["best_valid_loss"] == best["metric"]
+    # its run.json repeats it (the recorded mode follows from the metric): every trial replayed
+    recorded = _history(run)
+    assert main(["search", "--config", str(run / "run.json"), "--out", str(out), "--no-progress"]) == 0
+    assert _history(run) == recorded and json.loads((run / "best.json").read_text()) == best
 
 
 def test_a_minimising_run_tells_algorithms_the_negative_and_ranks_low_first(tmp_path):
@@ -210,3 +214,19 @@ def test_a_minimising_run_tells_algorithms_the_negative_and_ranks_low_first(tmp_
     assert told == [-0.5, -0.2, -0.9, -0.3] and h.best["metric"] == 0.2
     h.close()
     assert History(tmp_path / "min", {"mode": "min"}).best["metric"] == 0.2  # re-derived on resume alike
+
+
+def test_on_demand_scores_record_their_batch(data_path, tmp_path, capsys):
+    """The batch on-demand scores are computed on is part of a table search's identity: a resume
+    with another --score-batch-size is refused, and nothing is written."""
+    args = ["table-search", "--variants", "assisted", "--scores", "on-demand", "--budget", "800"]
+    args += ["--data-dir", str(data_path), "--out", str(tmp_path / "t"), "--no-progress"]
+    assert main([*args, "--score-batch-size", "8"]) == 0
+    run = tmp_path / "t" / "rea-assisted"
+    info = json.loads((run / "run.json").read_text())
+    assert info["scores"] == "on-demand" and info["score_batch_size"] == 8
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    capsys.readouterr()
+    assert main([*args, "--score-batch-size", "16"]) == 2
+    assert "score_batch_size" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before

@@ -113,3 +113,30 @@ def test_best_json_and_weights_are_rederived_after_a_crash(tmp_path, live_evalua
     fixed = read_best(tmp_path)
     assert fixed["ask"] == best["ask"] and fixed["arch"] == best["arch"]
     assert fixed["weights"] is None and not (tmp_path / "best_model.pt").exists()
+
+
+def test_a_resume_with_fewer_concurrent_trials_is_refused_in_one_sentence(tmp_path):
+    """A run that asked two proposals at once cannot be replayed one at a time (its algorithm would
+    have to propose the second before it learns the first): refused, naming the concurrency; with
+    the recorded concurrency every evaluation is replayed."""
+    from gradsign_nas import algorithms
+    from gradsign_nas.algorithms.base import Result
+    from gradsign_nas.errors import InputError
+    from gradsign_nas.execution import Driver
+
+    def run(workers):
+        with History(tmp_path / "run", {"kind": "two at once"}) as h:
+            d = Driver(algorithms.get("rea", "nb201", 3, population_size=4), h, trials=6, workers=workers)
+            while not d.finished:
+                batch = [p for p in (d.next(), d.next()) if p is not None]
+                for p in batch:
+                    d.complete(p, Result(float(len(str(p.proposal.arch))), 1.0))
+            return d
+
+    first = run(2)
+    assert first.n_replayed == 0 and len(first.history.records) == 6
+    recorded = (tmp_path / "run" / "history.jsonl").read_bytes()
+    with pytest.raises(InputError, match=r"expected 2 or more concurrent trials to resume this run .* has 1;"):
+        run(1)
+    assert (tmp_path / "run" / "history.jsonl").read_bytes() == recorded
+    assert run(2).n_replayed == 6

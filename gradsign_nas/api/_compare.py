@@ -117,6 +117,8 @@ def compare(config: Optional[CompareConfig] = None, /, **options: Any) -> Compar
         "score_dataset": cfg.score_dataset,
         "sim_workers": cfg.sim_workers,
     }
+    if record["scores"] == "on-demand":
+        record["score_batch_size"] = cfg.score_batch_size
     if any(own.values()):
         record["algorithm_options"] = {a: o for a, o in own.items() if o}
     from .._meta import data_checksums, environment

@@ -144,6 +144,8 @@ def run_info(cfg: TableSearchConfig, variant: str, fidelities: tuple, own: dict)
     }
     if variant != "vanilla":
         info.update(k=cfg.k, scores=score_source(cfg), score_dataset=cfg.score_dataset)
+        if info["scores"] == "on-demand":  # the batch the scores are computed on defines them
+            info["score_batch_size"] = cfg.score_batch_size
         if cfg.score_table is None and cfg.proxy != "gradsign":
             info["proxy"] = cfg.proxy
         if variant != "assisted":

@@ -23,6 +23,8 @@ from gradsign_nas.errors import InputError
 
 #: run.json keys that describe a run but are no option of any command
 RECORD_ONLY = ("environment", "command", "model", "comparison", "strategy")
+#: how an error names the kind of value an option's type expects
+_KIND_WORDS: dict[Any, str] = {int: "an integer", float: "a number"}
 #: the longest text a config value may hold, and how much of a bad one an error shows
 MAX_TEXT = 10_000
 SHOWN = 60
@@ -63,6 +65,7 @@ def _from_record(command: str, data: dict[str, Any], path: str) -> dict[str, Any
         out["variants"] = out.pop("variant")
     if command == "search" and "batch_size" in out:
         out["train_batch_size"] = out.pop("batch_size")
+    out.pop("mode", None)  # derived from the metric
     if "budget_s" in out:
         out["budget"] = out.pop("budget_s")
     if "fidelities" in out:
@@ -133,7 +136,7 @@ def _checked(action: argparse.Action, key: str, value: Any, path: str) -> Any:
             try:
                 value = kind(value)
             except (TypeError, ValueError):
-                raise bad(f"a {getattr(kind, '__name__', 'value')}") from None
+                raise bad(_KIND_WORDS.get(kind, f"a valid {key}")) from None
     elif kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad("an integer")

@@ -413,6 +413,14 @@ class Driver:
         for r in recs:
             target = int(r["ask"])
             while must_ask(target):
+                n = self.n_asked
+                if not self.free and n in told_before and told_before[n] <= self.resolved:
+                    running = n - told_before[n]  # evaluations outstanding when it was asked
+                    raise InputError(
+                        f"expected {running + 1} or more concurrent trials to resume this run (proposal {n} was "
+                        f"asked with {running} others running), but this run has {self.workers}; resume with the "
+                        "recorded run's concurrency (the same Ray or --no-ray, CPUs and workers)"
+                    )
                 pend = self._ask()
                 if pend is None:
                     break
