@@ -92,7 +92,7 @@ def _json_line(capsys) -> dict:
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
-def test_compare_in_python_equals_the_command(data_path, tmp_path, capsys):
+def test_compare_in_python_equals_the_command(data_path, tmp_path, capsys, monkeypatch):
     r = gradsign_nas.compare(algorithms=["rea"], runs=5, seed=3, workers=1, budget=3000.0, no_progress=True)
     assert r.out is None and not any(tmp_path.iterdir())  # no out: nothing written
     argv = ["compare", "--algorithms", "rea", "--runs", "5", "--seed", "3", "--workers", "1", "--budget", "3000"]
@@ -109,6 +109,11 @@ def test_compare_in_python_equals_the_command(data_path, tmp_path, capsys):
     assert on_disk["results"] == r.summary["results"] and on_disk["config"] == r.summary["config"]
     frame = r.to_pandas()
     assert len(frame) == 10 and set(frame["variant"]) == {"vanilla", "assisted"}
+    bare = tmp_path / "bare"  # the command without --out: the same answer, nothing written
+    bare.mkdir()
+    monkeypatch.chdir(bare)
+    assert main([*argv, "--json", "--no-progress", "--data-dir", str(data_path)]) == 0
+    assert _json_line(capsys)["results"] == line["results"] and not any(bare.iterdir())
 
 
 def test_table_search_in_python_equals_the_command(data_path, tmp_path, capsys):

@@ -3,7 +3,8 @@
 Every (algorithm, variant, run) is one independent search under the NAS-Bench-201 protocol; run r
 uses the same seed for every algorithm and variant. Runs fan out as Ray tasks over all local cores
 (or a cluster with --address; --workers 1 runs in this process). With --live the searches train
-networks instead (--runs seeds, every trial a Ray Tune trial, or --no-ray). Writes into --out:
+networks instead (--runs seeds, every trial a Ray Tune trial, or --no-ray). Without --out a tabular
+comparison prints its table and writes nothing; a live one writes into ./live-compare. Writes into --out:
 results.md and results.csv (mean +- std of the best-found network's 200-epoch test accuracy per
 algorithm x variant x dataset, and the one-sided Mann-Whitney U p-value of assisted > vanilla),
 curves.png (best-so-far accuracy vs simulated time), runs.csv and runs.json (every run), summary.json
@@ -24,7 +25,7 @@ from ._options import add_options, config_from
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from gradsign_nas.api.configs import CompareConfig
 
-    add_options(p, CompareConfig, required=("out",))
+    add_options(p, CompareConfig)
 
 
 def run(args: argparse.Namespace) -> int:
