@@ -135,7 +135,7 @@ def test_user_algorithm_and_proxy_in_compare_and_table_search(data_path, tmp_pat
                 "table-search",
                 "--algorithm",
                 "hill",
-                "--variant",
+                "--variants",
                 "vanilla",
                 "--budget",
                 "1000",
@@ -147,7 +147,7 @@ def test_user_algorithm_and_proxy_in_compare_and_table_search(data_path, tmp_pat
         )
         == 0
     )
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["evaluations"] >= 1
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["variants"]["vanilla"]["evaluations"] >= 1
 
 
 def test_user_proxy_in_correlate(data_path, tmp_path, capsys):
@@ -159,7 +159,7 @@ def test_user_proxy_in_correlate(data_path, tmp_path, capsys):
                 "weight_energy",
                 "--sample",
                 "5",
-                "--batch-size",
+                "--score-batch-size",
                 "8",
                 "--workers",
                 "1",

@@ -111,11 +111,11 @@ def small(argv: list[str]) -> list[str]:
         else:  # every network of a space, computed: a few here
             argv = [a for a in argv if a != "--all"]
             extra = [a if a != "4" else "3" for a in extra]
-    if "--device" in argv and argv[argv.index("--device") + 1].startswith("cuda"):
-        import torch
+    import torch
 
-        if not torch.cuda.is_available():  # CI has no GPU: the same command on the CPU
-            argv = list(argv)
+    if not torch.cuda.is_available():  # CI has no GPU: the same command on the CPU, uncompiled
+        argv = [a for a in argv if a != "--compile"]
+        if "--device" in argv and argv[argv.index("--device") + 1].startswith("cuda"):
             argv[argv.index("--device") + 1] = "cpu"
     return argv + extra
 

@@ -126,8 +126,9 @@ _o(
 )
 _o(
     "proxy",
-    "the proxy that ranks candidates, or an ensemble a+b of proxies (rank aggregation, tables only), e.g. "
-    "gradsign+jacob_cov (default gradsign)",
+    "the proxy that ranks candidates, or an ensemble a+b of proxies (rank aggregation: over the whole "
+    "space from score tables, over each call's candidates when scored on demand), e.g. gradsign+jacob_cov "
+    "(default gradsign)",
     "gradsign",
     group=_a,
 )
