@@ -29,6 +29,7 @@ SMALL = {
     "compare": ["--runs", "2", "--budget", "1500", "--workers", "1", "--no-progress"],
     "correlate": ["--sample", "4", "--score-batch-size", "8", "--workers", "1", "--no-progress", "--no-cache"],
     "score-space": ["--gpu-procs", "0", "--cpu-procs", "1", "--first", "2"],  # and no --out (a whole-space table)
+    "calibrate": ["--cells", "3", "--epoch-counts", "1", "--limit", "300", "--C", "4", "--no-ray", "--no-progress"],
     "data": [],
 }
 NOT_RUN_HERE = (
