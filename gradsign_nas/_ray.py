@@ -16,7 +16,11 @@ from typing import Iterator, Optional
 
 from .errors import InputError
 
-__all__ = ["init_ray", "quiet_tune", "ray_session"]
+__all__ = ["check_address", "init_ray", "quiet_tune", "ray_session"]
+
+#: seconds an address may take to answer before it is called unreachable (ours; Ray itself retries
+#: for minutes). ``GRADSIGN_NAS_CONNECT_TIMEOUT`` overrides it.
+CONNECT_TIMEOUT_S = 10.0
 
 
 _log = logging.getLogger(__name__)
@@ -30,6 +34,29 @@ def _import_ray():
     return ray
 
 
+def check_address(address: Optional[str]) -> None:
+    """Refuse, in one sentence and within ``CONNECT_TIMEOUT_S``, an ``address`` that is not
+    ``local``, ``auto`` or ``HOST:PORT`` (``ray://HOST:PORT`` for Ray Client) with something
+    listening on it; ``None`` (a local Ray) passes."""
+    if address is None or address in ("local", "auto"):
+        return
+    import socket
+
+    text = str(address)
+    hostport = text[len("ray://") :] if text.startswith("ray://") else text
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or len(text) > 300:
+        raise InputError(f"expected --address as HOST:PORT (or 'local'), but got {text[:60]!r}")
+    timeout = float(os.environ.get("GRADSIGN_NAS_CONNECT_TIMEOUT", CONNECT_TIMEOUT_S))
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        why = f"no answer within {timeout:g} s" if isinstance(e, socket.timeout) else e.strerror or type(e).__name__
+        raise InputError(
+            f"expected a Ray cluster at --address {text}, but it cannot be reached ({why.lower()})"
+        ) from None
+
+
 def init_ray(num_cpus: Optional[int] = None, address: Optional[str] = None, num_gpus: Optional[int] = None) -> bool:
     """Start a local Ray with ``num_cpus`` CPUs (default: all cores) or connect to ``address``;
     returns whether this call started it (and so should shut it down). A Ray already initialised in
@@ -40,7 +67,10 @@ def init_ray(num_cpus: Optional[int] = None, address: Optional[str] = None, num_
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     if address and address != "local":
         _log.info("connecting to the Ray cluster at %s", address)
-        ray.init(address=address, log_to_driver=False)
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except ConnectionError as e:  # something answers there, but not a Ray cluster
+            raise InputError(f"expected a Ray cluster at --address {address}, but connecting failed ({e})") from None
     else:
         # address="local": always a new local instance, never a cluster someone else started here
         kwargs = {"num_gpus": num_gpus} if num_gpus is not None else {}

@@ -535,3 +535,31 @@ def test_proxies_refuse_bad_batches_with_one_sentence(proxy):
         with pytest.raises(InputError, match=what):
             fn(net, bad_x, bad_y)
     assert np.isfinite(float(proxies.get("jacob_cov")(net, x.clone().requires_grad_(True) * 1.0, y)))
+
+
+# -- addresses: a cluster that is not there is one sentence within seconds, and nothing is written --
+ADDRESS_CASES = [
+    ["search", "--trials", "2"],
+    ["table-search", "--variants", "vanilla", "--executor", "ray"],
+    ["compare", "--runs", "2", "--workers", "2"],
+    ["compare", "--live", "--runs", "1", "--trials", "2"],
+    ["correlate", "--sample", "3"],
+    ["score-space"],
+    ["calibrate", "--data", "cifar10", "--cells", "3"],
+]
+
+
+@pytest.mark.parametrize("argv", ADDRESS_CASES, ids=[" ".join(a[:2]) for a in ADDRESS_CASES])
+@pytest.mark.parametrize("address", ["127.0.0.1:1", "nonsense", "host:99999", "ray://127.0.0.1:1"])
+def test_an_unreachable_or_malformed_address_is_refused_before_anything_is_written(argv, address, tmp_path, capsys):
+    out = tmp_path / ("t.npz" if argv[0] == "score-space" else "out")
+    full = [*argv, "--address", address, "--out", str(out)]
+    if argv[0] != "search":
+        full += ["--data-dir", str(data_dir())]
+    start = time.monotonic()
+    code = main(full)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, (full, err)
+    assert len(err) == 1 and err[0].startswith("error: ") and "--address" in err[0], (full, err)
+    assert time.monotonic() - start < 60  # refused without Ray's minutes of retries (a bound, not a speed claim)
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == []

@@ -18,7 +18,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..errors import InputError
-from ._checks import MAX_BATCH, MAX_EPOCHS, check_device, check_out_dir, positive_int
+from ._checks import MAX_BATCH, MAX_EPOCHS, check_address, check_device, check_out_dir, positive_int
 from ._results import CalibrateResult
 from .configs import CalibrateConfig, make_config
 
@@ -69,6 +69,7 @@ def calibrate(config: Optional[CalibrateConfig] = None, /, **options: Any) -> Ca
     if cfg.proxy not in proxies.available():
         raise InputError(f"expected --proxy among {', '.join(proxies.available())}, but got {cfg.proxy!r}")
     check_device(cfg.device)
+    check_address(cfg.address)
     if not cfg.no_ray:
         _check_ray_resources(cfg)
     out = check_out_dir(cfg.out or DEFAULT_OUT) or Path(DEFAULT_OUT)

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_K",
     "MAX_PROCS",
     "MAX_RUNS",
+    "check_address",
     "check_device",
     "check_out_dir",
     "names",
@@ -76,6 +77,13 @@ def check_out_dir(out: Optional[Any], name: str = "out") -> Optional[Path]:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"expected {flag(name)} to be writable, but {parent} is not writable")
     return p
+
+
+def check_address(address: Optional[str]) -> None:
+    """An ``--address`` that answers (one sentence within seconds otherwise; see ``_ray``)."""
+    from .._ray import check_address as reachable
+
+    reachable(address)
 
 
 def check_device(device: Any) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Optional
 
-from ._checks import MAX_PROCS, MAX_RUNS, check_out_dir, positive_int, refuse_unused
+from ._checks import MAX_PROCS, MAX_RUNS, check_address, check_out_dir, positive_int, refuse_unused
 from ._compare_common import _mean_stats, _runs_csv, check_lists, mean_proxy_scores, write_report_for
 from ._options import algorithm_options
 from ._results import CompareResult
@@ -53,6 +53,7 @@ def compare(config: Optional[CompareConfig] = None, /, **options: Any) -> Compar
     positive_int("--runs", runs, 1, MAX_RUNS)
     if cfg.workers is not None:
         positive_int("--workers", cfg.workers, 1, MAX_PROCS)
+    check_address(cfg.address)
     out = check_out_dir(cfg.out)
     evaluator = load_evaluator(cfg)
     scorer = load_scorer(cfg, evaluator.space) if set(variants) - {"vanilla"} else None

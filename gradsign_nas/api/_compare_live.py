@@ -15,13 +15,15 @@ wall clock includes the time spent on the proxy, because in a live search that i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
-from ._checks import MAX_PROCS, MAX_RUNS, check_out_dir, positive_int, refuse_unused
+from ._checks import MAX_PROCS, MAX_RUNS, check_address, check_out_dir, positive_int, refuse_unused
 from ._compare_common import check_lists, mean_proxy_scores, write_report_for
 from ._results import CompareResult
 from .configs import TABULAR_ONLY, CompareConfig, SearchConfig
@@ -97,8 +99,8 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
     """The live comparison ``cfg`` (with ``live=True``) describes; see ``gradsign_nas.compare``."""
     from .. import stats
     from ..execution.fanout import run_seed
-    from ._final import NB201_KEYS, TRUTH_NOTE, final_evaluation, nb201_truth, rank_agreement
-    from ._search import backend_for, data_label, open_search, run_search, session, validate
+    from ._final import NB201_KEYS, TRUTH_NOTE, nb201_truth, rank_agreement
+    from ._search import data_label, open_search, session, validate
 
     refuse_unused(cfg, TABULAR_ONLY, "is an option of table searches, not of live comparisons (--live)")
     runs = cfg.runs if cfg.runs is not None else LIVE_DEFAULT_RUNS
@@ -112,50 +114,28 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
     positive_int("--runs", runs, 1, MAX_RUNS)
     if cfg.workers is not None:
         positive_int("--workers", cfg.workers, 1, MAX_PROCS)
+    check_address(cfg.address)
     out = check_out_dir(cfg.out or DEFAULT_OUT)
     assert out is not None
-    searches = []
-    for r in range(runs):
-        seed = run_seed(cfg.seed, r)
-        for a in algos:
-            scfg = search_config(cfg, a, variants, r, seed)
-            validate(scfg)
-            for v in variants:
-                searches.append((a, v, r, seed, scfg, *open_search(scfg, v, comparison(cfg, r, runs))))
+    from ._live_processes import search_devices
 
-    bench = nb201_truth(cfg)
-    # 2. the searches: one after another on one Ray (each search's trials concurrently on the cluster),
-    # or with no_ray in this process, or in local processes (workers; one per GPU on CUDA)
-    from tqdm.auto import tqdm
-
-    from ._live_processes import run_in_processes, search_devices
-
-    progress = not cfg.no_progress
     devices = search_devices(cfg) if cfg.no_ray else []
     t0 = time.perf_counter()
-    rows, replayed = [], 0
-    bar = tqdm(total=len(searches), desc="live searches", unit="search", disable=not progress)
-    try:
-        if len(devices) > 1:
-            for s in searches:  # each search's process opens (and locks) its own history
-                s[-1].close()
-            jobs = [(s[0], s[1], s[2], s[4]) for s in searches]
-            done = run_in_processes(jobs, [comparison(cfg, r, runs) for _a, _v, r, _s in jobs], devices, bar)
-            for (a, v, r, seed, _scfg, _alg, _ev, run_dir, _h), (n_replayed, scores) in zip(searches, done):
-                replayed += n_replayed
-                rows.append(dict(_row(a, v, r, seed, run_dir, metric, cfg.final_epochs, bench), proxy_scores=scores))
-        else:
-            with session(cfg):  # one Ray for every search
-                for a, v, r, seed, scfg, alg, ev, run_dir, history in searches:
-                    res = run_search(scfg, alg, ev, run_dir, f"seed {r} {a} {v}", history, progress)
-                    replayed += res.n_replayed
-                    if cfg.final_epochs is not None:
-                        final_evaluation(scfg, ev, run_dir, lambda fev, c=scfg: backend_for(c, fev, final=True))
-                    row = _row(a, v, r, seed, run_dir, metric, cfg.final_epochs, bench)
-                    rows.append(dict(row, proxy_scores=getattr(alg, "proxy_scores", 0)))
-                    bar.update(1)
-    finally:
-        bar.close()
+    with contextlib.ExitStack() as stack:
+        if len(devices) <= 1:  # one Ray for every search, joined before anything is written
+            stack.enter_context(session(cfg))
+        searches = []
+        for r in range(runs):
+            seed = run_seed(cfg.seed, r)
+            for a in algos:
+                scfg = search_config(cfg, a, variants, r, seed)
+                validate(scfg)
+                for v in variants:
+                    searches.append((a, v, r, seed, scfg, *open_search(scfg, v, comparison(cfg, r, runs))))
+        bench = nb201_truth(cfg)
+        # 2. the searches: one after another on one Ray (each search's trials concurrently on the
+        # cluster), or with no_ray in this process, or in local processes (workers; one per GPU on CUDA)
+        rows, replayed = _run_searches(cfg, searches, devices, bench, metric, runs)
     wall = time.perf_counter() - t0
     if replayed:
         _log.info("resumed: %d recorded trials replayed, not re-run", replayed)
@@ -218,6 +198,41 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
     )
     _write(result, cfg, algos, label, runs, summary, pvals, datasets, config)
     return result
+
+
+def _run_searches(cfg: CompareConfig, searches: list, devices: list, bench: Any, metric: str, runs: int) -> tuple:
+    """Every opened search run to its end (and its final evaluation): ``(rows, replayed)``. In local
+    processes when ``devices`` names several, else here (on the Ray session the caller opened)."""
+    from tqdm.auto import tqdm
+
+    from ._final import final_evaluation
+    from ._live_processes import run_in_processes
+    from ._search import backend_for, run_search
+
+    rows: list = []
+    replayed = 0
+    bar = tqdm(total=len(searches), desc="live searches", unit="search", disable=cfg.no_progress)
+    try:
+        if len(devices) > 1:
+            for s in searches:  # each search's process opens (and locks) its own history
+                s[-1].close()
+            jobs = [(s[0], s[1], s[2], s[4]) for s in searches]
+            done = run_in_processes(jobs, [comparison(cfg, r, runs) for _a, _v, r, _s in jobs], devices, bar)
+            for (a, v, r, seed, _scfg, _alg, _ev, run_dir, _h), (n_replayed, scores) in zip(searches, done):
+                replayed += n_replayed
+                rows.append(dict(_row(a, v, r, seed, run_dir, metric, cfg.final_epochs, bench), proxy_scores=scores))
+        else:
+            for a, v, r, seed, scfg, alg, ev, run_dir, history in searches:
+                res = run_search(scfg, alg, ev, run_dir, f"seed {r} {a} {v}", history, not cfg.no_progress)
+                replayed += res.n_replayed
+                if cfg.final_epochs is not None:
+                    final_evaluation(scfg, ev, run_dir, lambda fev, c=scfg: backend_for(c, fev, final=True))
+                row = _row(a, v, r, seed, run_dir, metric, cfg.final_epochs, bench)
+                rows.append(dict(row, proxy_scores=getattr(alg, "proxy_scores", 0)))
+                bar.update(1)
+    finally:
+        bar.close()
+    return rows, replayed
 
 
 def _write(result, cfg, algos, label, runs, summary, pvals, datasets, config) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import InputError
-from ._checks import MAX_BATCH, MAX_PROCS, check_device, check_out_dir, positive_int
+from ._checks import MAX_BATCH, MAX_PROCS, check_address, check_device, check_out_dir, positive_int
 from ._results import CorrelateResult
 from ._tabular import resolve_scores
 from .configs import CorrelateConfig, make_config
@@ -63,6 +63,7 @@ def correlate(config: Optional[CorrelateConfig] = None, /, **options: Any) -> Co
     if cfg.workers is not None:
         positive_int("--workers", cfg.workers, 1, MAX_PROCS)
     device = check_device(cfg.device)
+    check_address(cfg.address)
     out = Path(cfg.out) if cfg.out is not None else default_out(cfg)
     check_out_dir(cfg.out if cfg.out is not None else str(out))
     if cfg.cache is not None:

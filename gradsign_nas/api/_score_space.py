@@ -9,7 +9,7 @@ import os
 from typing import Any, Optional
 
 from ..errors import InputError
-from ._checks import MAX_BATCH, MAX_PROCS, check_out_dir, names, positive_int
+from ._checks import MAX_BATCH, MAX_PROCS, check_address, check_out_dir, names, positive_int
 from ._results import ScoreSpaceResult
 from .configs import ScoreSpaceConfig, make_config
 
@@ -65,6 +65,7 @@ def score_space(config: Optional[ScoreSpaceConfig] = None, /, **options: Any) ->
             if os.path.isdir(path):
                 raise InputError(f"expected --out to be an .npz file, but {cfg.out} is a directory")
             check_out_dir(os.path.dirname(path))
+    check_address(cfg.address)
     for d in datasets:  # fail on missing data before any work starts
         load_batch(d, cfg.score_batch_size, cfg.seed, cfg.data_dir)
     default_cpu = 0 if cfg.gpu_procs else (os.cpu_count() or 1)  # on a GPU host the GPUs do the work

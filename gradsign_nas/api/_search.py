@@ -14,6 +14,7 @@ from ._checks import (
     MAX_EPOCHS,
     MAX_K,
     VARIANTS,
+    check_address,
     check_device,
     check_out_dir,
     flag,
@@ -58,13 +59,13 @@ def search(config: Optional[SearchConfig] = None, /, **options: Any) -> SearchRe
     from ..execution.live import open_history
 
     runs, histories = [], {}
-    for v in variants:  # data, settings and any run to resume checked for every variant before the first trial
-        alg, ev, info, run_dir = build_run(cfg, v)
-        histories[v] = open_history(ev, run_dir, info)
-        runs.append((v, alg, ev, info, run_dir))
     out = Path(cfg.out or DEFAULT_OUT)
     t0 = time.perf_counter()
-    with session(cfg):  # one Ray for every variant
+    with session(cfg):  # one Ray for every variant, joined before anything is written
+        for v in variants:  # data, settings and any run to resume checked for every variant before the first trial
+            alg, ev, info, run_dir = build_run(cfg, v)
+            histories[v] = open_history(ev, run_dir, info)
+            runs.append((v, alg, ev, info, run_dir))
         for variant, alg, ev, _info, run_dir in runs:
             r = run_search(cfg, alg, ev, run_dir, _label(cfg, variant), histories[variant])
             if r.n_replayed:
@@ -153,6 +154,7 @@ def validate(cfg: SearchConfig) -> list[str]:
     else:
         _check_ray_resources(cfg)
     check_device(cfg.device)
+    check_address(cfg.address)
     check_out_dir(cfg.out or DEFAULT_OUT)
     return variants
 

@@ -4,11 +4,12 @@ evaluation discarded), one per variant. Nothing is trained: each evaluation is a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, Optional
 
 from ..errors import InputError
-from ._checks import VARIANTS, check_out_dir, names
+from ._checks import VARIANTS, check_address, check_out_dir, names
 from ._options import algorithm_options
 from ._results import TableSearchResult
 from ._tabular import check_tabular, load_evaluator, load_scorer, score_source
@@ -50,9 +51,23 @@ def table_search(config: Optional[TableSearchConfig] = None, /, **options: Any) 
     own = algorithm_options(cfg.algorithm_options, [cfg.algorithm])[cfg.algorithm]
     if cfg.address and cfg.executor != "ray":
         raise InputError(f"expected --executor ray with --address, but got --executor {cfg.executor}")
+    check_address(cfg.address)
     out = check_out_dir(cfg.out)
     evaluator = load_evaluator(cfg)
     scorer = load_scorer(cfg, evaluator.space) if set(variants) - {"vanilla"} else None
+
+    stack = contextlib.ExitStack()
+    if cfg.executor == "ray":  # Ray joined (or the address refused) before anything is written
+        from .._ray import ray_session
+
+        stack.enter_context(ray_session(cfg.sim_workers, cfg.address))
+    with stack:
+        return _search_variants(cfg, variants, own, fidelities, out, evaluator, scorer)
+
+
+def _search_variants(cfg: TableSearchConfig, variants, own, fidelities, out, evaluator, scorer) -> TableSearchResult:
+    """Every variant's search, recorded under ``out``; their summary."""
+    from .. import algorithms
     from ..assist import build_assistance
     from ..results import History
 
