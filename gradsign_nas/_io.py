@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +27,9 @@ __all__ = [
     "atomic_path",
     "dumps",
     "jsonable",
+    "nesting_depth",
     "read_json_object",
+    "read_regular_file",
     "remove_stale_temps",
     "write_bytes_atomic",
     "write_json_atomic",
@@ -140,3 +144,67 @@ def dumps(obj: Any, **kwargs: Any) -> str:
 def jsonable(obj: Any) -> Any:
     """``obj`` with numpy values, tuples and paths turned into plain JSON values (dict keys as str)."""
     return json.loads(dumps(obj))
+
+
+#: the deepest nesting of lists and tables a config file or a record may hold
+MAX_NESTING = 64
+_TOKENS = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^'\n]*'|[\[\]{}]")
+
+
+def nesting_depth(text: str, stop: int = MAX_NESTING) -> int:
+    """How deep ``[`` and ``{`` nest in ``text`` (JSON or TOML) outside quoted strings, counted up to
+    ``stop + 1``: checked before a parser recurses that deep."""
+    if text.count("[") + text.count("{") <= stop:  # an upper bound: most texts end here
+        return min(text.count("[") + text.count("{"), stop)
+    depth = deepest = 0
+    for m in _TOKENS.finditer(text):
+        t = m.group()
+        if t in "[{":
+            depth += 1
+            if depth > stop:
+                return depth
+            deepest = max(deepest, depth)
+        elif t in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+def _kind(mode: int) -> str:
+    for test, word in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return word
+    return "not a regular file"
+
+
+def read_regular_file(path: PathLike, limit: int, what: str, error: Optional[type] = None) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes, else one sentence
+    (``error``, an ``InputError`` by default) naming ``what`` was expected: a FIFO, a device such as
+    ``/dev/zero`` or a huge file is refused without reading it (opened non-blocking, checked by its
+    ``fstat``)."""
+    from .errors import InputError
+
+    err = error or InputError
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise err(f"expected {what} at {p}, but it cannot be read ({e.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise err(f"expected {what} at {p}, but it is {_kind(st.st_mode)}")
+        if st.st_size > limit:
+            raise err(f"expected {what} of at most {limit:,} bytes at {p}, but it holds {st.st_size:,}")
+        try:
+            data = f.read(limit + 1)
+        except OSError as e:
+            raise err(f"expected {what} at {p}, but it cannot be read ({e.strerror})") from None
+    if len(data) > limit:  # grew while read
+        raise err(f"expected {what} of at most {limit:,} bytes at {p}, but it holds more")
+    return data

@@ -34,8 +34,10 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 from ._io import (
+    MAX_NESTING,
     dumps,
     jsonable,
+    nesting_depth,
     read_json_object,
     remove_stale_temps,
     write_bytes_atomic,
@@ -105,6 +107,12 @@ def _check_record(rec: Any, path: Path, line_no: int) -> dict:
         )
     if not isinstance(rec.get("arch"), str):
         raise DataError(f"expected an architecture string on line {line_no} of {path}, but got {rec.get('arch')!r}")
+    for key in ("told_before", "extra"):
+        v = rec.get(key)
+        wrong = not isinstance(v, dict) if key == "extra" else isinstance(v, bool) or not isinstance(v, int) or v < 0
+        if v is not None and wrong:
+            what = "a table" if key == "extra" else "a non-negative integer"
+            raise DataError(f"expected {key} to be {what} on line {line_no} of {path}, but got a {type(v).__name__}")
     if rec["status"] != "failed":
         for key in ("metric", "cost_s"):
             v = rec.get(key)
@@ -133,9 +141,14 @@ def _parse_lines(path: Path) -> tuple[list[dict], bool]:
         raise DataError(f"expected UTF-8 JSON lines in {path}, but line {line_no} holds binary bytes") from None
     lines = text.split("\n")
     records, dropped = [], False
+    seen: dict[int, int] = {}
     for n, line in enumerate(lines):
         if not line.strip():
             continue
+        if nesting_depth(line) > MAX_NESTING:
+            raise DataError(
+                f"expected records nested at most {MAX_NESTING} deep in {path}, but line {n + 1} nests deeper"
+            )
         try:
             rec = json.loads(line)
         except ValueError:
@@ -143,7 +156,14 @@ def _parse_lines(path: Path) -> tuple[list[dict], bool]:
                 dropped = True  # the line being written when the run was interrupted
                 break
             raise DataError(f"expected one JSON object per line in {path}, but line {n + 1} is {line[:80]!r}") from None
-        records.append(_check_record(rec, path, n + 1))
+        rec = _check_record(rec, path, n + 1)
+        if rec["ask"] in seen:
+            raise DataError(
+                f"expected each proposal once in {path}, but line {n + 1} repeats proposal {rec['ask']} "
+                f"of line {seen[rec['ask']]}"
+            )
+        seen[rec["ask"]] = n + 1
+        records.append(rec)
     return records, dropped
 
 
@@ -262,6 +282,7 @@ class History:
         self._best_key: tuple = ()
         self.best_changes: list[dict] = []  # every record that improved the best, in order
         self._file = None
+        self._pending = None
         if self.directory is None:
             return
         d = self.directory
@@ -288,23 +309,37 @@ class History:
         if not os.access(d, os.W_OK):
             raise InputError(f"expected a writable run directory at {d}, but it is not writable")
         self._lock = _lock(d)
+        self.path = d / HISTORY_FILE
+        for r in records:
+            self._track(r)
+        self.records = records
+        # nothing is written until the history is accepted (``accept``: the Driver calls it once its
+        # replay agrees with every record), so a refused resume leaves the folder as it found it
+        self._pending: Optional[tuple[bool, bool]] = (stored is None, dropped)
+
+    # -- resuming -------------------------------------------------------------------------------
+    def accept(self) -> None:
+        """The recorded history is accepted (a resume replayed it without a refusal): write what
+        opening the run defers (``run.json`` of a new run, a partial last line cut, ``best.json`` and
+        the weights re-derived from the history) and open the history for appending. Idempotent;
+        ``append`` calls it too."""
+        if self._pending is None or self.directory is None:
+            return
+        new, dropped = self._pending
+        d = self.directory
         remove_stale_temps(d)
-        if self.run_info is not None and stored is None:
+        if self.run_info is not None and new:
             if "environment" not in self.run_info:
                 from ._meta import environment
 
                 self.run_info["environment"] = environment()
             write_json_atomic(d / RUN_FILE, self.run_info)
-        self.path = d / HISTORY_FILE
         if dropped:  # cut the partial line so that appends start on a fresh line
-            write_text_atomic(self.path, "".join(dumps(r) + "\n" for r in records))
-        for r in records:
-            self._track(r)
-        self.records = records
+            write_text_atomic(self.path, "".join(dumps(r) + "\n" for r in self.records))
         self._file = open(self.path, "a")
+        self._pending = None
         self._reconcile_best()
 
-    # -- resuming -------------------------------------------------------------------------------
     def replay(self) -> dict[int, dict]:
         """Recorded records by proposal number (``ask``)."""
         return {int(r["ask"]): r for r in self.records}
@@ -317,10 +352,12 @@ class History:
         if metrics == self.test_metrics:
             return
         self.test_metrics = metrics
-        if self.directory is None or self.best is None:
-            return
-        on_disk = read_best(self.directory)
-        if on_disk is None or on_disk.get("ask") != self.best.get("ask"):
+        if self.directory is None or self.best is None or self._pending is not None:
+            return  # not accepted yet: ``accept`` re-derives best.json with them
+        self._rewrite_test_metrics(read_best(self.directory))
+
+    def _rewrite_test_metrics(self, on_disk: Optional[dict]) -> None:
+        if self.directory is None or on_disk is None or self.best is None or on_disk.get("ask") != self.best.get("ask"):
             return
         want = self.best_record(on_disk.get("weights"), on_disk.get("weights_sha256"))
         if want is not None and on_disk.get("test") != want.get("test"):
@@ -344,6 +381,8 @@ class History:
     def append(self, record: Mapping[str, Any]) -> bool:
         """Append one record (flushed, and fsynced unless ``fsync=False``); returns whether it is the
         new best. ``best.json`` is rewritten when it is (use ``save_best_weights`` for weights)."""
+        if self._pending is not None:
+            self.accept()
         if self._file is None:  # in memory only: kept as given (the simulated executor's hot path)
             rec = record if isinstance(record, dict) else dict(record)
         else:
@@ -386,6 +425,7 @@ class History:
         ``best_model.pt`` first, then ``best.json`` naming it with its sha256. Returns whether it did."""
         if self.directory is None or self.best is None or self.best.get("ask") != ask:
             return False
+        self.accept()
         import torch
 
         buf = io.BytesIO()
@@ -409,6 +449,7 @@ class History:
         if on_disk is not None and on_disk.get("ask") == self.best.get("ask"):
             sha = on_disk.get("weights_sha256")
             if sha is None or (weights.is_file() and _sha256(weights.read_bytes()) == sha):
+                self._rewrite_test_metrics(on_disk)
                 return  # consistent
         if weights.is_file():  # weights that cannot be shown to be the best record's
             weights.unlink()

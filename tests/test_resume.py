@@ -109,7 +109,8 @@ def test_best_json_and_weights_are_rederived_after_a_crash(tmp_path, live_evalua
     worse = min((r for r in read_history(tmp_path)), key=lambda r: r["metric"])
     (tmp_path / "best.json").write_text(json.dumps(dict(best, ask=worse["ask"], arch=worse["arch"])))
     (tmp_path / "best_model.pt").write_bytes(b"not the weights")
-    History(tmp_path).close()
+    with History(tmp_path) as h:  # opening reads only; accepting the history (a replay did) rewrites
+        h.accept()
     fixed = read_best(tmp_path)
     assert fixed["ask"] == best["ask"] and fixed["arch"] == best["arch"]
     assert fixed["weights"] is None and not (tmp_path / "best_model.pt").exists()

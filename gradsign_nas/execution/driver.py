@@ -18,7 +18,9 @@ Resuming (the one replay rule). Every record carries its proposal number ``ask``
 order their results reached the algorithm. On start the driver replays the history: it asks the
 algorithm again, interleaving asks and tells exactly as they happened, checks that every recorded
 proposal is asked again identically (else the run has other settings: an ``InputError``), and tells
-the recorded results instead of evaluating again. Proposals that were asked but never recorded (in
+the recorded results instead of evaluating again. Only once every record has been replayed is the
+history accepted (``History.accept``) and anything written, so a refused resume leaves the run
+directory byte for byte as it was. Proposals that were asked but never recorded (in
 flight when the run stopped) are handed out again first by ``next``.
 """
 
@@ -186,6 +188,7 @@ class Driver:
                 total=self.trials, desc=progress, unit="trial", file=sys.stderr, dynamic_ncols=True, mininterval=0.2
             )
         self._replay()
+        self.history.accept()  # every record replayed without a refusal: the history may be written now
 
     # -- asking ---------------------------------------------------------------------------------------
     def _ask(self) -> Optional[Pending]:
@@ -428,10 +431,15 @@ class Driver:
             pend = asked.pop(target, None)
             p = pend.proposal if pend is not None else None
             if pend is None or p is None or str(p.arch) != r["arch"] or p.fidelity != r.get("fidelity"):
-                got = f"{str(p.arch)!r} at {p.fidelity!r}" if p is not None else "nothing"
+                if p is None:
+                    raise InputError(
+                        f"expected the recorded proposal {target} to be asked again at its place when resuming, "
+                        "but the replay never reaches it there (a history edited, reordered or from another run?)"
+                    )
                 raise InputError(
                     f"expected proposal {target} to match the recorded {r['arch']!r} at fidelity {r.get('fidelity')!r} "
-                    f"when resuming, but the algorithm proposed {got} (different seed or settings?)"
+                    f"when resuming, but the algorithm proposed {str(p.arch)!r} at {p.fidelity!r} (different seed or "
+                    "settings, or an edited history?)"
                 )
             if r["status"] == "failed":
                 self.fail(pend, _recorded=r)
