@@ -195,16 +195,24 @@ def read_regular_file(path: PathLike, limit: int, what: str, error: Optional[typ
         fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
         raise err(f"expected {what} at {p}, but it cannot be read ({e.strerror})") from None
-    with os.fdopen(fd, "rb") as f:
+    try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise err(f"expected {what} at {p}, but it is {_kind(st.st_mode)}")
         if st.st_size > limit:
             raise err(f"expected {what} of at most {limit:,} bytes at {p}, but it holds {st.st_size:,}")
-        try:
-            data = f.read(limit + 1)
-        except OSError as e:
-            raise err(f"expected {what} at {p}, but it cannot be read ({e.strerror})") from None
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as e:
+        raise err(f"expected {what} at {p}, but it cannot be read ({e.strerror})") from None
+    finally:
+        os.close(fd)
     if len(data) > limit:  # grew while read
         raise err(f"expected {what} of at most {limit:,} bytes at {p}, but it holds more")
     return data

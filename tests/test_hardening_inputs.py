@@ -84,3 +84,140 @@ def test_a_corrupt_history_line_is_one_sentence_and_changes_nothing(recorded_tab
     assert "history.jsonl" in err and ("line 2" in err or "line 3" in err), err
     assert len(err) < 400
     assert _snapshot(out) == before
+
+
+# -- item 1: config files are checked like the command line --------------------------------------------
+def _record(command: str, **fields) -> str:
+    return json.dumps({"command": command, "environment": {}, **fields})
+
+
+CONFIGS = {
+    "out a list": ("table-search", 'out = ["a"]\n'),
+    "out an integer": ("table-search", "out = 5\n"),
+    "data_dir an integer": ("table-search", "data_dir = 5\n"),
+    "variants a table": ("table-search", "[variants]\na = 1\n"),
+    "no_ray as text": ("search", 'no_ray = "false"\n'),
+    "a recorded variant 'both'": ("table-search", _record("table-search", variant="both")),
+    "request a list": ("table-search", _record("table-search", request=[1, 2])),
+    "space_options text": ("search", _record("search", space="nb201", space_options="x")),
+    "100k-deep JSON": ("table-search", "[" * 100_000 + "]" * 100_000),
+    "100k-deep TOML": ("table-search", "a = " + "[" * 100_000 + "]" * 100_000 + "\n"),
+    "a 5 MB text": ("table-search", json.dumps({"out": "x" * 5_000_000})),
+    "a 20 kB text": ("table-search", json.dumps({"proxy": "x" * 20_000})),
+    "seed 1.5": ("table-search", "seed = 1.5\n"),
+    "executor not a choice": ("table-search", 'executor = "x"\n'),
+    "budget -inf": ("table-search", "budget = -1e999\n"),
+    "a list of numbers as variants": ("compare", json.dumps({"variants": [1]})),
+    "not UTF-8": ("table-search", b"out = '\xff'\n"),
+}
+
+
+@pytest.mark.parametrize("case", CONFIGS, ids=list(CONFIGS))
+def test_bad_config_files_are_one_short_sentence_and_write_nothing(case, tmp_path, monkeypatch, capsys):
+    command, text = CONFIGS[case]
+    monkeypatch.chdir(tmp_path)
+    is_json = isinstance(text, str) and text.lstrip().startswith(("{", "["))
+    cfg = tmp_path / ("c.json" if is_json else "c.toml")
+    cfg.write_bytes(text if isinstance(text, bytes) else text.encode())
+    argv = [command, "--config", str(cfg), "--data-dir", str(data_dir())]
+    assert main(argv) == 2
+    err = _one_error(capsys)
+    assert len(err) < 400, err[:500]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [cfg.name]
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero", "a directory"])
+def test_a_config_that_is_not_a_regular_file_is_refused_without_reading(special, tmp_path, capsys):
+    import os
+
+    if special == "fifo":
+        path = tmp_path / "c.toml"
+        os.mkfifo(path)  # nobody writes to it: reading it would wait forever
+    elif special == "a directory":
+        path = tmp_path
+    else:
+        path = Path(special)
+    assert main(["table-search", "--config", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = _one_error(capsys)
+    assert "config file" in err and str(path) in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def _subparsers() -> dict:
+    from gradsign_nas.cli import CONFIGURABLE, build_parser
+
+    sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
+    return {name: p for name, p in sub.choices.items() if name in CONFIGURABLE}
+
+
+def _wrong_values(action) -> "st.SearchStrategy":
+    """Values of the wrong type, shape or size for ``action``'s option."""
+    from hypothesis import strategies as st
+
+    from gradsign_nas.commands._config import MAX_TEXT
+
+    nested = st.recursive(st.integers(), lambda c: st.lists(c, min_size=1, max_size=2), max_leaves=70)
+    always = [st.lists(st.integers(), min_size=1, max_size=3), nested.filter(lambda v: isinstance(v, list))]
+    if action.type is None:  # a switch: only true or false
+        return st.one_of(
+            *always, st.sampled_from(["false", "true", "0", "yes", ""]), st.integers(), st.floats(allow_nan=False)
+        )
+    if action.type in (int, float):
+        words = st.text(alphabet="abcxyz !-_", min_size=1, max_size=10)
+        kinds = [*always, words, st.booleans(), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)]
+        if action.type is int:
+            kinds.append(st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: x != int(x)))
+        return st.one_of(*kinds)
+    kinds = [*always, st.integers(), st.floats(allow_nan=False), st.booleans()]
+    kinds.append(st.integers(MAX_TEXT + 1, 3 * MAX_TEXT).map(lambda n: "y" * n))  # too long a text
+    if action.dest != "algorithm_options":
+        kinds.append(st.dictionaries(st.text(max_size=3), st.integers(), min_size=1, max_size=2))
+    if action.choices is not None:
+        kinds.append(st.text(min_size=1, max_size=8).filter(lambda s: s not in action.choices))
+    return st.one_of(*kinds)
+
+
+@pytest.mark.parametrize("command", ["search", "table-search", "compare", "correlate", "calibrate"])
+def test_fuzzed_config_values_of_the_wrong_type_are_refused_naming_the_key(command, tmp_path):
+    """Every key of every configurable command, given a value of the wrong type, shape or size in a
+    JSON or TOML config, is one short InputError sentence naming the key (or the file's nesting)."""
+    import tomllib
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from gradsign_nas.commands._config import apply_config
+    from gradsign_nas.errors import InputError
+
+    parser = _subparsers()[command]
+    actions = {a.dest: a for a in parser._actions if a.dest not in ("help", "config", "_run")}
+    pairs = st.sampled_from(sorted(actions)).flatmap(lambda k: st.tuples(st.just(k), _wrong_values(actions[k])))
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(pairs, st.booleans())
+    def check(pair, as_toml):
+        key, value = pair
+        path = tmp_path / ("c.toml" if as_toml else "c.json")
+        if as_toml:
+            text = f"{key} = {json.dumps(value)}\n" if not isinstance(value, dict) else None
+            if text is None or _toml_unreadable(text, tomllib):
+                as_toml, path = False, tmp_path / "c.json"
+        if not as_toml:
+            path.write_text(json.dumps({key: value}))
+        else:
+            path.write_text(text)
+        with pytest.raises(InputError) as e:
+            apply_config(parser, command, str(path))
+        msg = str(e.value)
+        assert "\n" not in msg and len(msg) < 600, msg[:700]
+        assert key in msg or "nest" in msg, msg
+
+    check()
+
+
+def _toml_unreadable(text: str, tomllib) -> bool:
+    try:
+        tomllib.loads(text)
+        return False
+    except (ValueError, RecursionError):
+        return True

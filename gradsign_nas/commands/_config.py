@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import reprlib
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,27 +29,35 @@ _KIND_WORDS: dict[Any, str] = {int: "an integer", float: "a number"}
 #: the longest text a config value may hold, and how much of a bad one an error shows
 MAX_TEXT = 10_000
 SHOWN = 60
+#: the largest config file read (a run.json is a few kB)
+MAX_BYTES = 1_000_000
 
 
 def read_config(path: str) -> dict[str, Any]:
-    """The settings in ``path`` (``.toml``, or JSON for any other name) as a flat dict."""
+    """The settings in ``path`` (``.toml``, or JSON for any other name) as a flat dict: a regular file
+    of at most ``MAX_BYTES`` whose lists and tables nest at most ``MAX_NESTING`` deep (checked before
+    parsing; a FIFO or ``/dev/zero`` is refused without reading)."""
+    from gradsign_nas._io import MAX_NESTING, nesting_depth, read_regular_file
+
     p = Path(path)
+    raw = read_regular_file(p, MAX_BYTES, "a config file")
+    kind = "TOML" if p.suffix == ".toml" else "JSON"
     try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise InputError(f"expected a readable config file at {p}, but it cannot be read ({e.strerror})") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"expected {kind} settings in {p}, but it holds bytes that are not UTF-8 text") from None
+    if nesting_depth(text) > MAX_NESTING:
+        raise InputError(f"expected {kind} settings nested at most {MAX_NESTING} deep in {p}, but they nest deeper")
     try:
         if p.suffix == ".toml":
             import tomllib
 
-            data = tomllib.loads(raw.decode("utf-8"))
+            data = tomllib.loads(text)
         else:
-            data = json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        kind = "TOML" if p.suffix == ".toml" else "JSON"
-        raise InputError(
-            f"expected {kind} settings in {p}, but it cannot be parsed ({' '.join(str(e).split())})"
-        ) from None
+            data = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        why = "it nests too deep" if isinstance(e, RecursionError) else _cut(" ".join(str(e).split()))
+        raise InputError(f"expected {kind} settings in {p}, but it cannot be parsed ({why})") from None
     if not isinstance(data, dict):
         raise InputError(f"expected a table of settings in {p}, but it holds a {type(data).__name__}")
     return data
@@ -58,7 +67,10 @@ def _from_record(command: str, data: dict[str, Any], path: str) -> dict[str, Any
     """A run.json's settings as options of ``command``."""
     recorded = data.get("command")
     if recorded is not None and recorded != command:
-        raise InputError(f"expected a config for '{command}', but {path} records a '{recorded}' run")
+        raise InputError(f"expected a config for '{command}', but {path} records a {_short(recorded)} run")
+    for key in ("request", "space_options"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise InputError(f"expected {key} in {path} to be a table of settings, but got {_short(data[key])}")
     out = {k: v for k, v in data.items() if k not in RECORD_ONLY and k != "request"}
     out.update(data.get("request") or {})
     if "variant" in out:
@@ -109,9 +121,17 @@ def apply_config(parser: argparse.ArgumentParser, command: str, path: str) -> No
         actions[dest].default = value
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
+def _cut(text: str) -> str:
     return text if len(text) <= SHOWN else text[: SHOWN - 3] + "..."
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 3, SHOWN, SHOWN, 6, 6
+
+
+def _short(value: Any) -> str:
+    """A short excerpt of ``value`` (``reprlib``: long texts, lists, tables and nests shortened)."""
+    return _cut(_REPR.repr(value))
 
 
 def _checked(action: argparse.Action, key: str, value: Any, path: str) -> Any:
