@@ -31,7 +31,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, TextIO, Union
 
 from ._io import (
     MAX_NESTING,
@@ -281,8 +281,8 @@ class History:
         self.best: Optional[dict] = None
         self._best_key: tuple = ()
         self.best_changes: list[dict] = []  # every record that improved the best, in order
-        self._file = None
-        self._pending = None
+        self._file: Optional[TextIO] = None
+        self._pending: Optional[tuple[bool, bool]] = None  # (run.json to write, partial line to cut)
         if self.directory is None:
             return
         d = self.directory
@@ -315,7 +315,7 @@ class History:
         self.records = records
         # nothing is written until the history is accepted (``accept``: the Driver calls it once its
         # replay agrees with every record), so a refused resume leaves the folder as it found it
-        self._pending: Optional[tuple[bool, bool]] = (stored is None, dropped)
+        self._pending = (stored is None, dropped)
 
     # -- resuming -------------------------------------------------------------------------------
     def accept(self) -> None:

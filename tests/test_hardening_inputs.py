@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+import tomllib
 from conftest import data_dir
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gradsign_nas.cli import main
 
@@ -150,10 +153,8 @@ def _subparsers() -> dict:
     return {name: p for name, p in sub.choices.items() if name in CONFIGURABLE}
 
 
-def _wrong_values(action) -> "st.SearchStrategy":
+def _wrong_values(action) -> st.SearchStrategy:
     """Values of the wrong type, shape or size for ``action``'s option."""
-    from hypothesis import strategies as st
-
     from gradsign_nas.commands._config import MAX_TEXT
 
     nested = st.recursive(st.integers(), lambda c: st.lists(c, min_size=1, max_size=2), max_leaves=70)
@@ -181,11 +182,6 @@ def _wrong_values(action) -> "st.SearchStrategy":
 def test_fuzzed_config_values_of_the_wrong_type_are_refused_naming_the_key(command, tmp_path):
     """Every key of every configurable command, given a value of the wrong type, shape or size in a
     JSON or TOML config, is one short InputError sentence naming the key (or the file's nesting)."""
-    import tomllib
-
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-
     from gradsign_nas.commands._config import apply_config
     from gradsign_nas.errors import InputError
 
