@@ -27,6 +27,7 @@ __all__ = [
     "atomic_path",
     "dumps",
     "jsonable",
+    "lock_directory",
     "nesting_depth",
     "read_json_object",
     "read_regular_file",
@@ -104,6 +105,29 @@ def remove_stale_temps(directory: PathLike) -> int:
             except OSError:
                 pass
     return n
+
+
+LOCK_FILE = ".lock"
+
+
+def lock_directory(directory: Path):
+    """Hold an exclusive lock on ``directory`` (one writer per run directory) until the returned file
+    is closed. The operating system releases it when the holder exits, however it ends, so a killed
+    run never blocks the next one."""
+    import fcntl
+
+    from .errors import InputError
+
+    f = open(directory / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise InputError(
+            f"expected no other process to be writing to {directory}, but another run holds it; "
+            "wait for that run to end or use another output directory"
+        ) from None
+    return f
 
 
 def read_json_object(path: PathLike, what: str = "a JSON object") -> Optional[dict]:

@@ -37,6 +37,7 @@ from ._io import (
     MAX_NESTING,
     dumps,
     jsonable,
+    lock_directory,
     nesting_depth,
     read_json_object,
     remove_stale_temps,
@@ -205,26 +206,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-LOCK_FILE = ".lock"
-
-
-def _lock(directory: Path):
-    """Hold an exclusive lock on ``directory`` (one writer per run directory). The operating system
-    releases it when the holder exits, however it ends, so a killed run never blocks the next one."""
-    import fcntl
-
-    f = open(directory / LOCK_FILE, "a+")
-    try:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.close()
-        raise InputError(
-            f"expected no other process to be writing to {directory}, but another run holds it; "
-            "wait for that run to end or use another output directory"
-        ) from None
-    return f
-
-
 #: run.json keys that describe a run without defining it: a resume need not repeat them
 NOT_IDENTITY = ("environment", "request")
 
@@ -308,7 +289,7 @@ class History:
             ) from None
         if not os.access(d, os.W_OK):
             raise InputError(f"expected a writable run directory at {d}, but it is not writable")
-        self._lock = _lock(d)
+        self._lock = lock_directory(d)
         self.path = d / HISTORY_FILE
         for r in records:
             self._track(r)
