@@ -106,6 +106,8 @@ def small(argv: list[str]) -> list[str]:
     extra = SMALL[argv[0]]
     if argv[0] == "compare" and "--live" in argv:  # live searches: 2 seeds x 2 trials x 1 epoch here
         extra = ["--runs", "2", "--trials", "2", "--epochs", "1", "--no-progress"]
+        extra += ["--final-epochs", "1"] if "--final-epochs" in argv else []
+        extra += ["--limit", "300"] if "--limit" in argv else []
     if argv[0] == "correlate" and "--all" in argv:
         if "table" in argv:  # --all from the packaged tables is instant anyway
             extra = [a for a in extra if a not in ("--sample", "4")]
@@ -235,6 +237,21 @@ def test_gpu_live_compare_script_runs_small_on_the_cpu(tmp_path):
     last = json.loads(r.stdout.strip().splitlines()[-1])
     assert last["searches"] == 4 and last["trials"] == 8 and last["gpu_util_mean"] == {"0": 50.0}
     assert set(json.loads((out / "line.json").read_text())["results"]) == {"rs", "rea"}
+    # the statistics again from the records alone, as the README's GPU comparison was summarised
+    assert any("experiments/summarize_live_compare.py" in c for c in COMMANDS)
+    summary = tmp_path / "summary"
+    r = subprocess.run(
+        [sys.executable, "experiments/summarize_live_compare.py", str(out / "compare"), "--runs", "1"]
+        + ["--data-dir", str(data_dir()), "--write", str(summary)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    mine, theirs = json.loads((summary / "summary.json").read_text()), json.loads((out / "line.json").read_text())
+    assert mine["results"] == theirs["results"] and mine["reward_rank_agreement"] == theirs["reward_rank_agreement"]
 
 
 def test_gpu_script_fails_loudly_without_its_data(tmp_path):
