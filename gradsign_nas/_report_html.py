@@ -1,6 +1,6 @@
 """The HTML side of ``gradsign_nas.report``: the page's parts (``Section``, ``Table``, ``Cell``,
-``Image``) and ``render``, which turns them into one self-contained HTML5 page (CSS inline, images as
-data URLs, every text escaped, no scripts)."""
+``Image``, ``Details``) and ``render``, which turns them into one self-contained HTML5 page (CSS
+inline, images as data URLs, every text escaped, no scripts)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence, Union
 
-__all__ = ["Cell", "Image", "PathLike", "Section", "Table", "render"]
+__all__ = ["Cell", "Details", "Image", "PathLike", "Section", "Table", "render"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -56,11 +56,20 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Details:
+    """A block shown collapsed (HTML ``<details>``) under the one line ``summary``: paragraphs
+    (``str``), ``Table``s and ``Image``s, opened by a click."""
+
+    summary: str
+    parts: Sequence[Union[str, Table, Image]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Section:
-    """A titled part of the page: paragraphs (``str``), ``Table``s and ``Image``s in order."""
+    """A titled part of the page: paragraphs (``str``), ``Table``s, ``Image``s and ``Details`` in order."""
 
     title: str
-    parts: Sequence[Union[str, Table, Image]] = field(default_factory=list)
+    parts: Sequence[Union[str, Table, Image, Details]] = field(default_factory=list)
 
 
 # -- rendering -------------------------------------------------------------------------------------
@@ -86,6 +95,8 @@ td.code, th.code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, m
                    word-break: break-all; }
 figure { margin: .5rem 0 1.25rem; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid #d0d7de; }
+details { margin: .5rem 0 1rem; }
+summary { cursor: pointer; color: #0550ae; }
 figcaption { color: #59636e; font-size: .85rem; margin-top: .25rem; }
 footer { margin-top: 2.5rem; color: #59636e; font-size: .8rem; }
 @media print { nav { display: none; } h2 { break-after: avoid; } figure, table { break-inside: avoid; } }
@@ -142,6 +153,17 @@ def _image(im: Image) -> str:
     )
 
 
+def _part(part: Union[str, Table, Image, Details]) -> str:
+    if isinstance(part, Table):
+        return _table(part)
+    if isinstance(part, Image):
+        return _image(part)
+    if isinstance(part, Details):
+        inner = "\n".join(_part(p) for p in part.parts)
+        return f"<details><summary>{_e(part.summary)}</summary>\n{inner}\n</details>"
+    return f"<p>{_e(part)}</p>"
+
+
 def render(title: str, sections: Iterable[Section], subtitle: str = "") -> str:
     """The HTML5 page of ``sections`` under ``title`` (and ``subtitle``): CSS inline, images as data
     URLs, every text escaped; no scripts and nothing loaded from elsewhere."""
@@ -164,13 +186,7 @@ def render(title: str, sections: Iterable[Section], subtitle: str = "") -> str:
     body.append("</header><main>")
     for i, s in enumerate(sections, 1):
         body.append(f'<section id="s{i}"><h2>{_e(s.title)}</h2>')
-        for part in s.parts:
-            if isinstance(part, Table):
-                body.append(_table(part))
-            elif isinstance(part, Image):
-                body.append(_image(part))
-            else:
-                body.append(f"<p>{_e(part)}</p>")
+        body += [_part(part) for part in s.parts]
         body.append("</section>")
     body.append(f"</main><footer>Written by gradsign-nas {_e(version)}.</footer>")
     return (

@@ -8,6 +8,10 @@ JavaScript) and can be mailed or archived on its own. Every text goes through ``
 
 What the page shows, from the summary's keys:
 
+* first, the answer in words (``gradsign_nas._report_verdict``): one verdict sentence per algorithm,
+  assisted against vanilla on the primary metric (a tabular comparison's first dataset; a live one's
+  ``final_test_acc`` when measured, else its reward), with both means, the p-value, the runs and the
+  Holm correction (``verdicts`` gives the sentences), and the proxy and K of the assistance;
 * a comparison (``results``, ``p_values``, ``ceiling``, ``config``): mean ± std of the best network's
   test accuracy per algorithm x variant x dataset, the one-sided p-values, the paired differences
   (``paired``, ``holm``: Wilcoxon, bootstrap interval, Holm-adjusted p), the protocol ceiling with
@@ -15,10 +19,13 @@ What the page shows, from the summary's keys:
 * a live search (``variants``, ``settings``): per variant the best and the mean ± std validation
   accuracy of its trials, the trials, training and proxy seconds and the best architecture, and the
   settings;
+* a comparison's runs (runs.json beside the summary): one readable row per run (run, seed, variant,
+  the primary metric, the best architecture shortened), every recorded column in a collapsed
+  ``<details>`` block;
 * the plots, and the environment (package versions, commit, Python, devices, data checksums) when
   the summary has one or the caller passes it.
 
-The page's parts (``Section``, ``Table``, ``Cell``, ``Image``) and ``render`` live in
+The page's parts (``Section``, ``Table``, ``Cell``, ``Image``, ``Details``) and ``render`` live in
 ``gradsign_nas._report_html`` and are importable from here.
 
 Example:
@@ -35,9 +42,21 @@ import statistics
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from ._report_html import Cell, Image, PathLike, Section, Table, render
+from ._report_html import Cell, Details, Image, PathLike, Section, Table, render
+from ._report_verdict import answer_section, datasets_of, runs_section, verdicts
 
-__all__ = ["REPORT_NAME", "Cell", "Image", "Section", "Table", "render", "sections_from_summary", "write_report"]
+__all__ = [
+    "REPORT_NAME",
+    "Cell",
+    "Details",
+    "Image",
+    "Section",
+    "Table",
+    "render",
+    "sections_from_summary",
+    "verdicts",
+    "write_report",
+]
 
 REPORT_NAME = "report.html"
 
@@ -92,17 +111,9 @@ def _kv(d: Mapping, note: str = "") -> Table:
     return Table(("setting", "value"), [(k, _value(v)) for k, v in _flat(d)], note=note, align_numbers=False)
 
 
-def _datasets(results: Mapping) -> list[str]:
-    seen: list[str] = []
-    for vs in results.values():
-        for cells in vs.values():
-            seen += [d for d in cells if d not in seen]
-    return seen
-
-
 def _compare_sections(s: Mapping) -> list[Section]:
     results, n = s.get("results") or {}, s.get("n") or {}
-    datasets = _datasets(results)
+    datasets = datasets_of(results)
     out = []
     rows = []
     for a, vs in results.items():
@@ -307,13 +318,18 @@ def _search_sections(s: Mapping) -> list[Section]:
 
 
 def sections_from_summary(
-    summary: Mapping, images: Sequence[Image] = (), environment: Optional[Mapping] = None, missing: Sequence[str] = ()
+    summary: Mapping,
+    images: Sequence[Image] = (),
+    environment: Optional[Mapping] = None,
+    missing: Sequence[str] = (),
+    runs: Sequence[Mapping] = (),
 ) -> list[Section]:
     """The report's sections for a ``summary.json`` of ``compare`` (``results`` ...) or of a live
-    ``search`` (``variants`` ...): results, p-values and ceiling where there are, the ``images`` (and a
-    line naming the ``missing`` ones), the settings, and the environment (``environment``, else the
-    summary's own)."""
-    out: list[Section] = []
+    ``search`` (``variants`` ...): the answer in words, results, p-values and ceiling where there are,
+    the ``images`` (and a line naming the ``missing`` ones), the ``runs`` (runs.json's), the settings,
+    and the environment (``environment``, else the summary's own)."""
+    answer = answer_section(summary)
+    out: list[Section] = [answer] if answer else []
     if "results" in summary:
         out += _compare_sections(summary)
     if "variants" in summary:
@@ -322,6 +338,8 @@ def sections_from_summary(
         out.append(
             Section("Plots", [*images, *([f"Not written, so not shown: {', '.join(missing)}."] if missing else [])])
         )
+    table = runs_section(summary, runs)
+    out += [table] if table else []
     config = summary.get("config") or {}
     settings: dict = {
         k: summary[k]
@@ -351,18 +369,23 @@ def write_report(
     summary: Optional[Mapping] = None,
     environment: Optional[Mapping] = None,
     subtitle: str = "",
+    runs: Optional[Sequence[Mapping]] = None,
 ) -> Path:
     """Write ``out_dir/report.html`` (atomically) and return its path.
 
     ``summary``: the run's summary, by default read from ``out_dir/summary.json``, so the page shows
-    exactly what that file holds. ``images``: files to embed (their bytes, base64); a missing one is
-    named in the page instead. ``environment``: the environment block when the summary has none.
+    exactly what that file holds. ``runs``: a comparison's runs, by default ``out_dir/runs.json``'s
+    when there is one. ``images``: files to embed (their bytes, base64); a missing one is named in
+    the page instead. ``environment``: the environment block when the summary has none.
     """
     from ._io import read_json_object, write_text_atomic
 
     out_dir = Path(out_dir)
     if summary is None:
         summary = read_json_object(out_dir / "summary.json", "a run summary") or {}
+    if runs is None:
+        recorded = (read_json_object(out_dir / "runs.json", "a comparison's runs") or {}).get("runs")
+        runs = recorded if isinstance(recorded, list) else []
     embedded, missing = [], []
     for p in images:
         p = Path(p)
@@ -370,7 +393,7 @@ def write_report(
             embedded.append(Image.from_file(p))
         else:
             missing.append(p.name)
-    sections = sections_from_summary(summary, embedded, environment, missing)
+    sections = sections_from_summary(summary, embedded, environment, missing, runs)
     path = out_dir / REPORT_NAME
     write_text_atomic(path, render(title, sections, subtitle))
     return path

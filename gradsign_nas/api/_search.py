@@ -86,6 +86,8 @@ def search(config: Optional[SearchConfig] = None, /, **options: Any) -> SearchRe
         "seed": cfg.seed,
         "trials": cfg.trials,
         "epochs": cfg.epochs,
+        "k": cfg.k,
+        "proxy": cfg.proxy,
     }
     from .._io import write_json_atomic
     from ..report import write_report
