@@ -1,10 +1,12 @@
-"""Every command and every Python block of README.md, run the way a user runs them, at small sizes.
+"""Every command and every Python block of README.md and of the docs (docs/**/*.md), run the way a
+user runs them, at small sizes.
 
-Commands are read from README.md itself (indented code blocks; a trailing backslash continues a
+Commands are read from the pages themselves (indented code blocks; a trailing backslash continues a
 line), run as ``python -m gradsign_nas ...`` in a fresh working folder with a few options appended
-that make them small (argparse keeps the last value of an option). A README command this file does
-not know fails ``test_every_readme_command_is_covered``, so a new command cannot go untested, and a
-refactor that breaks a README command turns CI red.
+that make them small (argparse keeps the last value of an option). A command these tests do not know
+fails ``test_every_readme_command_is_covered``, and so does a fenced block in a language they do not
+run, so a new command cannot go untested, and a refactor that breaks a documented command turns CI
+red.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import pytest
 from conftest import ROOT, data_dir
 
 README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").rglob("*.md")), ROOT / "CHANGELOG.md"]
+FENCES = ("python", "text", "toml")  # fenced blocks: python runs; text and toml are shown, not run
 
 # what each gradsign-nas command gets appended to make it small
 SMALL = {
@@ -37,12 +41,14 @@ NOT_RUN_HERE = (
     "GRADSIGN_NAS_DATA=../shared/data .venv/bin/python -m pytest",  # this suite itself
     ".venv/bin/python -m pytest",  # the same suite, on data that `data download` fetched
     "export ",
+    ".venv/bin/ray start",  # the cluster guide's nodes: test_cluster_guide_command starts such a cluster
+    "pip install",  # the docs extra
 )
 
 
 def _blocks() -> tuple[list[str], list[str]]:
-    """(shell commands, python blocks) of README.md in order."""
-    text = README.read_text()
+    """(shell commands, python blocks) of README.md and the docs, in order."""
+    text = "\n".join(p.read_text() for p in PAGES)
     python = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     text = re.sub(r"```.*?```", "", text, flags=re.S)
     commands, current = [], ""
@@ -65,6 +71,8 @@ def _blocks() -> tuple[list[str], list[str]]:
 
 
 COMMANDS, PYTHON = _blocks()
+COMMANDS = list(dict.fromkeys(COMMANDS))  # a command shown on two pages runs once
+CLUSTER = "HEAD:6379"  # the cluster guide's address: test_cluster_guide_command starts such a cluster
 
 
 def _cli(cmd: str) -> list[str] | None:
@@ -125,6 +133,13 @@ def small(argv: list[str]) -> list[str]:
 
 def test_every_readme_command_is_covered():
     assert any(_cli(c) == ["search"] for c in COMMANDS), "the README's main command is gone"
+    for page in PAGES:
+        for lang in re.findall(
+            r"^```(\w*)\n",
+            re.sub(r"```\w*\n.*?```", lambda m: m.group(0)[: m.group(0).index("\n") + 1], page.read_text(), flags=re.S),
+            flags=re.M,
+        ):
+            assert lang in FENCES, f"{page.name}: a fenced block in {lang or 'no language'} is not run by these tests"
     for c in COMMANDS:
         argv = _cli(c)
         if argv is not None:
@@ -163,7 +178,7 @@ def test_main_command_resume_and_load_best(workdir):
     assert "parameters" in r.stdout
 
 
-@pytest.mark.parametrize("cmd", [c for c in COMMANDS if _cli(c) not in (None, ["search"])])
+@pytest.mark.parametrize("cmd", [c for c in COMMANDS if _cli(c) not in (None, ["search"]) and CLUSTER not in c])
 def test_readme_command(cmd, workdir):
     argv = small(_cli(cmd))
     r = run_cli(argv, workdir)
@@ -175,6 +190,27 @@ def test_readme_command(cmd, workdir):
         import json
 
         json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_cluster_guide_command(workdir):
+    """The cluster guide's comparison, on a real 2-node Ray cluster started here (head + 1 worker)."""
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    cmds = [c for c in COMMANDS if CLUSTER in c]
+    assert cmds, "the cluster guide's command is gone"
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        c.add_node(num_cpus=1)
+        for cmd in cmds:
+            argv = [a if a != CLUSTER else c.address for a in small(_cli(cmd))]
+            r = run_cli(argv, workdir)
+            assert r.returncode == 0, f"{cmd}\n{r.stderr[-3000:]}"
+    finally:
+        ray.shutdown()
+        c.shutdown()
 
 
 @pytest.mark.parametrize("i", range(len(PYTHON)))
