@@ -13,7 +13,7 @@ into typed keyword arguments for ``get``. The keywords in ``RESERVED`` are never
 executors pass ``space``, ``seed``, ``assistant`` and ``fidelities``, and the assistance policy
 sets the warm-up.
 
-Example:
+Examples:
     >>> from gradsign_nas import algorithms
     >>> rea = algorithms.get("rea", "nb201", seed=0, fidelities=(12,))
     >>> p = rea.ask()
@@ -100,7 +100,7 @@ def parameters(name: str) -> dict[str, Parameter]:
     """The user-settable options algorithm ``name`` declares (its class's ``PARAMETERS``: type,
     default, help, range or choices); ``{}`` for one that declares none.
 
-    Example:
+    Examples:
         >>> p = parameters("bohb")["preset"]
         >>> p.default, p.choices
         ('nb201', ('nb201', 'ours'))
@@ -118,7 +118,7 @@ def parse_options(name: str, options: Union[str, Mapping[str, Any], None]) -> di
         InputError: one sentence naming the key, what was expected and what came, for an unknown or
             reserved key (``RESERVED``), a value of the wrong type or out of range.
 
-    Example:
+    Examples:
         >>> parse_options("bohb", "preset=ours,num_samples=32,dedupe=false")
         {'preset': 'ours', 'num_samples': 32, 'dedupe': False}
     """

@@ -20,7 +20,7 @@ A strategy becomes an ``AssistancePolicy`` carried by the ``Assistant``
 group ``gradsign_nas.strategies`` adds one of your own; the names follow the rules of every registry
 (``gradsign_nas._registry``), and ``vanilla`` and ``assisted`` are taken by the built-in variants.
 
-Example:
+Examples:
     >>> from gradsign_nas import strategies
     >>> strategies.available()
     ['warmup', 'adaptive']

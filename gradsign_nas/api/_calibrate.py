@@ -38,7 +38,7 @@ def calibrate(config: Optional[CalibrateConfig] = None, /, **options: Any) -> Ca
         A ``CalibrateResult``: ``.summary["rows"]`` (per epoch count: spearman, n, seconds per cell),
         ``.summary["proxy"]``, ``.summary["recommended_epochs"]``, ``.to_pandas()`` (one row per cell).
 
-    Example:
+    Examples:
         >>> r = gradsign_nas.calibrate(data="cifar10", cells=20, epoch_counts="1,3", no_ray=True)  # doctest: +SKIP
         >>> r.summary["rows"][0]["spearman"]                                                       # doctest: +SKIP
     """

@@ -35,7 +35,7 @@ def compare(config: Optional[CompareConfig] = None, /, **options: Any) -> Compar
         A ``CompareResult``: ``.summary`` (summary.json: ``results``, ``p_values``, ``ceiling``,
         ``config`` ...), ``.to_pandas()`` (one row per search), ``.table`` (results.md).
 
-    Example:
+    Examples:
         >>> r = gradsign_nas.compare(algorithms=["rea"], runs=5, seed=3)  # doctest: +SKIP
         >>> r.summary["results"]["rea"]["assisted"]["cifar10"]["mean"]     # doctest: +SKIP
     """

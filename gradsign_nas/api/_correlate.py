@@ -32,7 +32,7 @@ def correlate(config: Optional[CorrelateConfig] = None, /, **options: Any) -> Co
         A ``CorrelateResult``: ``.summary`` (space, dataset, proxy, n, spearman, kendall, seconds),
         ``.to_pandas()`` (one row per architecture: score and accuracy).
 
-    Example:
+    Examples:
         >>> r = gradsign_nas.correlate(proxy="synflow", scores="table", all=True)  # doctest: +SKIP
         >>> r.summary["spearman"]                                                   # doctest: +SKIP
     """

@@ -26,7 +26,7 @@ def score_space(config: Optional[ScoreSpaceConfig] = None, /, **options: Any) ->
         A ``ScoreSpaceResult``: ``.summary`` (throughput, workers, tables written), ``.scores``
         (``{proxy: {dataset: scores in index order}}``), ``.to_pandas()``.
 
-    Example:
+    Examples:
         >>> r = gradsign_nas.score_space(first=8, cpu_procs=1, datasets="cifar10")  # doctest: +SKIP
         >>> r.summary["archs_per_s"]                                                # doctest: +SKIP
     """

@@ -50,7 +50,7 @@ def search(config: Optional[SearchConfig] = None, /, **options: Any) -> SearchRe
         A ``SearchResult``: ``.summary`` is what summary.json holds, ``.best`` the best network found
         per variant, ``.to_pandas()`` every trial.
 
-    Example:
+    Examples:
         >>> r = gradsign_nas.search(trials=4, epochs=1, no_ray=True, out="run")  # doctest: +SKIP
         >>> r.summary["variants"]["assisted"]["best_valid_acc"]                    # doctest: +SKIP
     """

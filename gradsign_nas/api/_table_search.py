@@ -33,7 +33,7 @@ def table_search(config: Optional[TableSearchConfig] = None, /, **options: Any) 
         A ``TableSearchResult``: ``.summary["variants"][variant]`` (best network, reward, test
         accuracies, evaluations), ``.best``, ``.to_pandas()``.
 
-    Example:
+    Examples:
         >>> r = gradsign_nas.table_search(algorithm="rea", variants="assisted", seed=1)  # doctest: +SKIP
         >>> r.best["assisted"]["test"]["cifar10"]                                       # doctest: +SKIP
     """
