@@ -301,3 +301,18 @@ def test_gpu_script_fails_loudly_without_its_data(tmp_path):
         timeout=60,
     )
     assert r.returncode != 0 and "GRADSIGN_NAS_DATA" in r.stderr
+
+
+def test_headline_numbers_are_on_the_results_pages_they_link_to():
+    """Every number of the README's headline section appears on a Results page that section links to
+    (a headline cannot drift from its measurement)."""
+    text = README.read_text()
+    start = text.index("## Does the assistance help?")
+    section = text[start : text.index("\n## ", start + 3)]
+    pages = re.findall(r"\]\((docs/results/[\w./-]+\.md)\)", section)
+    assert pages, "the headline section links to no Results page"
+    body = "\n".join((ROOT / p).read_text() for p in pages)
+    numbers = re.findall(r"[+-]?\d+\.\d+(?:e[+-]?\d+)?", section)
+    assert len(numbers) >= 20
+    missing = [n for n in numbers if n not in body]
+    assert not missing, f"headline numbers not on {pages}: {missing}"
