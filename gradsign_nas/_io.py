@@ -27,6 +27,7 @@ __all__ = [
     "atomic_path",
     "dumps",
     "jsonable",
+    "kind_of",
     "lock_directory",
     "nesting_depth",
     "read_json_object",
@@ -193,7 +194,8 @@ def nesting_depth(text: str, stop: int = MAX_NESTING) -> int:
     return deepest
 
 
-def _kind(mode: int) -> str:
+def kind_of(mode: int) -> str:
+    """What a file of ``mode`` is, in words (``a directory``, ``a FIFO``, ``a character device``...)."""
     for test, word in (
         (stat.S_ISDIR, "a directory"),
         (stat.S_ISFIFO, "a FIFO"),
@@ -203,7 +205,7 @@ def _kind(mode: int) -> str:
     ):
         if test(mode):
             return word
-    return "not a regular file"
+    return "a file" if stat.S_ISREG(mode) else "not a regular file"
 
 
 def read_regular_file(path: PathLike, limit: int, what: str, error: Optional[type] = None) -> bytes:
@@ -222,7 +224,7 @@ def read_regular_file(path: PathLike, limit: int, what: str, error: Optional[typ
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise err(f"expected {what} at {p}, but it is {_kind(st.st_mode)}")
+            raise err(f"expected {what} at {p}, but it is {kind_of(st.st_mode)}")
         if st.st_size > limit:
             raise err(f"expected {what} of at most {limit:,} bytes at {p}, but it holds {st.st_size:,}")
         chunks, size = [], 0

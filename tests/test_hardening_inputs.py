@@ -217,3 +217,78 @@ def _toml_unreadable(text: str, tomllib) -> bool:
         return False
     except (ValueError, RecursionError):
         return True
+
+
+# -- item 3: output paths checked up front, by one function, on every command that writes -------------
+WRITERS = {
+    "search": ["--trials", "1", "--epochs", "1", "--no-ray", "--variants", "vanilla"],
+    "table-search": ["--variants", "vanilla", "--budget", "100"],
+    "compare": ["--runs", "1", "--budget", "100"],
+    "correlate": ["--sample", "3"],
+    "score-space": [],
+    "calibrate": ["--cells", "3", "--no-ray", "--data", "cifar10"],
+}
+BAD_OUTS = {
+    "empty": (lambda base: "", "path, but got ''"),
+    "a 300-character name": (lambda base: f"{base}/{'n' * 300}", "at most 255 bytes"),
+    "under a 300-character name": (lambda base: f"{base}/{'n' * 300}/x", "at most 255 bytes"),
+    "unwritable (/sys)": (lambda base: "/sys/kernel/gradsign-x", "writable"),
+    "under a file": (lambda base: f"{base}/afile/x", "is a file"),
+    "a special file": (lambda base: "/dev/null", "character device"),
+}
+
+
+@pytest.mark.parametrize("command", WRITERS)
+def test_bad_output_paths_are_refused_before_any_work(command, tmp_path, monkeypatch, capsys):
+    import time
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    for case, (make, words) in BAD_OUTS.items():
+        out = make(tmp_path)
+        if command == "score-space" and out not in ("", "/dev/null"):
+            out += ".npz"
+        if command == "score-space" and case == "a special file":
+            words = ".npz file"
+        argv = [command, *WRITERS[command], "--out", out]
+        if command != "search":
+            argv += ["--data-dir", str(data_dir())]
+        t0 = time.monotonic()
+        assert main(argv) == 2, case
+        err = _one_error(capsys)
+        assert words in err and "--out" in err, (case, err)
+        assert time.monotonic() - t0 < 30, case
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"], case
+
+
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["score-space", "--out", "{tmp}/x.txt"], ".npz file"),  # refused before scoring 15,625 networks
+        (["score-space", "--out", "{tmp}/d.npz/"], ".npz file"),
+        (["correlate", "--sample", "3", "--cache", "/nonexistent/dir/x.npz", "--out", "{tmp}/c"], "existing folder"),
+        (["correlate", "--sample", "3", "--cache", "{tmp}/" + "n" * 300 + ".npz", "--out", "{tmp}/c"], "255 bytes"),
+        (["correlate", "--sample", "3", "--cache", "/sys/x.npz", "--out", "{tmp}/c"], "writable"),
+        (["data", "download", "--data-dir", "/sys/kernel/gradsign-x", "--timeout", "3"], "writable"),
+        (["data", "download", "--data-dir", "", "--timeout", "3"], "folder path"),
+        (["data", "check", "--data-dir", "{tmp}/" + "n" * 300], "readable folder"),
+        (["table-search", "--data-dir", "", "--out", "{tmp}/t"], "folder path"),
+    ],
+    ids=lambda v: " ".join(v)[:50] if isinstance(v, list) else v,
+)
+def test_bad_file_and_folder_options_are_one_sentence(argv, words, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    if argv[0] in ("score-space", "correlate"):
+        argv += ["--data-dir", str(data_dir())]
+    assert main(argv) == 2
+    assert words in _one_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_data_check_on_a_corrupt_folder_ends_in_one_error_line(tmp_path, capsys):
+    assert main(["data", "check", "--data-dir", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert "problem" in captured.out  # each file's problem is listed on stdout
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "missing or corrupt" in err[0], err

@@ -72,7 +72,7 @@ def calibrate(config: Optional[CalibrateConfig] = None, /, **options: Any) -> Ca
     check_address(cfg.address)
     if not cfg.no_ray:
         _check_ray_resources(cfg)
-    out = check_out_dir(cfg.out or DEFAULT_OUT) or Path(DEFAULT_OUT)
+    out = check_out_dir(cfg.out if cfg.out is not None else DEFAULT_OUT) or Path(DEFAULT_OUT)
     bench = nb201_truth(_Truth(cfg.data_dir))
     if bench is None:
         raise InputError("expected the NAS-Bench-201 tables in the data directory, but they are missing")

@@ -8,6 +8,8 @@ the disk, so it is refused rather than left to run for hours).
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -60,22 +62,72 @@ def names(name: str, text: Any, valid: Sequence[str]) -> list[str]:
     return items
 
 
-def check_out_dir(out: Optional[Any], name: str = "out") -> Optional[Path]:
-    """``out`` as a path that is, or can become, a writable directory (checked before any work)."""
+#: the longest file name and path Linux takes (NAME_MAX, PATH_MAX - 1)
+NAME_MAX, PATH_MAX = 255, 4095
+
+
+def _mode(p: Path) -> Optional[int]:
+    """``p``'s file mode, or ``None`` where nothing is (or a file sits on its path)."""
+    try:
+        return os.stat(p).st_mode
+    except OSError:  # missing, a file on its path, or out of reach: the walk up finds what is there
+        return None
+
+
+def check_out_dir(
+    out: Optional[Any], name: str = "out", *, file_suffix: Optional[str] = None, existing_parent: bool = False
+) -> Optional[Path]:
+    """``out`` as a path that is, or can become, a writable directory, checked before any work: not
+    empty, names no longer than the file system takes, no file or special file where a folder
+    belongs, and a folder this process can create entries in (tried: ``os.access`` does not see a
+    read-only ``/sys`` as root). ``file_suffix``: ``out`` names a file to write instead, ending in
+    that suffix (``""``: any), whose folder is checked so; ``existing_parent``: that folder must exist
+    already. One ``InputError`` sentence naming the option (``name``) otherwise."""
+    from .._io import kind_of
+
     if out is None:
         return None
-    if not isinstance(out, (str, os.PathLike)) or str(out) == "":
-        raise InputError(f"expected {flag(name)} to be a folder path, but got {out!r}")
+    opt = flag(name)
+    if not isinstance(out, (str, os.PathLike)) or str(out) == "" or "\x00" in str(out):
+        raise InputError(
+            f"expected {opt} to be a {'file' if file_suffix is not None else 'folder'} path, but got {out!r}"
+        )
     p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise InputError(f"expected {flag(name)} to be a directory, but {p} is a file")
-    parent = p
-    while not parent.exists():
+    if len(os.fsencode(p)) > PATH_MAX:
+        raise InputError(f"expected {opt} to be a path of at most {PATH_MAX} bytes, but it has {len(os.fsencode(p))}")
+    long = next((part for part in p.parts if len(os.fsencode(part)) > NAME_MAX), None)
+    if long is not None:
+        raise InputError(
+            f"expected {opt} to have names of at most {NAME_MAX} bytes, but {long[:40]}... has {len(os.fsencode(long))}"
+        )
+    folder = p
+    if file_suffix is not None:
+        if not p.name.endswith(file_suffix) or p.name == file_suffix or str(out).endswith(os.sep):
+            what = f"an {file_suffix} file" if file_suffix else "a file path"
+            raise InputError(f"expected {opt} to be {what}, but got {str(out)[:200]!r}")
+        mode = _mode(p)
+        if mode is not None and not stat.S_ISREG(mode):
+            raise InputError(f"expected {opt} to be a file, but {p} is {kind_of(mode)}")
+        folder = p.parent
+    mode = _mode(folder)
+    if mode is not None and not stat.S_ISDIR(mode):
+        where = "in a folder" if file_suffix is not None else "to be a directory"
+        raise InputError(f"expected {opt} {where}, but {folder} is {kind_of(mode)}")
+    if mode is None and existing_parent:
+        raise InputError(f"expected {opt} in an existing folder, but {folder} is not one")
+    parent = folder
+    while _mode(parent) is None and parent != parent.parent:
         parent = parent.parent
-    if not parent.is_dir():
-        raise InputError(f"expected {flag(name)} to be a directory, but {parent} (on its path) is a file")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"expected {flag(name)} to be writable, but {parent} is not writable")
+    mode = _mode(parent)
+    if mode is None or not stat.S_ISDIR(mode):
+        what = kind_of(mode) if mode is not None else "missing"
+        raise InputError(f"expected {opt} to be a directory, but {parent} (on its path) is {what}")
+    try:
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+        os.rmdir(tempfile.mkdtemp(prefix=".gradsign-nas-probe-", dir=parent))
+    except OSError as e:
+        raise InputError(f"expected {opt} to be writable, but {parent} is not ({e.strerror})") from None
     return p
 
 

@@ -115,7 +115,7 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
     if cfg.workers is not None:
         positive_int("--workers", cfg.workers, 1, MAX_PROCS)
     check_address(cfg.address)
-    out = check_out_dir(cfg.out or DEFAULT_OUT)
+    out = check_out_dir(cfg.out if cfg.out is not None else DEFAULT_OUT)
     assert out is not None
     from ._live_processes import search_devices
 

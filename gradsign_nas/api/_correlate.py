@@ -66,13 +66,7 @@ def correlate(config: Optional[CorrelateConfig] = None, /, **options: Any) -> Co
     check_address(cfg.address)
     out = Path(cfg.out) if cfg.out is not None else default_out(cfg)
     check_out_dir(cfg.out if cfg.out is not None else str(out))
-    if cfg.cache is not None:
-        cache = Path(cfg.cache)
-        if cache.is_dir():
-            raise InputError(f"expected --cache to be a file, but {cache} is a directory")
-        if not cache.parent.is_dir():
-            raise InputError(f"expected --cache in an existing folder, but {cache.parent} is not one")
-        check_out_dir(str(cache.parent), "cache")
+    check_out_dir(cfg.cache, "cache", file_suffix="", existing_parent=True)
     targets = load_targets(cfg.space, cfg.dataset, cfg.data_dir)
     total = len(targets[0])
     if cfg.sample is not None and cfg.sample > total:

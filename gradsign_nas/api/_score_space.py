@@ -59,12 +59,7 @@ def score_space(config: Optional[ScoreSpaceConfig] = None, /, **options: Any) ->
         if len(qs) > 1 and "{proxy}" not in str(cfg.out):
             raise InputError(f"expected --out to contain {{proxy}} when scoring {len(qs)} proxies, but got {cfg.out!r}")
         for q in qs:
-            path = os.path.abspath(str(cfg.out).replace("{proxy}", q))
-            if not path.endswith(".npz"):
-                raise InputError(f"expected --out to be an .npz file, but got {cfg.out!r}")
-            if os.path.isdir(path):
-                raise InputError(f"expected --out to be an .npz file, but {cfg.out} is a directory")
-            check_out_dir(os.path.dirname(path))
+            check_out_dir(str(cfg.out).replace("{proxy}", q), file_suffix=".npz")
     check_address(cfg.address)
     for d in datasets:  # fail on missing data before any work starts
         load_batch(d, cfg.score_batch_size, cfg.seed, cfg.data_dir)

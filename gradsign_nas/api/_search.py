@@ -157,7 +157,7 @@ def validate(cfg: SearchConfig) -> list[str]:
         _check_ray_resources(cfg)
     check_device(cfg.device)
     check_address(cfg.address)
-    check_out_dir(cfg.out or DEFAULT_OUT)
+    check_out_dir(cfg.out if cfg.out is not None else DEFAULT_OUT)  # '' is refused, not the default
     return variants
 
 

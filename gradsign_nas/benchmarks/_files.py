@@ -108,8 +108,13 @@ CIFAR100_PARTS = ("public/data/cifar100_18k/x_train_preview.npz", "public/data/c
 
 
 def data_dir(path: Union[str, os.PathLike, None] = None) -> Path:
-    """The data directory: ``path``, else ``$GRADSIGN_NAS_DATA``, else ``~/.cache/gradsign-nas/data``."""
+    """The data directory: ``path``, else ``$GRADSIGN_NAS_DATA``, else ``~/.cache/gradsign-nas/data``
+    (an empty ``path`` is refused: it would silently mean the current folder)."""
     if path is not None:
+        if not isinstance(path, (str, os.PathLike)) or str(path) == "":
+            from ..errors import InputError
+
+            raise InputError(f"expected --data-dir to be a folder path, but got {path!r}")
         return Path(path).expanduser()
     env = os.environ.get(ENV_DATA)
     if env:

@@ -4,6 +4,8 @@ benchmark tables and subsets, and the CIFAR-10/100 images the tests and the READ
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 
 from ._options import add_option
 
@@ -23,14 +25,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._io import kind_of
+    from ..api._checks import check_out_dir
     from ..benchmarks import _files
     from ..errors import DataError
 
     d = _files.data_dir(args.data_dir)
-    if d.exists() and not d.is_dir():
-        raise DataError(f"expected --data-dir to be a directory, but {d} is a file")
     if args.timeout is None or not args.timeout > 0 or args.timeout == float("inf"):
         raise DataError(f"expected --timeout to be a positive number of seconds, but got {args.timeout}")
+    if args.action == "download":  # the folder it writes into, checked as every output path is
+        check_out_dir(args.data_dir if args.data_dir is not None else d, "data_dir")
+    else:
+        try:
+            mode = os.stat(d).st_mode
+        except FileNotFoundError:
+            mode = None
+        except OSError as e:
+            raise DataError(
+                f"expected --data-dir to be a readable folder, but {str(d)[:200]} is not ({e.strerror})"
+            ) from None
+        if mode is not None and not stat.S_ISDIR(mode):
+            raise DataError(f"expected --data-dir to be a directory, but {d} is {kind_of(mode)}")
     if args.action == "download":
         paths = _files.download(args.data_dir, timeout=args.timeout, progress=not args.no_progress, mirror=args.mirror)
         print(f"{len(paths)} files present and verified in {_files.data_dir(args.data_dir)}")
@@ -43,4 +58,9 @@ def run(args: argparse.Namespace) -> int:
         except DataError as e:
             bad += 1
             print(f"problem  {e}")
-    return 2 if bad else 0
+    if bad:  # the problems are listed above; the refusal itself is the one error line
+        raise DataError(
+            f"expected every data file present and verified in {d}, but {bad} of {len(_files.FILES)} are "
+            "missing or corrupt (listed above); run `gradsign-nas data download` to fetch them"
+        )
+    return 0
