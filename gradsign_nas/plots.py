@@ -20,7 +20,7 @@ from gradsign_nas.errors import InputError
 
 from .benchmarks.nb201 import DATASETS
 
-__all__ = ["plot_curves"]
+__all__ = ["plot_curves", "plot_timeline"]
 
 
 _STYLES = {"assisted": "-", "vanilla": "--", "warmup": "-.", "adaptive": ":"}
@@ -118,3 +118,39 @@ def curves_on_grid(rows: Iterable[dict], grid: np.ndarray, dataset: str) -> np.n
             ok = pos >= 0
             out[j, ok] = v[pos[ok]]
     return out
+
+
+def plot_timeline(
+    spans: Sequence[dict], rows: Sequence[str], path: Union[str, os.PathLike, None] = None, title: str = ""
+) -> bytes:
+    """Draw when every trial ran: one row per trial slot (``rows[i]``: the row of ``spans[i]``, e.g.
+    from ``api._utilisation.pack_rows``), one bar per trial from its start to its end, coloured by its
+    search (``span["search"]``); seconds since the first start. Returns the PNG bytes and writes them
+    to ``path`` (atomically) when given."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    from ._io import write_bytes_atomic
+
+    names = sorted(set(rows))
+    searches = list(dict.fromkeys(s["search"] for s in spans))
+    t0 = min((s["start"] for s in spans), default=0.0)
+    fig = Figure(figsize=(9.0, 1.2 + 0.35 * max(1, len(names))), constrained_layout=True)
+    ax = fig.subplots()
+    for s, row in zip(spans, rows):
+        colour = f"C{searches.index(s['search']) % 10}"
+        ax.barh(names.index(row), s["end"] - s["start"], left=s["start"] - t0, height=0.8, color=colour, alpha=0.85)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("wall-clock seconds since the first trial started")
+    ax.set_ylabel("trial slot (node #)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(f"{title}{'; ' if title else ''}{len(spans)} trials of {len(searches)} searches", fontsize=10)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    data = buf.getvalue()
+    if path is not None:
+        write_bytes_atomic(path, data)
+    return data

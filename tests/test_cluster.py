@@ -114,8 +114,9 @@ def test_an_interrupted_search_resumes_without_rerunning_finished_trials(cluster
 
 
 def test_a_live_comparison_survives_a_worker_node_killed_mid_run(cluster, tmp_path):
-    """compare --live with its searches' trials on both nodes; the worker node is removed while trials
-    run. No finished trial is lost, and the comparison finishes (after a resume if it stopped)."""
+    """compare --live with its searches running at once (one Tune experiment), their trials on both
+    nodes; the worker node is removed while trials run. No finished trial is lost or duplicated, and
+    every search finishes (after a resume if the comparison stopped)."""
     import threading
     import time
 
@@ -175,13 +176,24 @@ def test_a_live_comparison_survives_a_worker_node_killed_mid_run(cluster, tmp_pa
         if code != 0:
             assert main(argv) == 0
         workers_used = set()
-        for h in sorted(out.glob("searches/seed-*/*/history.jsonl")):
+        spans = []
+        hists = sorted(out.glob("searches/seed-*/*/history.jsonl"))
+        assert len(hists) == 4  # 2 seeds x vanilla, assisted
+        for h in hists:
             recs = [__import__("json").loads(x) for x in h.read_text().splitlines()]
             assert sum(r["status"] == "completed" for r in recs) == 3
+            done = [r["ask"] for r in recs if r["status"] == "completed"]
+            assert len(done) == len(set(done))  # no finished trial recorded twice
+            assert len(recs) == len({r["ask"] for r in recs})  # every proposal recorded once
             workers_used |= {r["worker"] for r in recs}
+            spans += [
+                (h, r["extra"]["trial_start"], r["extra"]["trial_end"]) for r in recs if r["status"] == "completed"
+            ]
             if h in seen:  # every trial finished before the kill is kept as it was
                 assert h.read_text().startswith(seen[h])
         assert len(workers_used) == 2  # trials did run on both nodes
+        # the searches ran at once: some trials of different searches overlap in time
+        assert any(a[0] != b[0] and a[1] < b[2] and b[1] < a[2] for a in spans for b in spans)
         assert (out / "summary.json").is_file()
     finally:
         cluster.add_node(num_cpus=1)  # the module's other tests expect two nodes

@@ -22,7 +22,7 @@ EXECUTORS = ["simulated", "ray-table", "live-sequential", "live-ray"]
 # fields that legitimately differ between two runs: wall-clock times, measured training seconds (and
 # the simulated times derived from them), and where a trial ran
 VOLATILE = {"wall_start", "wall_time", "cost_s", "sim_start", "sim_time", "worker", "proxy_cost_s"}
-VOLATILE_EXTRA = {"train_seconds", "node", "pid"}
+VOLATILE_EXTRA = {"train_seconds", "node", "pid", "trial_start", "trial_end"}  # when and where it ran
 
 
 def stable(records):

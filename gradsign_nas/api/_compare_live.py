@@ -2,8 +2,13 @@
 
 S seeds x variants x algorithms of live searches (each ``gradsign_nas.search``'s own run, one run
 directory each under ``<out>/searches/seed-<r>/<algorithm>-<variant>``), every trial a Ray Tune trial,
-all searches on one Ray (local by default, ``address`` for a cluster; GPUs shared with fractional
-``gpus_per_trial``), or with ``no_ray`` every trial in this process (or ``workers`` local processes).
+all searches at once in one Tune experiment on one Ray (local by default, ``address`` for a cluster;
+GPUs shared with fractional ``gpus_per_trial``), each search with ``concurrency`` trials in flight
+(``gradsign_nas.execution.multiplex``); with a ``scheduler`` the searches run one after another, each
+its own experiment on every trial slot (a Tune scheduler compares all trials of its experiment). With
+``no_ray`` every trial runs in this process (or ``workers`` local processes). Every trial records its
+node, GPUs, start and end; summary.json's ``utilisation`` and timeline.png say how full the trial
+slots were.
 Each search keeps its own history, so the comparison resumes after an interruption without
 re-running a finished trial. Run r of every algorithm and variant shares one seed (``run_seed``).
 
@@ -114,6 +119,15 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
     positive_int("--runs", runs, 1, MAX_RUNS)
     if cfg.workers is not None:
         positive_int("--workers", cfg.workers, 1, MAX_PROCS)
+    if cfg.concurrency is not None:
+        if cfg.no_ray:
+            raise InputError("--concurrency applies to Ray trials only, but --no-ray runs the searches without Ray")
+        positive_int("--concurrency", cfg.concurrency, 1, MAX_PROCS)
+        if (cfg.scheduler or "fifo") != "fifo":
+            raise InputError(
+                f"--concurrency sets the trials of each search when all searches share one Tune experiment, but with "
+                f"--scheduler {cfg.scheduler} each search runs alone on every trial slot (its scheduler sees its trials only)"
+            )
     check_address(cfg.address)
     out = check_out_dir(cfg.out if cfg.out is not None else DEFAULT_OUT)
     assert out is not None
@@ -135,7 +149,7 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
         bench = nb201_truth(cfg)
         # 2. the searches: one after another on one Ray (each search's trials concurrently on the
         # cluster), or with no_ray in this process, or in local processes (workers; one per GPU on CUDA)
-        rows, replayed = _run_searches(cfg, searches, devices, bench, metric, runs)
+        rows, replayed, slots = _run_searches(cfg, searches, devices, bench, metric, runs)
     wall = time.perf_counter() - t0
     if replayed:
         _log.info("resumed: %d recorded trials replayed, not re-run", replayed)
@@ -192,17 +206,23 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
     if metric != "valid_acc":
         config["metric"] = metric
     md = stats.markdown_table(summary, pvals, datasets) + "\n" + stats.paired_table(line, datasets)
-    full = {**line, "config": config, "n": summary, "wall_s": wall}
+    from ..results import read_history
+    from ._utilisation import intervals, slot_utilisation
+
+    spans = intervals({f"seed {s[2]} {s[0]} {s[1]}": read_history(s[7]) for s in searches})
+    full = {**line, "config": config, "n": summary, "wall_s": wall, "utilisation": slot_utilisation(spans, slots)}
     result = CompareResult(
         full, out, config=cfg, rows=rows, table=md, line=line, done=f"{len(rows)} live searches in {wall:.1f} s"
     )
-    _write(result, cfg, algos, label, runs, summary, pvals, datasets, config)
+    _write(result, cfg, algos, label, runs, summary, pvals, datasets, config, spans)
     return result
 
 
 def _run_searches(cfg: CompareConfig, searches: list, devices: list, bench: Any, metric: str, runs: int) -> tuple:
-    """Every opened search run to its end (and its final evaluation): ``(rows, replayed)``. In local
-    processes when ``devices`` names several, else here (on the Ray session the caller opened)."""
+    """Every opened search run to its end (and its final evaluation): ``(rows, replayed, slots)``
+    (``slots``: trials that could run at once). In local processes when ``devices`` names several,
+    all at once in one Tune experiment on Ray (without a scheduler), else one after another here (on
+    the Ray session the caller opened)."""
     from tqdm.auto import tqdm
 
     from ._final import final_evaluation
@@ -221,24 +241,63 @@ def _run_searches(cfg: CompareConfig, searches: list, devices: list, bench: Any,
             for (a, v, r, seed, _scfg, _alg, _ev, run_dir, _h), (n_replayed, scores) in zip(searches, done):
                 replayed += n_replayed
                 rows.append(dict(_row(a, v, r, seed, run_dir, metric, cfg.final_epochs, bench), proxy_scores=scores))
-        else:
-            for a, v, r, seed, scfg, alg, ev, run_dir, history in searches:
+            return rows, replayed, len(devices)
+        if not cfg.no_ray and (cfg.scheduler or "fifo") == "fifo":
+            replayed, slots = _multiplexed(cfg, searches, bar)
+        else:  # one search after another (each search's trials concurrently on Ray)
+            slots = 1
+            if not cfg.no_ray:
+                from ..execution.live import trial_slots
+
+                first = backend_for(searches[0][4], searches[0][6])
+                slots = trial_slots(first.cpus_per_trial, first.gpus_per_trial)
+            for a, v, r, _seed, scfg, alg, ev, run_dir, history in searches:
                 res = run_search(scfg, alg, ev, run_dir, f"seed {r} {a} {v}", history, not cfg.no_progress)
                 replayed += res.n_replayed
-                if cfg.final_epochs is not None:
-                    final_evaluation(scfg, ev, run_dir, lambda fev, c=scfg: backend_for(c, fev, final=True))
-                row = _row(a, v, r, seed, run_dir, metric, cfg.final_epochs, bench)
-                rows.append(dict(row, proxy_scores=getattr(alg, "proxy_scores", 0)))
                 bar.update(1)
+        for a, v, r, seed, scfg, alg, ev, run_dir, _history in searches:
+            if cfg.final_epochs is not None:
+                final_evaluation(scfg, ev, run_dir, lambda fev, c=scfg: backend_for(c, fev, final=True))
+            row = _row(a, v, r, seed, run_dir, metric, cfg.final_epochs, bench)
+            rows.append(dict(row, proxy_scores=getattr(alg, "proxy_scores", 0)))
     finally:
         bar.close()
-    return rows, replayed
+    return rows, replayed, slots
 
 
-def _write(result, cfg, algos, label, runs, summary, pvals, datasets, config) -> None:
+def _multiplexed(cfg: CompareConfig, searches: list, bar) -> tuple[int, int]:
+    """Every search of ``searches`` in one Tune experiment, ``concurrency`` trials each at once:
+    ``(trials replayed, trial slots)``."""
+    from ..execution.live import trial_slots
+    from ..execution.multiplex import Search, run_searches
+    from ._search import backend_for
+
+    specs = [Search(f"{r}/{a}/{v}", alg, ev, h, scfg.trials) for a, v, r, _s, scfg, alg, ev, _d, h in searches]
+    backend = backend_for(searches[0][4], searches[0][6])  # the trials' resources, as one search's
+    done: set = set()
+
+    def finished(sid: str) -> None:
+        done.add(sid)
+        bar.update(1)
+
+    results = run_searches(
+        specs,
+        concurrency=cfg.concurrency or 1,
+        cpus_per_trial=backend.cpus_per_trial,
+        gpus_per_trial=backend.gpus_per_trial,
+        max_failures=backend.max_failures,
+        storage_dir=Path(cfg.out or DEFAULT_OUT),
+        on_finished=finished,
+    )
+    bar.update(len(specs) - len(done))  # those finished before (resumed)
+    return sum(x.n_replayed for x in results.values()), trial_slots(backend.cpus_per_trial, backend.gpus_per_trial)
+
+
+def _write(result, cfg, algos, label, runs, summary, pvals, datasets, config, spans) -> None:
     from .. import stats
     from .._io import write_json_atomic, write_text_atomic
-    from ..plots import plot_curves
+    from ..plots import plot_curves, plot_timeline
+    from ._utilisation import pack_rows
 
     out, rows, metric = result.out, result.rows, cfg.metric
     write_text_atomic(out / "results.md", result.table)
@@ -270,11 +329,24 @@ def _write(result, cfg, algos, label, runs, summary, pvals, datasets, config) ->
         xlabel="wall-clock seconds since the first trial started (proxy time between trials included)",
         ylabel=f"best-so-far {what}",
     )
+    use = result.summary["utilisation"]
+    plots.append(out / "timeline.png")
+    plot_timeline(spans, pack_rows(spans), plots[-1], title=_use_line(use))
     write_report_for(
         result,
         f"gradsign-nas compare --live: {', '.join(algos)} on {label}",
         plots,
-        f"{runs} seeds per algorithm and variant, {cfg.trials} trials x {cfg.epochs} epochs each",
+        f"{runs} seeds per algorithm and variant, {cfg.trials} trials x {cfg.epochs} epochs each; {_use_line(use)}",
+    )
+
+
+def _use_line(use: dict) -> str:
+    """The utilisation in words, e.g. "slot utilisation 91.2 % (6 slots on 3 nodes, 480.1 s)"."""
+    if use.get("utilisation") is None:
+        return "slot utilisation unknown"
+    return (
+        f"slot utilisation {100 * use['utilisation']:.1f} % ({use['slots']} slots on {use['nodes']} "
+        f"node{'s' if use['nodes'] != 1 else ''}, {use['span_s']:.1f} s from the first trial's start to the last one's end)"
     )
 
 

@@ -263,6 +263,15 @@ _o(
     group=_e,
 )
 _o("num_cpus", "CPUs of the local Ray (default all cores)", None, int, group=_e)
+_o(
+    "concurrency",
+    "trials in flight per search of a live comparison on Ray, every search in one Tune experiment so that "
+    "searches fill the cluster together (default 1, as NB201's protocol; with --scheduler the searches run one "
+    "after another, each on every trial slot)",
+    None,
+    int,
+    group=_e,
+)
 
 # -- correlation and whole-space scoring ----------------------------------------------------------------
 _c = "scoring"

@@ -178,6 +178,7 @@ LIVE_ONLY = (
     "max_failures",
     "scheduler",
     "num_cpus",
+    "concurrency",
 )
 
 
@@ -227,6 +228,7 @@ class CompareConfig(_Config):
     max_failures: Optional[int] = opt("max_failures")
     scheduler: Optional[str] = opt("scheduler")
     num_cpus: Optional[int] = opt("num_cpus")
+    concurrency: Optional[int] = opt("concurrency")
     seed: int = opt("seed")
     out: Optional[str] = opt("out")
     no_progress: bool = opt("no_progress")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -33,7 +34,15 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["InProcessTrials", "LiveTuneTrials", "live_trial", "open_history", "run_live_search", "sequential_search"]
+__all__ = [
+    "InProcessTrials",
+    "LiveTuneTrials",
+    "live_trial",
+    "open_history",
+    "run_live_search",
+    "sequential_search",
+    "trial_slots",
+]
 
 SCHEDULERS = ("fifo", "hyperband", "asha")
 
@@ -58,12 +67,16 @@ def live_trial(config: dict, evaluator=None) -> None:
             state = torch.load(Path(d) / STATE_FILE, map_location="cpu", weights_only=True)
     elif evaluator.checkpoint_dir is not None:
         state = evaluator._load_checkpoint(arch, int(config["epochs"]))
-    info = {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
+    context = ray.get_runtime_context()
+    info = {"node": context.get_node_id(), "pid": os.getpid()}
+    # where and when the trial ran (utilisation, the timeline): node, GPU ids, start and end
+    where = dict(info, gpus=[str(g) for g in context.get_accelerator_ids().get("GPU", [])], trial_start=time.time())
     resumed_from = int(state["epoch"]) if state else 0
 
     def on_epoch(metrics: dict, state_fn: Callable[[], dict]) -> None:
         snap = state_fn()
         extra = dict(metrics, curve=list(snap["curve"]), resumed_from=resumed_from, fidelity_reached=metrics["epoch"])
+        extra.update(where, trial_end=time.time())
         name = getattr(evaluator, "metric", "valid_acc")
         report(Result(metrics[name], metrics["train_seconds"], extra), snap, metric_name=name, **info)
 
@@ -195,12 +208,7 @@ class LiveTuneTrials(Backend):
 
     def slots(self) -> int:
         if self.workers is None:
-            import ray
-
-            res = ray.cluster_resources()
-            by_cpu = int(res.get("CPU", 1) // self.cpus_per_trial)
-            by_gpu = int(res.get("GPU", 0) // self.gpus_per_trial) if self.gpus_per_trial else by_cpu
-            self.workers = max(1, min(by_cpu, by_gpu or 1))
+            self.workers = trial_slots(self.cpus_per_trial, self.gpus_per_trial)
         return self.workers
 
     def run(self, driver: Driver) -> None:
@@ -241,6 +249,17 @@ class LiveTuneTrials(Backend):
             mode="min" if history.sign == -1 else "max",
             log_dir=history.directory / "tune" if history.directory is not None else None,
         )
+
+
+def trial_slots(cpus_per_trial: float, gpus_per_trial: float) -> int:
+    """How many trials of ``cpus_per_trial`` CPUs and ``gpus_per_trial`` GPUs the Ray cluster (already
+    joined) runs at once."""
+    import ray
+
+    res = ray.cluster_resources()
+    by_cpu = int(res.get("CPU", 1) // cpus_per_trial)
+    by_gpu = int(res.get("GPU", 0) // gpus_per_trial) if gpus_per_trial else by_cpu
+    return max(1, min(by_cpu, by_gpu or 1))
 
 
 def _epochs(pend: Pending, evaluator) -> int:
@@ -309,6 +328,7 @@ class InProcessTrials(Backend):
             def on_epoch(metrics, state_fn, last=last):
                 last[:] = [state_fn]
 
+            start = time.time()
             try:
                 res = evaluator.train(pend.proposal.arch, _epochs(pend, evaluator), on_epoch=on_epoch)
             except (RuntimeError, FloatingPointError) as e:  # a failed training run: record it, go on
@@ -316,6 +336,7 @@ class InProcessTrials(Backend):
                 driver.fail(pend, str(e))
                 continue
             extra = dict(res.extra, fidelity_reached=res.extra.get("epoch"), node="local", pid=os.getpid())
+            extra.update(trial_start=start, trial_end=time.time())
             rec = driver.complete(pend, type(res)(res.metric, res.cost_s, extra), worker="local")
             if driver.is_best(rec) and last:
                 history.save_best_weights(rec["ask"], last[0]()["model"])

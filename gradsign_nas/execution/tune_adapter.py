@@ -3,7 +3,11 @@
 ``AlgorithmSearcher`` maps Tune's ``suggest(trial_id)`` to ``Driver.next`` and
 ``on_trial_complete`` to ``Driver.complete`` / ``Driver.fail``, so the tabular executor and the
 live searches run the same algorithm objects, budgets, records and resume rule as the simulated
-executor. ``run_tune`` runs one search under Tune: every proposal one trial, actors reused, Tune's
+executor. It holds one search or several (``{search id: Driver}``, a live comparison's searches in
+one Tune experiment, since Tune runs one searcher per experiment): on ``suggest`` it hands out the
+next proposal of a search, taking the searches in turn, that has a free slot (each driver's
+``workers``: the search's own concurrency); the trial's config carries the search's id and its
+result goes back to that search's driver. ``run_tune`` runs the searches under Tune: every proposal one trial, actors reused, Tune's
 own result files off (the run directory's history is the record), Tune's storage (trial
 checkpoints, which Hyperband's pauses and a retried trial need) in a temporary folder that is
 removed when the search ends, and the best trial's weights copied into the run directory.
@@ -64,28 +68,49 @@ def report(
 
 
 class AlgorithmSearcher(Searcher):
-    """A Tune ``Searcher`` over a ``Driver``: one proposal per trial.
+    """A Tune ``Searcher`` over one search's ``Driver`` or several: one proposal per trial.
 
     Args:
-        driver: the search's ``Driver`` (algorithm, budget, history).
-        to_config: turns a ``Pending`` proposal into the trial's config.
+        drivers: a search's ``Driver``, or ``{search id: Driver}`` for several searches in one
+            experiment (each asked in turn; a driver with every slot busy is skipped).
+        to_config: turns a ``Pending`` proposal into the trial's config; with several searches it is
+            called as ``to_config(search_id, pending)`` and the config gets ``"search": search_id``.
+        on_finished: called with a search's id once its driver is finished.
     """
 
     def __init__(
-        self, driver: Driver, to_config: Callable[[Pending], dict], metric: str = "metric", mode: str = "max"
+        self,
+        drivers: Driver | dict[str, Driver],
+        to_config: Callable[..., dict],
+        metric: str = "metric",
+        mode: str = "max",
+        on_finished: Optional[Callable[[str], None]] = None,
     ) -> None:
         super().__init__(metric=metric, mode=mode)
-        self.driver = driver
+        self.single = isinstance(drivers, Driver)
+        self.drivers: dict[str, Driver] = {"": drivers} if isinstance(drivers, Driver) else dict(drivers)
         self.to_config = to_config
-        self.live: dict[str, Pending] = {}
+        self.on_finished = on_finished
+        self.live: dict[str, tuple[str, Pending]] = {}
         self.last: dict[str, dict] = {}  # each running trial's latest report
         self.reported: dict[str, list] = {}  # each running trial's reported epochs, in order
-        self.improved: dict[str, int] = {}  # trial id -> ask of a record that became the best
+        self.improved: dict[str, tuple[str, int]] = {}  # trial id -> (search, ask) of a record that became the best
         self.error: Optional[BaseException] = None
+        self._turn = 0  # the search asked first on the next suggest (round robin)
+        self._done = {sid for sid, d in self.drivers.items() if d.finished}
+
+    @property
+    def driver(self) -> Driver:
+        """The driver of a single search."""
+        return next(iter(self.drivers.values()))
+
+    @property
+    def finished(self) -> bool:
+        return all(d.finished for d in self.drivers.values())
 
     def __getstate__(self) -> dict:
-        # Tune pickles its searcher into its experiment checkpoints; this one holds the live driver
-        # and resumes from the run's history instead, so only the plain settings go there.
+        # Tune pickles its searcher into its experiment checkpoints; this one holds the live drivers
+        # and resumes from the runs' histories instead, so only the plain settings go there.
         return {"_metric": self._metric, "_mode": self._mode}
 
     def save(self, checkpoint_path: str) -> None:  # resuming goes through the History
@@ -98,15 +123,23 @@ class AlgorithmSearcher(Searcher):
     def suggest(self, trial_id: str) -> Optional[dict | str]:  # type: ignore[override]
         if self.error is not None:
             return Searcher.FINISHED
-        try:
-            pend = self.driver.next()
-        except Exception as e:  # surfaced by run_tune once Tune stops
-            self.error = e
-            return Searcher.FINISHED
-        if pend is None:
-            return Searcher.FINISHED if self.driver.finished else None
-        self.live[trial_id] = pend
-        return self.to_config(pend)
+        ids = list(self.drivers)
+        for i in range(len(ids)):
+            sid = ids[(self._turn + i) % len(ids)]
+            driver = self.drivers[sid]
+            try:
+                pend = driver.next()
+            except Exception as e:  # surfaced by run_tune once Tune stops
+                self.error = e
+                return Searcher.FINISHED
+            if pend is None:
+                continue
+            self._turn = (self._turn + i + 1) % len(ids)
+            self.live[trial_id] = (sid, pend)
+            if self.single:
+                return self.to_config(pend)
+            return dict(self.to_config(sid, pend), search=sid)
+        return Searcher.FINISHED if self.finished else None
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         self.last[trial_id] = result
@@ -121,11 +154,13 @@ class AlgorithmSearcher(Searcher):
         pass
 
     def on_trial_complete(self, trial_id: str, result: Optional[dict] = None, error: bool = False) -> None:
-        pend = self.live.pop(trial_id, None)
+        live = self.live.pop(trial_id, None)
         last = self.last.pop(trial_id, None)
         reported = self.reported.pop(trial_id, None)
-        if pend is None:
+        if live is None:
             return
+        sid, pend = live
+        driver = self.drivers[sid]
         # a trial the scheduler stopped reaches the searcher without its last report: take that one
         if (
             not error
@@ -139,25 +174,29 @@ class AlgorithmSearcher(Searcher):
             result = last
         try:
             if error or not result or "metric" not in result:
-                self.driver.fail(pend, "the trial raised an error or reported nothing" if error else "no result")
-                return
-            extra = json.loads(result.get("extra_json") or "{}")
-            if reported is not None or "epoch" in extra:
-                reported = reported or []
-                if extra.get("epoch") is not None and (not reported or reported[-1] != extra["epoch"]):
-                    reported.append(extra["epoch"])  # Tune hands a trial's final report to on_trial_complete only
-                extra["reported_epochs"] = reported  # every epoch the trial reported, across pauses and retries
-            res = Result(float(result["metric"]), float(result["cost_s"]), extra)
-            rec = self.driver.complete(pend, res, worker=result.get("node"))
-            if self.driver.is_best(rec):
-                self.improved[trial_id] = rec["ask"]
+                driver.fail(pend, "the trial raised an error or reported nothing" if error else "no result")
+            else:
+                extra = json.loads(result.get("extra_json") or "{}")
+                if reported is not None or "epoch" in extra:
+                    reported = reported or []
+                    if extra.get("epoch") is not None and (not reported or reported[-1] != extra["epoch"]):
+                        reported.append(extra["epoch"])  # Tune hands a trial's final report to on_trial_complete only
+                    extra["reported_epochs"] = reported  # every epoch the trial reported, across pauses and retries
+                res = Result(float(result["metric"]), float(result["cost_s"]), extra)
+                rec = driver.complete(pend, res, worker=result.get("node"))
+                if driver.is_best(rec):
+                    self.improved[trial_id] = (sid, rec["ask"])
+            if driver.finished and sid not in self._done:
+                self._done.add(sid)
+                if self.on_finished is not None:
+                    self.on_finished(sid)
         except Exception as e:
             self.error = e
 
 
 class BestWeights(Callback):
-    """Copies the weights of a trial that became the best into the run directory (``best_model.pt``),
-    from the trial's last checkpoint."""
+    """Copies the weights of a trial that became its search's best into that search's run directory
+    (``best_model.pt``), from the trial's last checkpoint."""
 
     def __init__(self, searcher: AlgorithmSearcher) -> None:
         self.searcher = searcher
@@ -166,24 +205,25 @@ class BestWeights(Callback):
         return {}
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
-        ask = self.searcher.improved.pop(trial.trial_id, None)
+        best = self.searcher.improved.pop(trial.trial_id, None)
         ckpt = trial.checkpoint
-        if ask is None or ckpt is None:
+        if best is None or ckpt is None:
             return
+        sid, ask = best
         with ckpt.as_directory() as d:
             path = Path(d) / STATE_FILE
             if path.is_file():
                 state = torch.load(path, map_location="cpu", weights_only=True)
-                self.searcher.driver.history.save_best_weights(ask, state["model"])
+                self.searcher.drivers[sid].history.save_best_weights(ask, state["model"])
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         self.searcher.improved.pop(trial.trial_id, None)
 
 
 def run_tune(
-    driver: Driver,
+    driver: Driver | dict[str, Driver],
     trainable: Any,
-    to_config: Callable[[Pending], dict],
+    to_config: Callable[..., dict],
     *,
     concurrency: int,
     resources: Optional[dict] = None,
@@ -192,15 +232,17 @@ def run_tune(
     storage_dir: Optional[Path] = None,
     metric: str = "metric",
     mode: str = "max",
-    log_dir: Optional[Path] = None,
+    log_dir: Optional[Path | dict[str, Path]] = None,
+    on_finished: Optional[Callable[[str], None]] = None,
 ) -> None:
-    """Run ``driver``'s search under Ray Tune (Ray must be initialised; see ``gradsign_nas._ray.init_ray``).
+    """Run ``driver``'s search under Ray Tune (Ray must be initialised; see ``gradsign_nas._ray.init_ray``),
+    or with ``{search id: Driver}`` several searches in one Tune experiment (``AlgorithmSearcher``).
 
     Args:
-        driver: the search.
+        driver: the search, or the searches by id (each driver's ``workers``: its trials in flight).
         trainable: a Tune function trainable that reports through ``report``.
-        to_config: a proposal's trial config.
-        concurrency: most trials at once.
+        to_config: a proposal's trial config (``to_config(search_id, pending)`` with several).
+        concurrency: most trials at once, of all searches together.
         resources: per-trial resources (``{"cpu": 1, "gpu": 0.5}``).
         scheduler: a Tune trial scheduler (Hyperband, ASHA) or ``None`` (FIFO).
         max_failures: retries of a failed trial (from its last checkpoint).
@@ -210,13 +252,17 @@ def run_tune(
             schedulers see them.
         log_dir: keep Tune's per-trial result files here (``progress.csv``, ``result.json``,
             ``params.json`` and TensorBoard event files, one folder per trial: ``tensorboard --logdir``
-            shows the per-epoch curves); ``None``: Tune's result loggers stay off.
+            shows the per-epoch curves); with several searches ``{search id: folder}``; ``None``:
+            Tune's result loggers stay off.
+        on_finished: called with a search's id once it is finished (several searches).
 
     Raises:
         KeyboardInterrupt: the search was interrupted (Ctrl-C) before it finished; what finished is
             recorded.
     """
-    searcher = AlgorithmSearcher(driver, to_config, metric, mode)
+    searcher = AlgorithmSearcher(driver, to_config, metric, mode, on_finished)
+    if searcher.finished:
+        return
     callbacks: list = [BestWeights(searcher)]
     if log_dir is not None:
         from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
@@ -253,25 +299,29 @@ def run_tune(
             tuner.fit()
     finally:
         if log_dir is not None:
-            _keep_results(Path(storage), Path(log_dir))
+            _keep_results(Path(storage), log_dir if isinstance(log_dir, dict) else {"": Path(log_dir)})
         shutil.rmtree(storage, ignore_errors=True)
     if searcher.error is not None:
         raise searcher.error
-    if not driver.finished:
+    if not searcher.finished:
         raise KeyboardInterrupt("the search was interrupted before it finished")
 
 
-def _keep_results(storage: Path, log_dir: Path) -> None:
+def _keep_results(storage: Path, log_dirs: dict[str, Path]) -> None:
     """Copy every trial's result files (``RESULT_FILES``, not its checkpoints) from Tune's storage
-    into ``log_dir/trial-<ask>/``; files already there are replaced (a resumed search adds trials)."""
+    into ``log_dirs[search]/trial-<ask>/``; files already there are replaced (a resumed search adds
+    trials)."""
     for trial in sorted(p for p in storage.glob("search/*") if p.is_dir()):
         files = [f for pattern in RESULT_FILES for f in trial.glob(pattern) if f.is_file()]
         if not files:
             continue
         try:  # one folder per evaluation, named by its proposal number (the history's "ask")
-            name = f"trial-{int(json.loads((trial / 'params.json').read_text())['ask']):05d}"
+            params = json.loads((trial / "params.json").read_text())
+            name, log_dir = f"trial-{int(params['ask']):05d}", log_dirs[str(params.get("search", ""))]
         except (OSError, ValueError, KeyError, TypeError):
-            name = trial.name
+            if "" not in log_dirs:
+                continue
+            name, log_dir = trial.name, log_dirs[""]
         target = log_dir / name
         target.mkdir(parents=True, exist_ok=True)
         for f in files:
