@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Optional
 
 from .errors import InputError
 
-__all__ = ["positive_int", "positive_number"]
+__all__ = ["memory_bytes", "positive_int", "positive_number"]
 
 
 def positive_int(name: str, value: Any, minimum: int = 1, maximum: Optional[int] = None) -> int:
@@ -36,3 +37,12 @@ def positive_number(name: str, value: Any, allow_zero: bool = False) -> float:
             f"expected {name} to be a {'non-negative' if allow_zero else 'positive'} finite number, but got {value!r}"
         )
     return float(value)
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory in bytes (what data and networks are checked against before
+    they are allocated; 16 GiB where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 16 << 30

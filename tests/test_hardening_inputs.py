@@ -292,3 +292,139 @@ def test_data_check_on_a_corrupt_folder_ends_in_one_error_line(tmp_path, capsys)
     assert "problem" in captured.out  # each file's problem is listed on stdout
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "missing or corrupt" in err[0], err
+
+
+# -- item 2: live data files and network sizes checked before anything is written ----------------------
+def _npz(path: Path, **arrays) -> Path:
+    import numpy as np
+
+    np.savez(path, **arrays)
+    return path
+
+
+def _huge_header_npz(path: Path) -> Path:
+    """An npz whose x.npy header claims 100 million 3x1024x1024 float32 images (1.1 PiB) in a few bytes."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (100000000, 3, 1024, 1024), }"
+    header += " " * (63 - (len(header) + 10) % 64) + "\n"
+    y = io.BytesIO()
+    np.save(y, np.arange(10) % 2)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x.npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode())
+        z.writestr("y.npy", y.getvalue())
+    return path
+
+
+def _image_folder(root: Path, classes=("a", "b"), junk: bool = False) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in classes:
+        (root / c).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray((rng.random((8, 8)) * 255).astype(np.uint8)).save(root / c / f"{i}.png")
+    if junk:
+        (root / classes[0] / "notes.png").write_bytes(b"not an image")
+    return root
+
+
+def _bad_data(kind: str, d: Path) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((40, 1, 8, 8)).astype(np.float32), np.arange(40) % 4
+    nan = x.copy()
+    nan[3, 0, 2, 2] = np.nan
+    return {
+        "pickled objects": lambda: _npz(d / "p.npz", x=np.array([None] * 40, dtype=object), y=y),
+        "an empty npz": lambda: _npz(d / "e.npz"),
+        "no images": lambda: _npz(d / "z.npz", x=x[:0], y=y[:0]),
+        "a header claiming 1.1 PiB": lambda: _huge_header_npz(d / "h.npz"),
+        "not a zip": lambda: (d / "c.npz").write_bytes(b"PK\x03\x04 garbage") and d / "c.npz",
+        "negative labels": lambda: _npz(d / "n.npz", x=x, y=y - 1),
+        "a label of 10**9": lambda: _npz(d / "b.npz", x=x, y=np.where(y == 3, 10**9, y)),
+        "float labels": lambda: _npz(d / "f.npz", x=x, y=y + 0.5),
+        "text labels": lambda: _npz(d / "t.npz", x=x, y=y.astype(str)),
+        "one class": lambda: _npz(d / "o.npz", x=x, y=np.zeros(40, np.int64)),
+        "a NaN pixel": lambda: _npz(d / "nan.npz", x=nan, y=y),
+        "complex pixels": lambda: _npz(d / "cx.npz", x=x.astype(np.complex64), y=y),
+        "a folder file that is not an image": lambda: _image_folder(d / "imgs", junk=True),
+        "a folder of one class": lambda: _image_folder(d / "one", classes=("a",)),
+    }[kind]()
+
+
+DATA_WORDS = {
+    "pickled objects": "Python objects",
+    "an empty npz": "arrays x and y",
+    "no images": "one label per image",
+    "a header claiming 1.1 PiB": "headers claim",
+    "not a zip": "cannot be read",
+    "negative labels": "labels 0..",
+    "a label of 10**9": "labels 0..",
+    "float labels": "integer labels",
+    "text labels": "integer labels",
+    "one class": "two classes",
+    "a NaN pixel": "finite pixel",
+    "complex pixels": "real numbers",
+    "a folder file that is not an image": "notes.png cannot be decoded",
+    "a folder of one class": "two classes",
+}
+
+
+@pytest.mark.parametrize("kind", DATA_WORDS)
+def test_bad_live_data_is_refused_before_anything_is_written(kind, tmp_path, capsys):
+    data = _bad_data(kind, tmp_path)
+    out = tmp_path / "out"
+    argv = ["search", "--data", str(data), "--trials", "1", "--epochs", "1", "--no-ray", "--variants", "vanilla"]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 2
+    err = _one_error(capsys)
+    assert DATA_WORDS[kind] in err and len(err) < 400, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "sizes,words",
+    [
+        (["--C", "100000"], "--C 100000 gives networks"),
+        (["--C", "64", "--N", "900"], "GiB to train"),
+        (["--N", "100000"], "1..1,000"),
+    ],
+)
+def test_network_sizes_beyond_memory_are_refused_before_allocation(sizes, words, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["search", *sizes, "--trials", "1", "--epochs", "1", "--no-ray", "--out", str(out)]) == 2
+    assert words in _one_error(capsys)
+    assert not out.exists()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(
+    labels=st.lists(st.one_of(st.integers(-3, 12), st.floats(-2, 12), st.just(10**9)), min_size=4, max_size=12),
+    pixel=st.sampled_from([0.5, float("nan"), float("inf"), -1.0]),
+    dtype=st.sampled_from(["float32", "float64", "int64", "uint8", "bool", "<U3"]),
+)
+def test_fuzzed_labels_and_pixels_are_accepted_or_one_sentence(labels, pixel, dtype):
+    """Arrays given to ``load_data`` (the one reader of every live input): either a valid split or an
+    InputError sentence; never an IndexError, a MemoryError or a silent run on broken data."""
+    import numpy as np
+
+    from gradsign_nas.benchmarks.live_data import load_data
+    from gradsign_nas.errors import InputError
+
+    n = len(labels)
+    x = np.full((n, 1, 4, 4), 0.25, np.float32)
+    x[0, 0, 0, 0] = pixel
+    y = np.asarray(labels).astype(dtype) if dtype != "<U3" else np.asarray([str(v) for v in labels])
+    try:
+        split = load_data((x, y), valid_fraction=0.5)
+    except InputError as e:
+        assert "\n" not in str(e) and len(str(e)) < 300
+        return
+    ys = np.concatenate([split.y_train.numpy(), split.y_valid.numpy()])
+    assert ys.min() >= 0 and len(np.unique(ys)) >= 2 and ys.max() < 10_000
+    assert np.isfinite(split.x_train.numpy()).all() and np.isfinite(split.x_valid.numpy()).all()

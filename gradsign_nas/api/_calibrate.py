@@ -49,7 +49,7 @@ def calibrate(config: Optional[CalibrateConfig] = None, /, **options: Any) -> Ca
     from ..execution.fixed import FixedProposals
     from ..execution.live import open_history
     from ._final import TRUTH_NOTE, nb201_truth, truth_of
-    from ._search import _check_ray_resources, backend_for, build_space, session
+    from ._search import _check_ray_resources, backend_for, build_space, check_space_size, session
 
     # 1. every check before anything is written
     if not (isinstance(cfg.data, str) and cfg.data == "cifar10"):
@@ -66,6 +66,10 @@ def calibrate(config: Optional[CalibrateConfig] = None, /, **options: Any) -> Ca
     positive_int("--train-batch-size", cfg.train_batch_size, 1, MAX_BATCH)
     positive_int("--score-batch-size", cfg.score_batch_size, 1, MAX_BATCH)
     positive_int("--seed", cfg.seed, 0)
+    for name in ("C", "N"):
+        if getattr(cfg, name) is not None:
+            positive_int(f"--{name}", getattr(cfg, name))
+    check_space_size(_Sized(cfg))
     if cfg.proxy not in proxies.available():
         raise InputError(f"expected --proxy among {', '.join(proxies.available())}, but got {cfg.proxy!r}")
     check_device(cfg.device)

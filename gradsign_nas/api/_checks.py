@@ -19,12 +19,15 @@ from ._vocabulary import OPTIONS
 
 __all__ = [
     "MAX_BATCH",
+    "MAX_CELLS",
     "MAX_EPOCHS",
     "MAX_K",
     "MAX_PROCS",
     "MAX_RUNS",
     "check_address",
     "check_device",
+    "check_network_size",
+    "network_weights",
     "check_out_dir",
     "names",
     "positive_int",
@@ -154,6 +157,43 @@ def check_device(device: Any) -> str:
                 f"but got {device!r}"
             )
     return resolved
+
+
+#: bytes training needs per weight: the weight, its gradient and two optimiser buffers (float32)
+BYTES_PER_WEIGHT = 16
+
+
+#: the most cells per stage (``--N``) a network may have: NB201's own has 5
+MAX_CELLS = 1000
+
+
+def network_weights(space: Any, num_classes: int = 10) -> int:
+    """The weights of the largest of a few sampled networks of ``space``, built on PyTorch's meta
+    device (shapes only, nothing allocated)."""
+    import numpy as np
+    import torch
+
+    rng = np.random.default_rng(0)
+    weights = 0
+    with torch.device("meta"):
+        for _ in range(8):
+            net = space.build(space.sample(rng), num_classes)
+            weights = max(weights, sum(p.numel() for p in net.parameters()))
+    return weights
+
+
+def check_network_size(weights: int, sizes: str) -> None:
+    """Refuse networks of ``weights`` weights in one sentence naming ``sizes`` (the options that sized
+    them, e.g. ``--C 100000 --N 5``) when training one would need more than this machine's memory
+    (``BYTES_PER_WEIGHT`` per weight), before any is allocated."""
+    from .._checks import memory_bytes
+
+    need, have = weights * BYTES_PER_WEIGHT, memory_bytes()
+    if need > have:
+        raise InputError(
+            f"expected networks that fit in this machine's {have / 2**30:,.0f} GiB of memory, but {sizes} gives "
+            f"networks of about {weights:,.3g} weights ({need / 2**30:,.0f} GiB to train); use smaller sizes"
+        )
 
 
 def refuse_unused(config: Any, unused: Sequence[str], why: str) -> None:

@@ -11,14 +11,17 @@ from typing import Any, Optional
 from ..errors import InputError
 from ._checks import (
     MAX_BATCH,
+    MAX_CELLS,
     MAX_EPOCHS,
     MAX_K,
     VARIANTS,
     check_address,
     check_device,
+    check_network_size,
     check_out_dir,
     flag,
     names,
+    network_weights,
     positive_int,
     positive_number,
 )
@@ -149,6 +152,7 @@ def validate(cfg: SearchConfig) -> list[str]:
             if cfg.space != "nb201":
                 raise InputError(f"--{name} sizes the nb201 space only, but --space is {cfg.space!r}")
             positive_int(f"--{name}", value)
+    check_space_size(cfg)
     if cfg.no_ray:
         given = [n for n in RAY_ONLY if getattr(cfg, n) is not None]
         if given:
@@ -212,6 +216,20 @@ def build_space(cfg: Any):
     C = cfg.C if cfg.C is not None else (8 if digits else 16)
     N = cfg.N if cfg.N is not None else (1 if digits else 5)
     return search_spaces.get("nb201", C=C, N=N)
+
+
+def check_space_size(cfg: Any) -> None:
+    """NB201 sized by hand (``C``, ``N``): its networks checked against memory before any is built
+    (measured on the meta device with one and two cells per stage; weights grow linearly in ``N``)."""
+    from .. import search_spaces
+
+    given = [f"--{n} {getattr(cfg, n)}" for n in ("C", "N") if getattr(cfg, n, None) is not None]
+    if not given:
+        return
+    options = build_space(cfg).options()
+    positive_int("--N", options["N"], 1, MAX_CELLS)
+    one, two = (network_weights(search_spaces.get("nb201", **{**options, "N": n})) for n in (1, 2))
+    check_network_size(one + (options["N"] - 1) * (two - one), " ".join(given))
 
 
 def _fidelities(algorithm: str, epochs: int) -> tuple:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["IMAGE_SUFFIXES", "load_data"]
+__all__ = ["IMAGE_SUFFIXES", "MAX_CLASSES", "check_arrays", "load_data"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
@@ -73,6 +73,86 @@ def _as_nchw_float(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.astype(np.float32) / scale)
 
 
+#: the most classes a label may name (a label is a class number: 10**9 would build a 10**9-way output)
+MAX_CLASSES = 10_000
+
+
+def _data_cap() -> int:
+    """The most bytes an input's arrays may hold: a quarter of the machine's memory (they are copied
+    to float32 and split)."""
+    from .._checks import memory_bytes
+
+    return memory_bytes() // 4
+
+
+def _read_npz_arrays(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` of an npz file, their headers read first: no pickled objects, no array larger
+    than ``_data_cap`` (a header may claim any shape), a readable archive; one sentence otherwise."""
+    import zipfile
+
+    fmt = np.lib.format
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {n[: -len(".npy")]: n for n in zf.namelist() if n.endswith(".npy")}
+            if "x" not in members or "y" not in members:
+                raise InputError(f"expected arrays x and y in {path}, but got {sorted(members)[:10]}")
+            size = 0
+            for key in ("x", "y"):
+                with zf.open(members[key]) as f:
+                    version = fmt.read_magic(f)
+                    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+                    shape, _, dtype = read(f)
+                if dtype.hasobject:
+                    raise InputError(
+                        f"expected numeric arrays in {path}, but {key} holds Python objects (a pickle); "
+                        "save plain numbers, e.g. np.savez(path, x=images.astype(np.uint8), y=labels)"
+                    )
+                size += int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if size > _data_cap():
+                raise InputError(
+                    f"expected arrays of at most {_data_cap() / 2**30:.1f} GiB (a quarter of this machine's memory) "
+                    f"in {path}, but its headers claim {size / 2**30:,.1f} GiB"
+                )
+        with np.load(path, allow_pickle=False) as z:
+            return z["x"], z["y"]
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        raise InputError(f"expected an npz archive of arrays x and y at {path}, but it cannot be read ({e})") from None
+
+
+def check_arrays(x: np.ndarray, y: np.ndarray, source: str, classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of a live search's input, checked before anything is trained or written: images
+    of finite real numbers, one integer label (a class number ``0..MAX_CLASSES-1``) per image, at
+    least ``classes`` classes (two: a classifier of one class learns nothing); labels as int64.
+    One ``InputError`` sentence naming ``source`` otherwise."""
+    x, y = np.asarray(x), np.asarray(y)
+    if x.dtype.kind not in "uif":
+        raise InputError(f"expected images of real numbers in {source}, but they have dtype {x.dtype}")
+    if y.ndim != 1 or len(y) != len(x) or len(y) == 0:
+        raise InputError(
+            f"expected one label per image in {source}, but got labels of shape {y.shape} for {len(x)} images"
+        )
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            bad = float(y[~(np.isfinite(y) & (y == np.round(y)))][0])
+            raise InputError(f"expected integer labels (class numbers) in {source}, but got {bad!r}")
+    elif y.dtype.kind not in "iu":
+        raise InputError(f"expected integer labels (class numbers) in {source}, but they have dtype {y.dtype}")
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= MAX_CLASSES:
+        raise InputError(
+            f"expected labels 0..{MAX_CLASSES - 1:,} (class numbers) in {source}, but got {lo if lo < 0 else hi!r}"
+        )
+    y = y.astype(np.int64)
+    if len(np.unique(y)) < classes:
+        raise InputError(f"expected images of at least two classes in {source}, but every label is {int(y[0])}")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        n = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise InputError(f"expected finite pixel values in {source}, but {n:,} are NaN or infinite")
+    return x, y
+
+
 def _limit(x, y, limit: Optional[int], seed: int):
     if limit is None or limit >= len(y):
         return x, y
@@ -97,9 +177,16 @@ def _read_image_folder(root: Path, image_size: Optional[int]):
         for f in sorted((root / name).iterdir()):
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            img: Image.Image = Image.open(f)
-            mode = mode or ("L" if img.mode in ("L", "1", "I;16") else "RGB")
-            img = img.convert(mode)
+            try:
+                with Image.open(f) as opened:
+                    opened.load()
+                    mode = mode or ("L" if opened.mode in ("L", "1", "I;16") else "RGB")
+                    img: Image.Image = opened.convert(mode)
+            except (OSError, ValueError, Image.DecompressionBombError) as e:
+                raise InputError(
+                    f"expected every file of the image folder {root} to be an image, but {f} cannot be decoded "
+                    f"({str(e)[:100]}); remove it or move it out of the folder"
+                ) from None
             if image_size is not None:
                 img = img.resize((image_size, image_size))
             xs.append(np.asarray(img, dtype=np.uint8))
@@ -148,29 +235,26 @@ def load_data(
         if path.is_dir():
             x, y = _read_image_folder(path, image_size)
         elif path.suffix == ".npz" and path.is_file():
-            with np.load(path, allow_pickle=False) as z:
-                if "x" not in z or "y" not in z:
-                    raise InputError(f"expected arrays x and y in {path}, but got {sorted(z.files)}")
-                x, y = z["x"], z["y"]
+            x, y = _read_npz_arrays(path)
         else:
             raise InputError(
                 f"expected data 'digits', 'cifar10', an image folder or an .npz file, but got {str(data)!r}"
             )
-        x, y = _limit(np.asarray(x), np.asarray(y).astype(np.int64), limit, seed)
+        x, y = _limit(*check_arrays(x, y, str(path)), limit, seed)
         x = _as_nchw_float(x)
     elif isinstance(data, (tuple, list)) and len(data) in (2, 4):
         arrays = [a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a) for a in data]
         if len(arrays) == 4:
-            xt, yt, xv, yv = arrays
+            xt, yt = check_arrays(arrays[0], arrays[1], "the training arrays")
+            xv, yv = check_arrays(arrays[2], arrays[3], "the validation arrays", classes=1)
             return Split(
                 *(
                     torch.from_numpy(np.ascontiguousarray(a))
                     for a in (_as_nchw_float(xt), yt.astype(np.int64), _as_nchw_float(xv), yv.astype(np.int64))
                 )
             )
-        x, y = _as_nchw_float(arrays[0]), arrays[1].astype(np.int64)
-        if len(x) != len(y):
-            raise InputError(f"expected as many labels as images, but got {len(y)} labels for {len(x)} images")
+        x, y = check_arrays(arrays[0], arrays[1], "the given arrays")
+        x = _as_nchw_float(x)
         xt, yt, xv, yv = _split_arrays(x, y, valid_fraction, seed)
         return Split(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (xt, yt, xv, yv)))
     else:
