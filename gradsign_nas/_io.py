@@ -29,6 +29,7 @@ __all__ = [
     "jsonable",
     "kind_of",
     "lock_directory",
+    "move_aside",
     "nesting_depth",
     "read_json_object",
     "read_regular_file",
@@ -129,6 +130,36 @@ def lock_directory(directory: Path):
             "wait for that run to end or use another output directory"
         ) from None
     return f
+
+
+def move_aside(path: PathLike, why: str) -> Optional[Path]:
+    """A derived file that failed to load, renamed to ``<name>.corrupt-<n>`` beside it (kept for a
+    look, never read again) with a warning, so that it is rebuilt from its checked sources; removed
+    where it cannot be renamed. Returns where it went (``None``: removed or already gone)."""
+    import logging
+
+    p = Path(path)
+    aside: Optional[Path] = None
+    for n in range(1, 100):
+        aside = p.with_name(f"{p.name}.corrupt-{n}")
+        if not aside.exists():
+            break
+    assert aside is not None
+    try:
+        os.replace(p, aside)
+    except OSError:
+        try:
+            p.unlink()
+        except OSError:
+            pass
+        aside = None
+    logging.getLogger("gradsign_nas").warning(
+        "the derived file %s could not be read (%s); %s, rebuilding it from the checked sources",
+        p,
+        why,
+        f"moved to {aside.name}" if aside is not None else "removed",
+    )
+    return aside
 
 
 def read_json_object(path: PathLike, what: str = "a JSON object") -> Optional[dict]:

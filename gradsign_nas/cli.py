@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from importlib import import_module
 from typing import Any, NoReturn
@@ -33,6 +34,9 @@ COMMANDS = {
 }
 
 
+_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors in one line with exit 2; an option must be spelled in full (``--variant`` is
     not taken for ``--variants``)."""
@@ -40,6 +44,9 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        # a value that reads as a number is a value, not an option: argparse's own pattern misses
+        # -1e9, -inf and -nan, and answered "expected one argument" instead of checking the value
+        self._negative_number_matcher = _NUMBER
 
     def error(self, message: str) -> NoReturn:  # argparse's own usage errors: one line, exit 2
         self.print_usage(sys.stderr)

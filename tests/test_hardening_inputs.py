@@ -428,3 +428,107 @@ def test_fuzzed_labels_and_pixels_are_accepted_or_one_sentence(labels, pixel, dt
     ys = np.concatenate([split.y_train.numpy(), split.y_valid.numpy()])
     assert ys.min() >= 0 and len(np.unique(ys)) >= 2 and ys.max() < 10_000
     assert np.isfinite(split.x_train.numpy()).all() and np.isfinite(split.x_valid.numpy()).all()
+
+
+# -- item 6: corrupt derived files are moved aside and rebuilt; pickles cannot ask for gigabytes -------
+@pytest.mark.parametrize("corruption", ["not a zip", "cut short", "a table missing", "tables of other lengths"])
+def test_a_corrupt_nb201_cache_is_moved_aside_and_rebuilt(corruption, tmp_path, monkeypatch, caplog):
+    import logging
+
+    import numpy as np
+
+    from gradsign_nas.benchmarks import NB201Benchmark
+
+    monkeypatch.setenv("GRADSIGN_NAS_CACHE", str(tmp_path))
+    first = NB201Benchmark(data_dir())
+    (cache,) = tmp_path.glob("nb201_*.npz")
+    good = cache.read_bytes()
+    if corruption == "not a zip":
+        cache.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    elif corruption == "cut short":
+        cache.write_bytes(good[: len(good) // 2])
+    else:
+        with np.load(cache) as z:
+            tables = {k: z[k] for k in z.files}
+        if corruption == "a table missing":
+            del tables["cifar10_test"]
+        else:
+            tables["cifar10_test"] = tables["cifar10_test"][:10]
+        np.savez(cache, **tables)
+    with caplog.at_level(logging.WARNING, logger="gradsign_nas"):
+        again = NB201Benchmark(data_dir())
+    assert again.query(7) == first.query(7)
+    assert any("could not be read" in r.getMessage() and "rebuilding" in r.getMessage() for r in caplog.records)
+    assert (tmp_path / f"{cache.name}.corrupt-1").is_file()
+    with np.load(cache) as z:  # rebuilt from the checked sources
+        assert len(z["cifar10_test"]) == 15625
+
+
+def test_a_binary_score_cache_is_moved_aside_and_lines_that_are_not_scores_are_skipped(tmp_path, caplog):
+    from gradsign_nas.scoring._cache import ScoreCache
+
+    key = {"space": "nb201", "proxy": "gradsign", "dataset": "cifar10", "batch_size": 64, "seed": 0}
+    path = tmp_path / "scores.jsonl"
+    path.write_bytes(b"\xff\xfe\x00binary")
+    assert len(ScoreCache(path, **key)) == 0
+    assert not path.exists() and (tmp_path / "scores.jsonl.corrupt-1").is_file()
+    lines = [dict(key, arch="a", score="high", seconds=1.0), dict(key, arch="b", score=[1], seconds=1.0)]
+    lines.append(dict(key, arch="c", score=0.5, seconds=0.1))
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n" + "[" * 100_000 + "\n")
+    cache = ScoreCache(path, **key)
+    assert len(cache) == 1 and cache.get("c") == (0.5, 0.1)
+
+
+@pytest.mark.parametrize(
+    "gadget",
+    [
+        b"\x80\x02cbuiltins\nbytes\nJ\x00\x94\x35\x77\x85R.",  # bytes(2_000_000_000) in 30 bytes
+        b"\x80\x02cbuiltins\nlist\ncbuiltins\nbytes\nJ\x00\xa3\xe1\x11\x85R\x85R.",  # list(bytes(300_000_000))
+        b"\x80\x02cbuiltins\nbytes\nJ\x00\x94\x35\x77\x85R\x85.",  # the same inside a tuple
+        b"\x80\x02cbuiltins\nfrozenset\ncbuiltins\nbytes\nJ\x00\x94\x35\x77\x85R\x85R.",  # frozenset(bytes(2e9))
+    ],
+)
+def test_the_restricted_unpickler_refuses_allocation_gadgets(gadget):
+    import tracemalloc
+
+    from gradsign_nas.benchmarks import restricted_loads
+    from gradsign_nas.errors import UnsafePickleError
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(UnsafePickleError, match="at most 1,000,000"):
+            restricted_loads(gadget)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000, peak  # at most tens of MB, never the gigabytes asked for
+
+
+def test_the_published_nb201_pickle_still_loads_under_the_caps():
+    from gradsign_nas.benchmarks import restricted_loads
+
+    hp = restricted_loads((data_dir() / "nb201" / "nb2_cf10_hp12_info.p").read_bytes())
+    assert len(hp) == 15625
+
+
+# -- the 'Unclear' bullets ----------------------------------------------------------------------
+@pytest.mark.parametrize("value", ["-inf", "-1e9", "-nan", "-.5", "-2E+3"])
+def test_a_negative_number_is_checked_as_a_value_not_taken_for_an_option(value, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["table-search", "--budget", value, "--out", str(out), "--data-dir", str(data_dir())]) == 2
+    err = _one_error(capsys)
+    assert "expected --budget to be a positive finite number" in err, err
+    assert not out.exists()
+
+
+def test_a_reordered_history_names_the_edit(recorded_table_run, capsys):
+    out, argv = recorded_table_run
+    path = out / "rea-vanilla" / "history.jsonl"
+    lines = path.read_text().splitlines()
+    lines[1], lines[2] = lines[2], lines[1]
+    path.write_text("\n".join(lines) + "\n")
+    before = _snapshot(out)
+    assert main(argv) == 2
+    err = _one_error(capsys)
+    assert "proposed nothing" not in err and "reordered" in err, err
+    assert _snapshot(out) == before

@@ -55,6 +55,34 @@ def _numpy_scalar(spec, data=None):
     return np.frombuffer(data, dtype=dtype)[0]
 
 
+#: the most a pickle may make one builtin call allocate: bytes of ``bytes(n)``, items of ``list(x)``
+#: (the published NB201 file calls none; a 40-byte pickle could otherwise ask for ``bytes(2 * 10**9)``)
+MAX_CALL_ITEMS = 1_000_000
+
+
+def _capped(make):
+    """``make`` (a builtin type) with its arguments capped at ``MAX_CALL_ITEMS``: an integer size
+    (``bytes(n)``) or an argument's length (``list(bytes(...))``); keyword arguments refused."""
+
+    def call(*args, **kwargs):
+        if kwargs:
+            raise UnsafePickleError(f"pickle called {make.__name__} with keyword arguments; none are admitted.")
+        for a in args:
+            size = a if isinstance(a, int) and make in (bytes, bytearray) else None
+            try:
+                size = len(a) if size is None and hasattr(a, "__len__") else size
+            except TypeError:
+                size = None
+            if size is not None and abs(size) > MAX_CALL_ITEMS:
+                raise UnsafePickleError(
+                    f"pickle asked {make.__name__}() for {size:,} items; at most {MAX_CALL_ITEMS:,} are admitted."
+                )
+        return make(*args)
+
+    call.__name__ = make.__name__
+    return call
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in _ALLOWED:
@@ -62,7 +90,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         if module == "builtins" and name in _SAFE_BUILTINS:
             import builtins
 
-            return getattr(builtins, name)
+            return _capped(getattr(builtins, name))
         raise UnsafePickleError(
             f"refusing to unpickle {module}.{name}: only builtins and numpy scalars are allowed in this file."
         )

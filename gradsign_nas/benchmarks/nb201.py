@@ -127,11 +127,19 @@ class NB201Benchmark:
     def _load(self, cache: bool) -> dict[str, np.ndarray]:
         path = self._cache_path() if cache else None
         if path is not None and path.is_file():
+            import zipfile
+
             try:
                 with np.load(path, allow_pickle=False) as z:
-                    return {k: z[k] for k in z.files}
-            except (OSError, ValueError):
-                pass  # a broken cache is rebuilt from the sources
+                    cached = {k: z[k] for k in z.files}
+                lengths = {len(cached[k]) for k in ("arch", *METRICS)}  # KeyError: a table is missing
+                if len(lengths) != 1 or cached["arch"].dtype.kind != "U":
+                    raise ValueError(f"tables of lengths {sorted(lengths)}")
+                return cached
+            except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as e:
+                from .._io import move_aside
+
+                move_aside(path, f"{type(e).__name__}: {str(e)[:100]}")  # rebuilt below from the sources
         tables = import_tables(self.data_dir)
         if path is not None:
             try:

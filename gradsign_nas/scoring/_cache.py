@@ -43,19 +43,29 @@ class ScoreCache:
     def _read(self) -> None:
         if not self.path.is_file():
             return
-        with open(self.path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # torn line of an interrupted run
-                if not isinstance(rec, dict) or any(rec.get(k) != v for k, v in self.key.items()):
-                    continue
-                score = rec.get("score")
-                self._entries[str(rec.get("arch"))] = (
-                    float("nan") if score is None else float(score),
-                    float(rec.get("seconds", float("nan"))),
-                )
+        try:
+            text = self.path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            from gradsign_nas._io import move_aside
+
+            move_aside(self.path, f"{type(e).__name__}")  # its scores are computed again
+            return
+        for line in text.splitlines():
+            try:
+                rec = json.loads(line)
+            except (ValueError, RecursionError):
+                continue  # torn line of an interrupted run
+            if not isinstance(rec, dict) or any(rec.get(k) != v for k, v in self.key.items()):
+                continue
+            score, seconds = rec.get("score"), rec.get("seconds", float("nan"))
+            if not all(
+                v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in (score, seconds)
+            ):
+                continue  # a line that is not a score: scored again when asked for
+            self._entries[str(rec.get("arch"))] = (
+                float("nan") if score is None else float(score),
+                float("nan") if seconds is None else float(seconds),
+            )
 
     def __len__(self) -> int:
         return len(self._entries)
