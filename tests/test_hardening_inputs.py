@@ -532,3 +532,33 @@ def test_a_reordered_history_names_the_edit(recorded_table_run, capsys):
     err = _one_error(capsys)
     assert "proposed nothing" not in err and "reordered" in err, err
     assert _snapshot(out) == before
+
+
+@pytest.mark.parametrize("tamper", [True, False])
+def test_a_refused_variant_stops_every_variant_before_any_writes(tamper, tmp_path, capsys):
+    """vanilla cut short (it would search on) and assisted edited: the refusal of assisted comes
+    before vanilla searches; untouched, both resume."""
+    out = tmp_path / "run"
+    argv = ["table-search", "--budget", "3000", "--out", str(out), "--data-dir", str(data_dir()), "--no-progress"]
+    assert main(argv) == 0
+    full = (out / "rea-vanilla" / "history.jsonl").read_text()
+    (out / "rea-vanilla" / "history.jsonl").write_text("".join(full.splitlines(keepends=True)[:3]))
+    if tamper:
+        path = out / "rea-assisted" / "history.jsonl"
+        lines = path.read_text().splitlines()
+        lines[2] = json.dumps(dict(json.loads(lines[2]), metric=99.99))
+        path.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    before = _snapshot(out)
+    if tamper:
+        assert main(argv) == 2
+        _one_error(capsys)
+        assert _snapshot(out) == before
+    else:
+        assert main(argv) == 0
+        resumed = (out / "rea-vanilla" / "history.jsonl").read_text().splitlines()
+
+        def same(lines):
+            return [(r["ask"], r["arch"], r["metric"]) for r in map(json.loads, lines)]
+
+        assert same(resumed) == same(full.splitlines())

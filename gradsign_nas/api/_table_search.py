@@ -80,6 +80,9 @@ def _search_variants(cfg: TableSearchConfig, variants, own, fidelities, out, eva
         run_dir = out / f"{cfg.algorithm}-{v}" if out is not None else None
         history = History(run_dir, run_info(cfg, v, fidelities, own)) if run_dir is not None else None
         runs.append((v, alg, history))  # every resume checked before the first search runs
+    for v, _, history in runs[1:]:  # the first variant's own replay comes before any write anyway
+        if history is not None and history.records:
+            _replay_in_memory(cfg, v, own, fidelities, evaluator, scorer, history)
 
     # 2. search
     summaries, records = {}, {}
@@ -115,6 +118,23 @@ def _search_variants(cfg: TableSearchConfig, variants, own, fidelities, out, eva
 
         write_json_atomic(out / "summary.json", summary)
     return TableSearchResult(summary, out, config=cfg, records=records)
+
+
+def _replay_in_memory(cfg: TableSearchConfig, variant: str, own, fidelities, evaluator, scorer, history) -> None:
+    """Replay ``history`` with a fresh algorithm in memory: a history that its settings refuse (an
+    edited record, another seed) is refused before an earlier variant's search writes anything."""
+    from .. import algorithms
+    from ..assist import build_assistance
+    from ..execution import Driver
+    from ..results import History
+
+    assistant, extra = build_assistance(variant, cfg.algorithm, scorer if variant != "vanilla" else None, cfg.k)
+    alg = algorithms.get(
+        cfg.algorithm, evaluator.space, cfg.seed, assistant=assistant, fidelities=fidelities, **own, **extra
+    )
+    copy = History(None, history.run_info)
+    copy.records = list(history.records)
+    Driver(alg, copy, budget_s=cfg.budget, workers=cfg.sim_workers, charge_proxy_time=cfg.charge_proxy_time)
 
 
 def _run(cfg: TableSearchConfig, alg, evaluator, history):
