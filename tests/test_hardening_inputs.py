@@ -562,3 +562,38 @@ def test_a_refused_variant_stops_every_variant_before_any_writes(tamper, tmp_pat
             return [(r["ask"], r["arch"], r["metric"]) for r in map(json.loads, lines)]
 
         assert same(resumed) == same(full.splitlines())
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(
+    descr=st.sampled_from(["<f4", "|u1", "<i8", "|O", "<c8", "|b1", "<U3", "|V8", ">f8"]),
+    shape=st.lists(st.one_of(st.integers(0, 12), st.integers(10**6, 10**12)), min_size=0, max_size=5),
+    body=st.binary(max_size=3000),
+    labels=st.sampled_from(["good", "negative", "missing"]),
+)
+def test_fuzzed_npz_headers_are_accepted_or_one_sentence(descr, shape, body, labels, tmp_path_factory):
+    """An npz whose x.npy header claims any dtype and shape over any bytes: a valid split or one
+    InputError sentence, decided from the header before the array is allocated."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    from gradsign_nas.benchmarks.live_data import load_data
+    from gradsign_nas.errors import InputError
+
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple(shape)!r}, }}"
+    header += " " * (63 - (len(header) + 10) % 64) + "\n"
+    path = tmp_path_factory.mktemp("npz") / "d.npz"
+    y = io.BytesIO()
+    np.save(y, (np.arange(shape[0] if shape and shape[0] < 100 else 4) % 2) - (labels == "negative"))
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x.npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + body)
+        if labels != "missing":
+            z.writestr("y.npy", y.getvalue())
+    try:
+        split = load_data(str(path), valid_fraction=0.5)
+    except InputError as e:
+        assert "\n" not in str(e) and len(str(e)) < 400
+        return
+    assert np.isfinite(split.x_train.numpy()).all() and split.y_train.min() >= 0
