@@ -597,3 +597,19 @@ def test_fuzzed_npz_headers_are_accepted_or_one_sentence(descr, shape, body, lab
         assert "\n" not in str(e) and len(str(e)) < 400
         return
     assert np.isfinite(split.x_train.numpy()).all() and split.y_train.min() >= 0
+
+
+def test_a_training_batch_beyond_memory_is_refused_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    """The activations of a batch are measured on the meta device (a lower bound) and compared with
+    the machine's memory; here the machine is said to have 1 MiB, so a digits batch of 500 does not fit."""
+    import gradsign_nas._checks
+
+    out = tmp_path / "out"
+    argv = ["search", "--trials", "1", "--epochs", "1", "--no-ray", "--variants", "vanilla", "--out", str(out)]
+    monkeypatch.setattr(gradsign_nas._checks, "memory_bytes", lambda: 1 << 20)
+    assert main([*argv, "--train-batch-size", "500"]) == 2
+    err = _one_error(capsys)
+    assert "--train-batch-size 500" in err and "activations" in err, err
+    assert not out.exists()
+    monkeypatch.setattr(gradsign_nas._checks, "memory_bytes", lambda: 1 << 40)
+    assert main([*argv, "--train-batch-size", "500", "--no-progress"]) == 0

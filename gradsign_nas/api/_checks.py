@@ -29,6 +29,7 @@ __all__ = [
     "check_network_size",
     "network_weights",
     "check_out_dir",
+    "check_training_memory",
     "names",
     "positive_int",
     "positive_number",
@@ -194,6 +195,50 @@ def check_network_size(weights: int, sizes: str) -> None:
             f"expected networks that fit in this machine's {have / 2**30:,.0f} GiB of memory, but {sizes} gives "
             f"networks of about {weights:,.3g} weights ({need / 2**30:,.0f} GiB to train); use smaller sizes"
         )
+
+
+def check_training_memory(evaluator: Any) -> int:
+    """The activations one training batch of ``evaluator`` keeps for its backward pass (every module
+    output of a sampled network for one image, measured on PyTorch's meta device, times the batch:
+    a lower bound) checked against the memory of the device it trains on, before any network is
+    built; returns the bytes. A space whose ``build`` does not take ``in_channels`` is not measured."""
+    import numpy as np
+    import torch
+
+    from .._checks import memory_bytes
+
+    data = evaluator.data
+    shape, batch = tuple(data.x_train.shape[1:]), min(int(evaluator.batch_size), len(data.x_train))
+    per_image = 0
+
+    def count(module: Any, inputs: Any, output: Any) -> None:
+        nonlocal per_image
+        per_image += output.numel() if torch.is_tensor(output) else 0
+
+    space = evaluator.space
+    try:
+        with torch.device("meta"):
+            net = space.build(space.sample(np.random.default_rng(0)), evaluator.num_classes, in_channels=shape[0])
+            for m in net.modules():
+                if not list(m.children()):
+                    m.register_forward_hook(count)
+            net.train()(torch.empty((1, *shape)))
+    except Exception:  # a space whose networks cannot be measured on the meta device: training finds out
+        return 0
+    need = 4 * per_image * batch
+    device = str(evaluator.device)
+    if device.startswith("cuda") and torch.cuda.is_available():
+        index = int(device.split(":")[1]) if ":" in device else 0
+        have, where = torch.cuda.get_device_properties(index).total_memory, f"GPU {device}"
+    else:
+        have, where = memory_bytes(), "this machine"
+    if need > have:
+        raise InputError(
+            f"expected a training batch that fits in the {have / 2**30:,.1f} GiB of {where}, but a batch of {batch:,} "
+            f"{'x'.join(map(str, shape))} images (--train-batch-size {evaluator.batch_size:,}) keeps about "
+            f"{need / 2**30:,.1f} GiB of activations ({4 * per_image / 2**20:,.1f} MiB per image); use a smaller batch"
+        )
+    return need
 
 
 def refuse_unused(config: Any, unused: Sequence[str], why: str) -> None:

@@ -19,6 +19,7 @@ from ._checks import (
     check_device,
     check_network_size,
     check_out_dir,
+    check_training_memory,
     flag,
     names,
     network_weights,
@@ -262,6 +263,7 @@ def build_run(cfg: SearchConfig, variant: str, run_dir: Optional[Path] = None) -
         checkpoint_dir=run_dir / "checkpoints" if cfg.algorithm == "bohb" else None,
         test_fraction=test_fraction(cfg),
     )
+    check_training_memory(evaluator)  # before any network is built or anything written
     scorer: Any = None
     if variant != "vanilla":
         names = cfg.proxy.split("+")
