@@ -129,6 +129,10 @@ def check_arrays(x: np.ndarray, y: np.ndarray, source: str, classes: int = 2) ->
     x, y = np.asarray(x), np.asarray(y)
     if x.dtype.kind not in "uif":
         raise InputError(f"expected images of real numbers in {source}, but they have dtype {x.dtype}")
+    if x.ndim not in (3, 4):
+        raise InputError(
+            f"expected images as [N, C, H, W], [N, H, W, C] or [N, H, W] in {source}, but got shape {x.shape}"
+        )
     if y.ndim != 1 or len(y) != len(x) or len(y) == 0:
         raise InputError(
             f"expected one label per image in {source}, but got labels of shape {y.shape} for {len(x)} images"
