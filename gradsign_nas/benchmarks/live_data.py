@@ -129,7 +129,7 @@ def check_arrays(x: np.ndarray, y: np.ndarray, source: str, classes: int = 2) ->
     x, y = np.asarray(x), np.asarray(y)
     if x.dtype.kind not in "uif":
         raise InputError(f"expected images of real numbers in {source}, but they have dtype {x.dtype}")
-    if x.ndim not in (3, 4):
+    if x.ndim not in (3, 4) or 0 in x.shape[1:]:
         raise InputError(
             f"expected images as [N, C, H, W], [N, H, W, C] or [N, H, W] in {source}, but got shape {x.shape}"
         )
