@@ -198,7 +198,7 @@ def test_cluster_guide_command(workdir):
     ray = pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 
-    cmds = [c for c in COMMANDS if CLUSTER in c]
+    cmds = [c for c in COMMANDS if CLUSTER in c and _cli(c) is not None]
     assert cmds, "the cluster guide's command is gone"
     os.environ["RAY_AUTH_MODE"] = "disabled"
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
