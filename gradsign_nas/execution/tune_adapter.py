@@ -18,6 +18,7 @@ This module imports Ray at the top: it is imported only when a Ray run starts.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -272,7 +273,8 @@ def run_tune(
         trainable = tune.with_resources(trainable, resources)
     if storage_dir is not None:
         Path(storage_dir).mkdir(parents=True, exist_ok=True)
-    storage = tempfile.mkdtemp(prefix=".tune-", dir=storage_dir)
+    # absolute: Tune reads a storage path as a URI, and a relative one has no scheme
+    storage = os.path.abspath(tempfile.mkdtemp(prefix=".tune-", dir=storage_dir))
     metric_mode: dict[str, Any] = {"metric": metric, "mode": mode} if scheduler is not None else {}
     try:
         tuner = tune.Tuner(
