@@ -141,6 +141,16 @@ def test_utilisation_from_intervals():
     assert pack_rows(spans) == ["n1 #1", "n1 #2", "n2 #1"]
     use = slot_utilisation(spans, 4)
     assert use["busy_s"] == 7.0 and use["span_s"] == 4.0 and use["utilisation"] == pytest.approx(7 / 16)
+    # the 9 idle slot seconds: rows start at 0, 1, 2 (ramp 3), n1 #1 ends at 2 (tail 2), one slot unused (4)
+    assert use["idle"] == {"ramp_s": 3.0, "gaps_s": 0.0, "mean_gap_s": None, "tail_s": 2.0, "unused_s": 4.0}
+    two = [dict(spans[0]), dict(spans[0], start=2.5, end=3.0)]  # one row, a gap of 0.5 s
+    assert slot_utilisation(two, 1)["idle"] == {
+        "ramp_s": 0.0,
+        "gaps_s": 0.5,
+        "mean_gap_s": 0.5,
+        "tail_s": 0.0,
+        "unused_s": 0.0,
+    }
     assert slot_utilisation([], 4)["utilisation"] is None
 
 

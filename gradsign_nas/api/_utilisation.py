@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-__all__ = ["intervals", "pack_rows", "slot_utilisation"]
+__all__ = ["idle_breakdown", "intervals", "pack_rows", "slot_utilisation"]
 
 
 def intervals(records_by_search: dict[str, Iterable[dict]]) -> list[dict]:
@@ -58,9 +58,9 @@ def pack_rows(spans: list[dict]) -> list[str]:
 
 
 def slot_utilisation(spans: list[dict], slots: Optional[int]) -> dict:
-    """``{"slots", "trials", "busy_s", "span_s", "utilisation", "nodes"}``: busy trial-slot seconds
-    over ``slots`` x the seconds from the first trial's start to the last one's end (``None`` without
-    trials or slots)."""
+    """``{"slots", "trials", "busy_s", "span_s", "utilisation", "nodes", "idle"}``: busy trial-slot
+    seconds over ``slots`` x the seconds from the first trial's start to the last one's end (``None``
+    without trials or slots), and where the idle slot seconds went (``idle_breakdown``)."""
     if not spans:
         return {"slots": slots, "trials": 0, "busy_s": 0.0, "span_s": 0.0, "utilisation": None, "nodes": 0}
     busy = sum(s["end"] - s["start"] for s in spans)
@@ -73,4 +73,34 @@ def slot_utilisation(spans: list[dict], slots: Optional[int]) -> dict:
         "span_s": round(span, 2),
         "utilisation": round(util, 4) if util is not None else None,
         "nodes": len({s["node"] for s in spans}),
+        "idle": idle_breakdown(spans, slots),
+    }
+
+
+def idle_breakdown(spans: list[dict], slots: Optional[int]) -> dict:
+    """Where the idle slot seconds between the first trial's start and the last one's end went, over
+    the timeline rows of ``pack_rows``: ``ramp_s`` (each row before its first trial), ``gaps_s``
+    (between two trials of a row: trial start-up, the searcher, the driver's proxy scoring),
+    ``mean_gap_s`` (per gap), ``tail_s`` (each row after its last trial) and ``unused_s`` (slots
+    that no trial used, x the span). With ``slots`` rows they add up to slots x span - busy."""
+    t0 = min(s["start"] for s in spans)
+    t1 = max(s["end"] for s in spans)
+    rows: dict[str, list[dict]] = {}
+    for s, row in zip(spans, pack_rows(spans)):
+        rows.setdefault(row, []).append(s)
+    ramp = tail = gaps = 0.0
+    n_gaps = 0
+    for trials in rows.values():
+        ramp += trials[0]["start"] - t0
+        tail += t1 - trials[-1]["end"]
+        for a, b in zip(trials, trials[1:]):
+            gaps += b["start"] - a["end"]
+            n_gaps += 1
+    unused = max(0, (slots or len(rows)) - len(rows)) * (t1 - t0)
+    return {
+        "ramp_s": round(ramp, 2),
+        "gaps_s": round(gaps, 2),
+        "mean_gap_s": round(gaps / n_gaps, 3) if n_gaps else None,
+        "tail_s": round(tail, 2),
+        "unused_s": round(unused, 2),
     }
