@@ -206,11 +206,9 @@ def run_local(args, out: Path) -> dict:
 
     rows = {}
     for name in (args.order or "multiplexed,local-processes").split(","):
-        opts = _options(args, out / name)
+        opts = dict(_options(args, out / name), cpus_per_trial=args.cpus_per_trial)  # torch threads per trial
         if name == "multiplexed":
-            opts.update(
-                concurrency=args.concurrency, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial
-            )
+            opts.update(concurrency=args.concurrency, gpus_per_trial=args.gpus_per_trial)
         else:
             opts.update(no_ray=True, workers=args.workers)
         with GpuSampler(out / f"{name}-gpu.csv") as gpu:

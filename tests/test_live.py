@@ -99,6 +99,35 @@ def test_other_data_sources(tmp_path, data_path):
         load_data((x, y[:10]))
 
 
+def test_the_searches_of_a_seed_share_one_split_and_its_device_copy(space, tmp_path):
+    import pickle
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "d.npz"
+    np.savez(path, x=(rng.random((40, 8, 8, 3)) * 255).astype(np.uint8), y=np.arange(40) % 4)
+    a = load_data(str(path), seed=0)
+    assert load_data(path, seed=0) is a and load_data(str(path), seed=1) is not a
+    old = os.stat(path).st_mtime_ns
+    np.savez(path, x=(rng.random((40, 8, 8, 3)) * 255).astype(np.uint8), y=np.arange(40) % 4)
+    os.utime(path, ns=(old + 10**9, old + 10**9))  # a rewritten file is read again
+    b = load_data(str(path), seed=0)
+    assert b is not a and not torch.equal(a.x_train, b.x_train)
+    e1, e2 = (LiveTrainingEvaluator(space, str(path), fidelities=(1,), seed=0, device="cpu") for _ in range(2))
+    assert e1.data is e2.data and e1._tensors()[0] is e2._tensors()[0]
+    # sent together (as to a Ray actor), they arrive sharing one split and one device copy
+    r1, r2 = pickle.loads(pickle.dumps([e1, e2]))
+    assert r1.data is r2.data and r1._tensors()[0] is r2._tensors()[0]
+    folder = tmp_path / "imgs" / "c0"
+    folder.mkdir(parents=True)
+    from PIL import Image
+
+    for i in range(4):
+        Image.fromarray((rng.random((6, 6)) * 255).astype(np.uint8)).save(folder / f"{i}.png")
+        (folder.parent / "c1").mkdir(exist_ok=True)
+        Image.fromarray((rng.random((6, 6)) * 255).astype(np.uint8)).save(folder.parent / "c1" / f"{i}.png")
+    assert load_data(folder.parent, seed=0) is not load_data(folder.parent, seed=0)  # folders: read each time
+
+
 def test_bad_options(space):
     with pytest.raises(ValueError, match="fidelities"):
         LiveTrainingEvaluator(space, "digits", fidelities=(2, 1))

@@ -202,3 +202,90 @@ def test_ctrl_c_stops_every_search_keeps_finished_trials_and_a_rerun_completes(d
     for records in hist.values():
         assert sorted(r["ask"] for r in records) == [0, 1, 2, 3]
         assert all(r["status"] == "completed" for r in records)
+
+
+def test_the_utilisation_benchmark_sets_ray_against_local_processes(tmp_path):
+    """benchmarks/multiplex_utilisation.py --local (the GPU table's command, here on the CPU, small):
+    both runs finish the same searches, and each run's idle slot seconds add up."""
+    from conftest import ROOT
+
+    out = tmp_path / "mux"
+    argv = ["--local", "--device", "cpu", "--runs", "1", "--trials", "2", "--workers", "2", "--out", str(out)]
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "multiplex_utilisation.py"), *argv],
+        env=dict(os.environ, RAY_AUTH_MODE="disabled", PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert list(runs) == ["multiplexed", "local-processes"]
+    for name, run in runs.items():
+        assert run["searches"] == 4 and run["trials"] == 8, name
+        assert run["slots"] == 2 and 0 < run["utilisation"] <= 1
+        idle = sum(run["idle"][k] for k in ("ramp_s", "gaps_s", "tail_s", "unused_s"))
+        assert idle == pytest.approx(run["slots"] * run["span_s"] - run["busy_s"], abs=0.05)
+        assert run["searches_per_hour"] > 0 and (out / name / "timeline.png").is_file()
+    assert "| multiplexed | 4 | 8 | 2 |" in r.stdout
+
+
+def test_a_finished_searchs_final_training_runs_in_the_same_experiment(tmp_path):
+    """run_searches(followups=...): the final training of a search that finished joins the experiment
+    at once, while another search still searches, and trains on the final evaluator that the trial's
+    actor makes from the search's own (the same number as training it here)."""
+    from gradsign_nas import algorithms
+    from gradsign_nas._ray import ray_session
+    from gradsign_nas.benchmarks.live import LiveTrainingEvaluator
+    from gradsign_nas.execution.fixed import FixedProposals
+    from gradsign_nas.execution.live import open_history
+    from gradsign_nas.execution.multiplex import Search, run_searches
+    from gradsign_nas.search_spaces.nb201 import NB201Space
+
+    space = NB201Space(C=4, N=1)
+    ev = LiveTrainingEvaluator(space, "digits", fidelities=(1,), limit=150, device="cpu", seed=0, test_fraction=0.2)
+    finals = []
+
+    def followups(sid):
+        if sid != "short":
+            return []
+        fev = ev.for_final(2, 7)
+        arch = read_history(tmp_path / "short")[0]["arch"]
+        alg = FixedProposals(fev.space, [fev.space.parse(arch)], 2)
+        finals.append((fev, arch))
+        return [Search("short/final", alg, fev, open_history(fev, tmp_path / "final"), 1, final=("short", 2, 7))]
+
+    with ray_session(2):
+        searches = [
+            Search(sid, algorithms.get("rs", space, i, fidelities=(1,)), ev, open_history(ev, tmp_path / sid), n)
+            for i, (sid, n) in enumerate([("short", 1), ("long", 5)])
+        ]
+        done = run_searches(searches, followups=followups)
+    assert set(done) == {"short", "long"} and len(finals) == 1
+    final = read_history(tmp_path / "final")
+    long = read_history(tmp_path / "long")
+    assert len(final) == 1 and final[0]["status"] == "completed" and len(long) == 5
+    assert final[0]["extra"]["trial_start"] < max(r["extra"]["trial_end"] for r in long)  # while "long" searched
+    fev, arch = finals[0]
+    assert final[0]["metric"] == pytest.approx(fev.train(fev.space.parse(arch), 2).metric)
+
+
+def test_final_trainings_are_trials_of_the_comparisons_experiment(tmp_path):
+    """compare(live=True, final_epochs=...) on Ray: every search's final training runs as a trial of the
+    one experiment (counted in the utilisation), with the numbers the same comparison gets without
+    Ray; a rerun replays them."""
+    opts = dict(SMALL, algorithms="rs", algorithm_options=None, runs=1, trials=2, final_epochs=1)
+    on_ray = gradsign_nas.compare(live=True, out=str(tmp_path / "ray"), num_cpus=2, **opts)
+    local = gradsign_nas.compare(live=True, out=str(tmp_path / "local"), no_ray=True, **opts)
+    assert on_ray.summary["results"] == local.summary["results"]
+    assert "final_test_acc" in on_ray.summary["results"]["rs"]["assisted"]
+    finals = sorted((tmp_path / "ray").glob("searches/seed-0/rs-*/final/1ep-*/history.jsonl"))
+    assert len(finals) == 2
+    for h in finals:
+        (rec,) = read_history(h.parent)
+        assert rec["status"] == "completed" and "gpus" in rec["extra"]  # a Ray trial's record
+    assert on_ray.summary["utilisation"]["trials"] == 2 * 2 + 2
+    stamps = {h: h.stat().st_mtime_ns for h in finals}
+    again = gradsign_nas.compare(live=True, out=str(tmp_path / "ray"), num_cpus=2, **opts)
+    assert again.summary["results"] == on_ray.summary["results"]
+    assert {h: h.stat().st_mtime_ns for h in finals} == stamps

@@ -209,7 +209,12 @@ def compare_live(cfg: CompareConfig) -> CompareResult:
     from ..results import read_history
     from ._utilisation import intervals, slot_utilisation
 
-    spans = intervals({f"seed {s[2]} {s[0]} {s[1]}": read_history(s[7]) for s in searches})
+    runs_by_id = {f"seed {s[2]} {s[0]} {s[1]}": read_history(s[7]) for s in searches}
+    finals = f"final/{int(cfg.final_epochs)}ep-*/history.jsonl" if cfg.final_epochs is not None else ""
+    for s in searches if finals else []:  # the final trainings are trials of the comparison too
+        for h in sorted(Path(s[7]).glob(finals)):
+            runs_by_id[f"seed {s[2]} {s[0]} {s[1]} final {h.parent.name}"] = read_history(h.parent)
+    spans = intervals(runs_by_id)
     full = {**line, "config": config, "n": summary, "wall_s": wall, "utilisation": slot_utilisation(spans, slots)}
     result = CompareResult(
         full, out, config=cfg, rows=rows, table=md, line=line, done=f"{len(rows)} live searches in {wall:.1f} s"
@@ -270,15 +275,25 @@ def _multiplexed(cfg: CompareConfig, searches: list, bar) -> tuple[int, int]:
     ``(trials replayed, trial slots)``."""
     from ..execution.live import trial_slots
     from ..execution.multiplex import Search, run_searches
+    from ._final import final_seed, final_trainings
     from ._search import backend_for
 
     specs = [Search(f"{r}/{a}/{v}", alg, ev, h, scfg.trials) for a, v, r, _s, scfg, alg, ev, _d, h in searches]
     backend = backend_for(searches[0][4], searches[0][6])  # the trials' resources, as one search's
     done: set = set()
+    by_id = {f"{r}/{a}/{v}": (scfg, ev, run_dir) for a, v, r, _s, scfg, _alg, ev, run_dir, _h in searches}
 
     def finished(sid: str) -> None:
         done.add(sid)
         bar.update(1)
+
+    def finals(sid: str) -> list:
+        """A finished search's final trainings, as trials of the same experiment."""
+        scfg, ev, run_dir = by_id[sid]
+        return [
+            Search(f"{sid}/final/{rank}", alg, fev, history, 1, final=(sid, scfg.final_epochs, final_seed(scfg)))
+            for rank, _d, alg, fev, history in final_trainings(scfg, ev, run_dir)
+        ]
 
     results = run_searches(
         specs,
@@ -288,6 +303,7 @@ def _multiplexed(cfg: CompareConfig, searches: list, bar) -> tuple[int, int]:
         max_failures=backend.max_failures,
         storage_dir=Path(cfg.out or DEFAULT_OUT),
         on_finished=finished,
+        followups=finals if cfg.final_epochs is not None else None,
     )
     bar.update(len(specs) - len(done))  # those finished before (resumed)
     return sum(x.n_replayed for x in results.values()), trial_slots(backend.cpus_per_trial, backend.gpus_per_trial)

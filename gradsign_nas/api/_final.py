@@ -57,14 +57,34 @@ def final_dir(run_dir: Path, arch: str, epochs: int) -> Path:
 def final_evaluation(cfg: Any, evaluator, run_dir: Path, backend_of) -> list[dict]:
     """Train the top ``final_top`` networks of the search in ``run_dir`` from scratch (see the module
     docstring) and return ``[{"rank", "arch", "final_test_acc", "final_test_loss", "seconds", "dir"}]``;
-    ``backend_of(evaluator)`` gives the backend the trainings run on (the search's kind)."""
-    from ..benchmarks.live import stable_seed
+    ``backend_of(evaluator)`` gives the backend the trainings run on (the search's kind). Trainings
+    already recorded (e.g. run as trials of a multiplexed comparison, ``final_trainings``) are replayed."""
     from ..execution import execute
+
+    out = []
+    for rank, d, alg, fev, history in final_trainings(cfg, evaluator, run_dir):
+        res = execute(backend_of(fev), alg, history, trials=1)
+        if res.n_replayed:
+            _log.info("final evaluation of %s: replayed, not re-run", alg.archs[0])
+        out.append(final_row(rank, d))
+    return out
+
+
+def final_seed(cfg: Any) -> int:
+    """The seed of a search's final trainings."""
+    from ..benchmarks.live import stable_seed
+
+    return stable_seed(cfg.seed, "final")
+
+
+def final_trainings(cfg: Any, evaluator, run_dir: Path, fev=None):
+    """Each final training of the search in ``run_dir``, its history opened (so locked): yields
+    ``(rank, folder, FixedProposals algorithm, final evaluator, History)``; ``fev``: the final
+    evaluator if already made (``evaluator.for_final(final_epochs, final_seed(cfg))``)."""
     from ..execution.fixed import FixedProposals
     from ..execution.live import open_history
 
-    fev = evaluator.for_final(cfg.final_epochs, stable_seed(cfg.seed, "final"))
-    out = []
+    fev = fev if fev is not None else evaluator.for_final(cfg.final_epochs, final_seed(cfg))
     for rank, arch in enumerate(top_archs(run_dir, cfg.final_top, cfg.metric)):
         d = final_dir(run_dir, arch, cfg.final_epochs)
         info = {
@@ -76,12 +96,7 @@ def final_evaluation(cfg: Any, evaluator, run_dir: Path, backend_of) -> list[dic
             "request": {"rank": rank, "search": str(run_dir)},
         }
         history = open_history(fev, d, info)
-        alg = FixedProposals(fev.space, [fev.space.parse(arch)], cfg.final_epochs)
-        res = execute(backend_of(fev), alg, history, trials=1)
-        if res.n_replayed:
-            _log.info("final evaluation of %s: replayed, not re-run", arch)
-        out.append(final_row(rank, d))
-    return out
+        yield rank, d, FixedProposals(fev.space, [fev.space.parse(arch)], cfg.final_epochs), fev, history
 
 
 def final_row(rank: int, d: Path) -> dict:

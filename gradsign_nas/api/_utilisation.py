@@ -9,12 +9,12 @@ packs the trials into rows, one row per slot (a node's trials on that node's row
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 
 __all__ = ["idle_breakdown", "intervals", "pack_rows", "slot_utilisation"]
 
 
-def intervals(records_by_search: dict[str, Iterable[dict]]) -> list[dict]:
+def intervals(records_by_search: Mapping[str, Iterable[dict]]) -> list[dict]:
     """One ``{"search", "ask", "node", "gpus", "start", "end"}`` per trial that ran (completed or
     discarded; a failed trial's interval is unknown), sorted by start."""
     out = []

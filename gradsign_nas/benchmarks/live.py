@@ -74,6 +74,18 @@ def resolve_device(device: str = "auto") -> str:
 #: what a live trial can report as its result, and whether higher (max) or lower (min) is better
 METRICS = {"valid_acc": "max", "valid_loss": "min"}
 
+_COPIES: list = []  # [torch.utils.weak.WeakIdKeyDictionary], made on first use (torch is imported lazily)
+
+
+def _device_copies():
+    """This process's device copies of the splits' tensors: ``{x_train: {(device, repeat): tensors}}``,
+    an entry living as long as its split's training images."""
+    if not _COPIES:
+        from torch.utils.weak import WeakIdKeyDictionary
+
+        _COPIES.append(WeakIdKeyDictionary())
+    return _COPIES[0]
+
 
 class LiveTrainingEvaluator(Evaluator):
     """Trains each architecture for real; ``fidelity`` is the number of epochs.
@@ -254,8 +266,15 @@ class LiveTrainingEvaluator(Evaluator):
         if self._on_device is None:
             d = self.data
             r = self._repeat_channels
-            xt, xv = (d.x_train, d.x_valid) if r == 1 else (d.x_train.repeat(1, r, 1, 1), d.x_valid.repeat(1, r, 1, 1))
-            self._on_device = tuple(t.to(self.device) for t in (xt, d.y_train, xv, d.y_valid))
+            # one copy on a device per split in this process: evaluators that share their images
+            # (load_data's shared splits, or those sent to a Ray actor together) share the copy
+            copies = _device_copies().setdefault(d.x_train, {})
+            if (self.device, r) not in copies:
+                xt, xv = (
+                    (d.x_train, d.x_valid) if r == 1 else (d.x_train.repeat(1, r, 1, 1), d.x_valid.repeat(1, r, 1, 1))
+                )
+                copies[self.device, r] = tuple(t.to(self.device) for t in (xt, d.y_train, xv, d.y_valid))
+            self._on_device = copies[self.device, r]
         return self._on_device
 
     def lr_at(self, epoch: int) -> float:
@@ -326,7 +345,10 @@ class LiveTrainingEvaluator(Evaluator):
             gen = torch.Generator().manual_seed(stable_seed(self.seed, "shuffle", epoch))
             order = torch.randperm(n, generator=gen).to(self.device)
             model.train()
-            loss_sum, correct = 0.0, 0
+            # summed on the device, read once per epoch: a GPU waits for no read-back per step (float64
+            # sums of float64(loss) x batch, the same numbers as summing Python floats)
+            loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+            correct_t = torch.zeros((), dtype=torch.int64, device=self.device)
             for i in range(0, n, self.batch_size):
                 idx = order[i : i + self.batch_size]
                 if len(idx) < 2 and n > 1:  # BatchNorm needs two samples
@@ -336,8 +358,9 @@ class LiveTrainingEvaluator(Evaluator):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                loss_sum += float(loss.detach()) * len(idx)
-                correct += int((out.argmax(1) == yt[idx]).sum())
+                loss_sum += loss.detach().double() * len(idx)
+                correct_t += (out.argmax(1) == yt[idx]).sum()
+            train_loss, correct = float(loss_sum), int(correct_t)
             valid_loss, valid_acc = self._validate(model, xv, yv)
             if self.device.startswith("cuda"):
                 torch.cuda.synchronize()
@@ -347,7 +370,7 @@ class LiveTrainingEvaluator(Evaluator):
                 "epoch": epoch + 1,
                 "valid_acc": valid_acc,
                 "valid_loss": valid_loss,
-                "train_loss": loss_sum / n,
+                "train_loss": train_loss / n,
                 "train_acc": 100.0 * correct / n,
                 "train_seconds": seconds,
             }

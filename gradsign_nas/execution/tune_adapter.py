@@ -76,7 +76,8 @@ class AlgorithmSearcher(Searcher):
             experiment (each asked in turn; a driver with every slot busy is skipped).
         to_config: turns a ``Pending`` proposal into the trial's config; with several searches it is
             called as ``to_config(search_id, pending)`` and the config gets ``"search": search_id``.
-        on_finished: called with a search's id once its driver is finished.
+        on_finished: called with a search's id once its driver is finished; it may return
+            ``{search id: Driver}`` of searches that join the experiment then (e.g. final trainings).
     """
 
     def __init__(
@@ -85,7 +86,7 @@ class AlgorithmSearcher(Searcher):
         to_config: Callable[..., dict],
         metric: str = "metric",
         mode: str = "max",
-        on_finished: Optional[Callable[[str], None]] = None,
+        on_finished: Optional[Callable[[str], Optional[dict]]] = None,
     ) -> None:
         super().__init__(metric=metric, mode=mode)
         self.single = isinstance(drivers, Driver)
@@ -188,11 +189,20 @@ class AlgorithmSearcher(Searcher):
                 if driver.is_best(rec):
                     self.improved[trial_id] = (sid, rec["ask"])
             if driver.finished and sid not in self._done:
-                self._done.add(sid)
-                if self.on_finished is not None:
-                    self.on_finished(sid)
+                self._finished(sid)
         except Exception as e:
             self.error = e
+
+    def _finished(self, sid: str) -> None:
+        """A search is finished: ``on_finished``, and the searches it returns join the experiment."""
+        self._done.add(sid)
+        more = self.on_finished(sid) if self.on_finished is not None else None
+        for k, d in (more or {}).items():
+            if k in self.drivers:
+                raise ValueError(f"expected a new search id, but {k!r} is already in the experiment")
+            self.drivers[k] = d
+            if d.finished:
+                self._finished(k)
 
 
 class BestWeights(Callback):
@@ -234,7 +244,7 @@ def run_tune(
     metric: str = "metric",
     mode: str = "max",
     log_dir: Optional[Path | dict[str, Path]] = None,
-    on_finished: Optional[Callable[[str], None]] = None,
+    on_finished: Optional[Callable[[str], Optional[dict]]] = None,
 ) -> None:
     """Run ``driver``'s search under Ray Tune (Ray must be initialised; see ``gradsign_nas._ray.init_ray``),
     or with ``{search id: Driver}`` several searches in one Tune experiment (``AlgorithmSearcher``).
@@ -255,7 +265,8 @@ def run_tune(
             ``params.json`` and TensorBoard event files, one folder per trial: ``tensorboard --logdir``
             shows the per-epoch curves); with several searches ``{search id: folder}``; ``None``:
             Tune's result loggers stay off.
-        on_finished: called with a search's id once it is finished (several searches).
+        on_finished: called with a search's id once it is finished (several searches); it may return
+            ``{search id: Driver}`` of searches that join the experiment.
 
     Raises:
         KeyboardInterrupt: the search was interrupted (Ctrl-C) before it finished; what finished is
