@@ -173,7 +173,10 @@ def run_searches(
                 drivers,
                 tune.with_parameters(multiplexed_trial, evaluators={"ref": ref}),
                 to_config,
-                concurrency=min(trial_slots(cpus_per_trial, gpus_per_trial), concurrency * active),
+                # with follow-ups, searches join later: every slot may be needed
+                concurrency=min(trial_slots(cpus_per_trial, gpus_per_trial), concurrency * active)
+                if followups is None
+                else trial_slots(cpus_per_trial, gpus_per_trial),
                 resources={"cpu": cpus_per_trial, "gpu": gpus_per_trial},
                 max_failures=max_failures,
                 storage_dir=storage_dir,
@@ -183,7 +186,7 @@ def run_searches(
                 on_finished=finished,
             )
         wall = time.perf_counter() - wall0
-        return {sid: d.result(wall) for sid, d in drivers.items()}
+        return {s.id: drivers[s.id].result(wall) for s in searches}
     finally:
         restore()
         for d in drivers.values():
