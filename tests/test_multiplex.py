@@ -233,7 +233,10 @@ def test_the_utilisation_benchmark_sets_ray_against_local_processes(tmp_path):
 def test_a_finished_searchs_final_training_runs_in_the_same_experiment(tmp_path):
     """run_searches(followups=...): the final training of a search that finished joins the experiment
     at once, while another search still searches, and trains on the final evaluator that the trial's
-    actor makes from the search's own (the same number as training it here)."""
+    actor makes from the search's own (the same number as training it here). Whether the final trial
+    also starts before the other search's last trial ends depends on actor start-up on a busy machine,
+    so the test checks what the code decides: the final is handed to the experiment while "long" is
+    unfinished."""
     from gradsign_nas import algorithms
     from gradsign_nas._ray import ray_session
     from gradsign_nas.benchmarks.live import LiveTrainingEvaluator
@@ -245,10 +248,12 @@ def test_a_finished_searchs_final_training_runs_in_the_same_experiment(tmp_path)
     space = NB201Space(C=4, N=1)
     ev = LiveTrainingEvaluator(space, "digits", fidelities=(1,), limit=150, device="cpu", seed=0, test_fraction=0.2)
     finals = []
+    long_done_then = []
 
     def followups(sid):
         if sid != "short":
             return []
+        long_done_then.append(len(read_history(tmp_path / "long")))
         fev = ev.for_final(2, 7)
         arch = read_history(tmp_path / "short")[0]["arch"]
         alg = FixedProposals(fev.space, [fev.space.parse(arch)], 2)
@@ -265,7 +270,7 @@ def test_a_finished_searchs_final_training_runs_in_the_same_experiment(tmp_path)
     final = read_history(tmp_path / "final")
     long = read_history(tmp_path / "long")
     assert len(final) == 1 and final[0]["status"] == "completed" and len(long) == 5
-    assert final[0]["extra"]["trial_start"] < max(r["extra"]["trial_end"] for r in long)  # while "long" searched
+    assert long_done_then[0] < 5  # the final joined while "long" still searched
     fev, arch = finals[0]
     assert final[0]["metric"] == pytest.approx(fev.train(fev.space.parse(arch), 2).metric)
 
